@@ -1,0 +1,271 @@
+"""The `autoresearch` command line: parse, call the library, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+app = typer.Typer(
+    name="autoresearch",
+    help=(
+        "Run optimization experiments on a git repository; the harness, never the agent, "
+        "measures, judges, commits and records.\n\n"
+        "Typical session: `autoresearch init --name NAME --metric METRIC`, then edit code and "
+        "`autoresearch run -m \"what changed\"` for each idea; `autoresearch status` and "
+        "`autoresearch log` show the history."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _guarded(action: Callable[[], Any]) -> Any:
+    """Turn library errors into a message and the right exit code (2 usage, 1 internal)."""
+    from autoresearch.errors import AutoresearchError
+
+    try:
+        return action()
+    except AutoresearchError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        _console(stderr=True).print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _progress(enabled: bool) -> Callable[[str], None]:
+    if not enabled:
+        return lambda _: None
+    err = _console(stderr=True)
+    return lambda phase: err.print(f"[dim]… {phase}[/]", markup=True)
+
+
+@app.command()
+def init(
+    name: Annotated[Optional[str], typer.Option(help="Session name; the branch is autoresearch/NAME.")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark).")] = None,
+    direction: Annotated[str, typer.Option(help="lower or higher is better.")] = "lower",
+    unit: Annotated[str, typer.Option(help="Unit of the metric, for display (e.g. µs).")] = "",
+    measure: Annotated[str, typer.Option(help="wall (the benchmark's METRIC), cpu (CPU seconds the harness measures) or instructions (valgrind).")] = "wall",
+    benchmark: Annotated[str, typer.Option(help="Benchmark command, run from the repository root.")] = "./autoresearch.sh",
+    checks: Annotated[Optional[str], typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
+    build: Annotated[Optional[str], typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
+    scope: Annotated[Optional[list[str]], typer.Option("--scope", help="Glob a candidate may change (repeatable); default anything.")] = None,
+    protect: Annotated[Optional[list[str]], typer.Option("--protect", help="Glob a candidate may not change (repeatable); the benchmark, checks and config always are.")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds per benchmark run; default derived from the incumbent's own runs.")] = None,
+    checks_timeout: Annotated[float, typer.Option(help="Seconds for the checks.")] = 300,
+    new_segment: Annotated[bool, typer.Option("--new-segment", help="On an existing session: measure a new baseline and start a new segment.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start a session: scaffold missing files, create branch autoresearch/NAME, measure the baseline.
+
+    Refuses a working tree with uncommitted changes to tracked files. If autoresearch.sh does not
+    exist, a template is written and init stops so you can fill it in; run init again after.
+    An existing autoresearch.toml is used as it is.
+    """
+
+    def action() -> None:
+        from autoresearch.config import CONFIG_FILE
+        from autoresearch.errors import UsageError
+        from autoresearch.scaffold import init_session
+        from autoresearch.session import InitOptions
+
+        cwd = Path.cwd()
+        if (name is None or metric is None) and not _has_config(cwd, CONFIG_FILE):
+            raise UsageError("--name and --metric are required to start a session")
+        opts = InitOptions(
+            name=name or "", metric=metric or "", direction=direction, unit=unit, measure=measure,
+            benchmark=benchmark, checks=checks, build=build, scope=tuple(scope or ()),
+            protect=tuple(protect or ()), timeout=timeout, checks_timeout=checks_timeout,
+            new_segment=new_segment,
+        )
+        result = init_session(cwd, opts, _progress(not json_out))
+        if json_out:
+            base = result.baseline
+            _print_json({"branch": result.branch, "created": result.created,
+                         "needs_benchmark": result.needs_benchmark,
+                         "baseline": base.metric if base else None,
+                         "baseline_samples": base.samples.get("incumbent") if base else None})
+            return
+        out = _console()
+        for path in result.created:
+            out.print(f"created {path}")
+        if result.needs_benchmark:
+            out.print("\nNext: edit autoresearch.sh so it runs your benchmark and prints "
+                      "`METRIC <name>=<value>`, review autoresearch.toml and autoresearch.md, "
+                      "then run `autoresearch init` again.")
+            return
+        base = result.baseline
+        assert base is not None
+        out.print(f"session on branch [bold]{result.branch}[/]", markup=True)
+        out.print(f"baseline {base.metric:g} (median of {base.rounds} runs)")
+        out.print("\nNext: make a change, then `autoresearch run -m \"what you changed\"`.")
+
+    _guarded(action)
+
+
+def _has_config(cwd: Path, name: str) -> bool:
+    from autoresearch.git import Git
+
+    try:
+        return (Git.discover(cwd).root / name).exists()
+    except Exception:  # noqa: BLE001 — not a repository: init reports that itself
+        return False
+
+
+@app.command()
+def run(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the candidate changes (becomes the commit message).")],
+    hypothesis: Annotated[Optional[str], typer.Option(help="Why it should help; recorded in the ledger.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Judge the working tree's change against the incumbent: keep (commit) or restore.
+
+    Exit code 0 whenever an experiment completed, whatever its verdict; 2 for usage or
+    configuration errors; 1 for an internal failure.
+    """
+
+    def action() -> None:
+        from autoresearch.experiment import run_experiment
+
+        result = run_experiment(Path.cwd(), message, hypothesis, progress=_progress(not json_out))
+        if json_out:
+            _print_json(result.as_dict())
+        else:
+            _render_experiment(result)
+
+    _guarded(action)
+
+
+def _render_experiment(result) -> None:
+    from autoresearch.session import open_session
+
+    out = _console()
+    r = result.record
+    for note in result.notes:
+        out.print(f"[yellow]note:[/] {note}", markup=True)
+    unit = open_session(Path.cwd()).config.metric.unit
+    color = {"keep": "green", "discard": "yellow"}.get(r.verdict, "red")
+    out.print(f"run {r.run}: [bold {color}]{r.verdict.upper()}[/] — {r.reason}", markup=True)
+    if r.ratio is not None and r.ci is not None:
+        out.print(
+            f"  metric   {r.metric:g}{unit} vs incumbent {r.incumbent_metric:g}{unit}  "
+            f"ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]  ({r.improvement:+.1%} better)"
+        )
+        out.print(f"  rounds   {r.rounds}   p = {r.p_value:.2g}")
+        secondary = {k: v for k, v in r.metrics.items()}
+        if secondary:
+            out.print("  secondary " + ", ".join(f"{k}={v:g}" for k, v in sorted(secondary.items())))
+    times = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in r.durations.items())
+    out.print(f"  time     {times}")
+    if r.verdict == "keep":
+        out.print(f"  committed {r.commit[:12]} on the session branch")
+    else:
+        out.print(f"  working tree restored; the candidate is kept in refs/autoresearch/runs/{r.run} "
+                  f"and {r.logs}/candidate.patch")
+    tail = result.tail.strip()
+    if tail:
+        out.print("  output tail:")
+        out.print("\n".join("    " + line for line in tail.splitlines()[-10:]), markup=False)
+    out.print(f"  logs     {r.logs}")
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Where the session stands: baseline, incumbent, improvement, counts, pending candidate."""
+
+    def action() -> None:
+        from autoresearch.session import open_session, status as get_status
+
+        st = get_status(open_session(Path.cwd()))
+        if json_out:
+            _print_json(st.as_dict())
+            return
+        out = _console()
+        u = st.unit
+        out.print(f"session [bold]{st.session}[/] on {st.branch} (segment {st.segment})", markup=True)
+        out.print(f"metric  {st.metric} ({st.direction} is better, measure: {st.measure})")
+        if st.baseline is not None:
+            inc = st.incumbent if st.incumbent is not None else st.baseline
+            improvement = f"{st.improvement_pct:+.1f}%" if st.improvement_pct is not None else "+0.0%"
+            out.print(f"baseline {st.baseline:g}{u} → incumbent {inc:g}{u}  ({improvement})")
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items())) or "none yet"
+        out.print(f"experiments: {counts}")
+        if st.pending:
+            out.print("[yellow]pending:[/] the working tree holds an unmeasured candidate "
+                      "(`autoresearch run -m ...` measures it)", markup=True)
+        else:
+            out.print("working tree: clean (equal to the incumbent)")
+        if st.interrupted:
+            out.print(f"[yellow]interrupted:[/] run {st.interrupted.get('run')} did not finish; "
+                      "the next command recovers it", markup=True)
+        for warning in st.warnings:
+            out.print(f"[yellow]warning:[/] {warning}", markup=True)
+        if st.runs:
+            out.print()
+            out.print(_runs_table(st.runs[-10:], u))
+
+    _guarded(action)
+
+
+@app.command()
+def log(
+    limit: Annotated[int, typer.Option(help="Show the last N experiments (0 = all).")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """A table of the experiments in the ledger, newest last."""
+
+    def action() -> None:
+        from autoresearch.session import open_session, summarize
+
+        session = open_session(Path.cwd())
+        book = session.ledger()
+        runs = book.runs[-limit:] if limit else book.runs
+        if json_out:
+            _print_json({"runs": [summarize(r) for r in runs], "warnings": book.warnings})
+            return
+        for warning in book.warnings:
+            _console(stderr=True).print(f"warning: {warning}")
+        _console().print(_runs_table(runs, session.config.metric.unit))
+
+    _guarded(action)
+
+
+def _runs_table(runs, unit: str):
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("run", "verdict", "metric", "ratio [interval]", "rounds", "reason", "description"):
+        table.add_column(column, overflow="fold")
+    for r in runs:
+        ratio = f"{r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ratio and r.ci else ""
+        metric = f"{r.metric:g}{unit}" if r.metric is not None else ""
+        table.add_row(str(r.run), r.verdict, metric, ratio, str(r.rounds or ""), r.reason,
+                      r.description)
+    return table
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""The `autoresearch.toml` schema: load, validate, and write the harness configuration."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autoresearch.errors import ConfigError
+
+CONFIG_FILE = "autoresearch.toml"
+BRIEF_FILE = "autoresearch.md"
+BENCHMARK_FILE = "autoresearch.sh"
+CHECKS_FILE = "autoresearch.checks.sh"
+IDEAS_FILE = "autoresearch.ideas.md"
+LEDGER_FILE = "autoresearch.jsonl"
+STATE_DIR = ".autoresearch"
+
+Direction = Literal["lower", "higher"]
+Measure = Literal["wall", "cpu", "instructions"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionConfig(_Section):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _valid_branch_part(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value) or ".." in value:
+            raise ValueError(
+                "must start with a letter or digit and hold only letters, digits, '.', '_' and '-'"
+            )
+        return value
+
+    @property
+    def branch(self) -> str:
+        return f"autoresearch/{self.name}"
+
+
+class MetricConfig(_Section):
+    name: str
+    direction: Direction = "lower"
+    unit: str = ""
+    measure: Measure = "wall"
+
+    @field_validator("name")
+    @classmethod
+    def _valid_metric_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w.µ]+", value):
+            raise ValueError("a metric name holds only letters, digits, '_', '.' and 'µ'")
+        return value
+
+
+class CommandsConfig(_Section):
+    benchmark: str = f"./{BENCHMARK_FILE}"
+    checks: str | None = None
+    build: str | None = None
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="seconds per benchmark run; unset = derived from the incumbent's own runs",
+    )
+    checks_timeout: float = Field(default=300, gt=0)
+    build_timeout: float = Field(default=600, gt=0)
+
+
+class ScopeConfig(_Section):
+    include: list[str] = Field(
+        default_factory=list, description="globs a candidate may change; empty = anything"
+    )
+    protect: list[str] = Field(
+        default_factory=list,
+        description="globs a candidate may not change, on top of the benchmark, checks and config",
+    )
+    link: list[str] = Field(
+        default_factory=list,
+        description="untracked paths (data, venvs) linked into both measured checkouts",
+    )
+
+
+class StatsConfig(_Section):
+    alpha: float = Field(default=0.01, gt=0, lt=0.5)
+    min_effect: float = Field(default=0.05, ge=0, lt=1)
+    min_rounds: int = Field(default=5, ge=1)
+    max_rounds: int = Field(default=20, ge=1)
+    warmup: bool = True
+
+    @field_validator("max_rounds")
+    @classmethod
+    def _max_at_least_min(cls, value: int, info) -> int:
+        low = info.data.get("min_rounds")
+        if low is not None and value < low:
+            raise ValueError(f"max_rounds ({value}) is below min_rounds ({low})")
+        return value
+
+
+_GUARD = re.compile(r"^\s*(?:\+(?P<pct>\d+(?:\.\d+)?)%|<=\s*incumbent)\s*$")
+
+
+class Config(_Section):
+    session: SessionConfig
+    metric: MetricConfig
+    commands: CommandsConfig = Field(default_factory=CommandsConfig)
+    scope: ScopeConfig = Field(default_factory=ScopeConfig)
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    guards: dict[str, str] = Field(
+        default_factory=dict,
+        description='secondary metric -> allowed worsening: "+5%" or "<= incumbent"',
+    )
+
+    @field_validator("guards")
+    @classmethod
+    def _valid_guards(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, rule in value.items():
+            if not _GUARD.match(rule):
+                raise ValueError(f'guard {name} = "{rule}": write "+5%" or "<= incumbent"')
+        return value
+
+    def guard_tolerance(self, name: str) -> float:
+        """Allowed relative worsening of a guarded metric: `"+5%"` → 0.05, `"<= incumbent"` → 0."""
+        match = _GUARD.match(self.guards[name])
+        assert match is not None
+        return float(match["pct"]) / 100 if match["pct"] else 0.0
+
+    def protected_paths(self) -> list[str]:
+        """Globs no candidate may touch: the session's own files plus the user's list."""
+        own = [CONFIG_FILE, LEDGER_FILE]
+        for command in (self.commands.benchmark, self.commands.checks, self.commands.build):
+            script = _script_of(command)
+            if script:
+                own.append(script)
+        return own + [p for p in self.scope.protect if p not in own]
+
+
+def _script_of(command: str | None) -> str | None:
+    """The repository file a command runs, if it starts with one (`./bench.sh --quick` → `bench.sh`)."""
+    if not command:
+        return None
+    first = command.split()[0]
+    if first.startswith("./"):
+        return first[2:]
+    return None
+
+
+def load(repo: Path) -> Config:
+    """Read and validate `autoresearch.toml` in `repo`; errors name the file and the line."""
+    path = repo / CONFIG_FILE
+    if not path.exists():
+        raise ConfigError(
+            f"{path} not found: this is not an autoresearch session. "
+            "Start one with `autoresearch init --name NAME --metric METRIC`."
+        )
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = [str(part) for part in err["loc"]]
+            line = _line_of(text, loc)
+            where = f"{path}:{line}" if line else str(path)
+            problems.append(f"{where}: {'.'.join(loc) or 'config'}: {err['msg']}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best-effort line number of `[section] key` in TOML text, for error messages."""
+    section, key = (loc[0], loc[1]) if len(loc) >= 2 else (None, loc[0] if loc else None)
+    current = None
+    section_line = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^\[([^\]]+)\]", line)
+        if header:
+            current = header[1].strip()
+            if current == (section or key):
+                section_line = number
+            continue
+        if key and current == section and re.match(rf"^\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return section_line
+
+
+def dump(config: Config) -> str:
+    """Render a config as commented TOML (the form `init` writes)."""
+    c = config
+    lines = [
+        "# autoresearch harness configuration. The harness, not the agent, reads this file;",
+        "# candidates may not change it.",
+        "",
+        "[session]",
+        f"name = {_q(c.session.name)}",
+        "",
+        "[metric]",
+        f"name = {_q(c.metric.name)}          # the primary METRIC the benchmark prints",
+        f"direction = {_q(c.metric.direction)}        # lower | higher",
+        f"unit = {_q(c.metric.unit)}",
+        f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions",
+        "",
+        "[commands]",
+        f"benchmark = {_q(c.commands.benchmark)}",
+    ]
+    lines.append(f"checks = {_q(c.commands.checks)}" if c.commands.checks else '# checks = "./autoresearch.checks.sh"')
+    lines.append(f"build = {_q(c.commands.build)}" if c.commands.build else '# build = "make"')
+    lines.append(
+        f"timeout = {c.commands.timeout:g}"
+        if c.commands.timeout
+        else "# timeout = 60        # seconds per run; unset = derived from the incumbent's runs"
+    )
+    lines += [
+        f"checks_timeout = {c.commands.checks_timeout:g}",
+        f"build_timeout = {c.commands.build_timeout:g}",
+        "",
+        "[scope]",
+        f"include = {_list(c.scope.include)}   # globs a candidate may change; empty = anything",
+        f"protect = {_list(c.scope.protect)}   # never changed by a candidate (benchmark, checks, this file always)",
+        f"link = {_list(c.scope.link)}      # untracked paths linked into both measured checkouts",
+        "",
+        "[stats]",
+        f"alpha = {c.stats.alpha:g}",
+        f"min_effect = {c.stats.min_effect:g}      # smallest relative gain worth keeping",
+        f"min_rounds = {c.stats.min_rounds}",
+        f"max_rounds = {c.stats.max_rounds}",
+        f"warmup = {'true' if c.stats.warmup else 'false'}",
+        "",
+        "[guards]",
+        '# peak_rss_mb = "+5%"          # a secondary metric may not worsen by more than this',
+        '# allocations = "<= incumbent"',
+    ]
+    lines += [f"{name} = {_q(rule)}" for name, rule in c.guards.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _q(value: str | None) -> str:
+    return '"' + (value or "").replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"

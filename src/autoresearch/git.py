@@ -1,0 +1,167 @@
+"""A thin wrapper over the `git` command: every call is an argument list, never a shell string."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoresearch.errors import AutoresearchError, UsageError
+
+
+class GitError(AutoresearchError):
+    """A git command failed."""
+
+
+@dataclass(frozen=True)
+class Git:
+    """Git commands run in one repository (or worktree).
+
+    >>> Git(Path(".")).run("rev-parse", "--is-inside-work-tree")  # doctest: +SKIP
+    'true'
+    """
+
+    root: Path
+
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> str:
+        """Run `git <args>` and return its stdout without the trailing newline."""
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"},
+        )
+        if check and proc.returncode != 0:
+            raise GitError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc.stdout.rstrip("\n")
+
+    def ok(self, *args: str) -> bool:
+        """True when `git <args>` exits 0."""
+        return (
+            subprocess.run(
+                ["git", *args], cwd=self.root, capture_output=True, env={**os.environ}
+            ).returncode
+            == 0
+        )
+
+    # --- repository state -------------------------------------------------------------
+
+    @classmethod
+    def discover(cls, start: Path) -> Git:
+        """The repository containing `start`; a clear error outside one."""
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise UsageError(f"{start} is not inside a git repository (run `git init` first).")
+        return cls(Path(proc.stdout.strip()))
+
+    def branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        name = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return name or None
+
+    def head(self) -> str | None:
+        """The commit HEAD points to, or None in a repository without commits."""
+        sha = self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        return sha or None
+
+    def rev(self, ref: str) -> str:
+        return self.run("rev-parse", "--verify", f"{ref}^{{commit}}")
+
+    def branch_exists(self, name: str) -> bool:
+        return self.ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
+
+    def dirty_tracked(self) -> list[str]:
+        """Tracked files with staged or unstaged changes."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no")
+        return [entry[3:] for entry in out.split("\0") if entry]
+
+    def untracked(self) -> list[str]:
+        """Untracked files git would add (ignored ones excluded)."""
+        out = self.run("ls-files", "--others", "--exclude-standard", "-z")
+        return sorted(p for p in out.split("\0") if p)
+
+    def tree_of(self, ref: str) -> str:
+        return self.run("rev-parse", f"{ref}^{{tree}}")
+
+    # --- snapshots: commit the working tree without touching the user's index -----------
+
+    def snapshot_tree(self, index_file: Path, exclude: set[str] = frozenset()) -> str:
+        """The tree of the working tree as `git add -A` would see it, built in a private index.
+
+        Paths in `exclude` keep their state at HEAD (absent if HEAD lacks them).
+        """
+        env = {"GIT_INDEX_FILE": str(index_file)}
+        index_file.unlink(missing_ok=True)
+        try:
+            self.run("read-tree", "HEAD", env=env)
+            self.run("add", "-A", "--", ".", env=env)
+            if exclude:
+                self.run(
+                    "reset", "--quiet", "HEAD", "--pathspec-from-file=-", "--pathspec-file-nul",
+                    input="\0".join(sorted(exclude)), env=env, check=False,
+                )
+            return self.run("write-tree", env=env)
+        finally:
+            index_file.unlink(missing_ok=True)
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        """Create a commit object (no branch moves); the message goes through stdin."""
+        return self.run("commit-tree", tree, "-p", parent, "-F", "-", input=message, env=self.identity())
+
+    def identity(self) -> dict[str, str]:
+        """A fallback author for machines where git has no user configured."""
+        if self.run("config", "user.email", check=False) and self.run("config", "user.name", check=False):
+            return {}
+        name, email = "autoresearch", "autoresearch@localhost"
+        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        """Paths that differ between two trees or commits (renames as delete + add)."""
+        out = self.run("diff", "--name-only", "--no-renames", "-z", old, new)
+        return [p for p in out.split("\0") if p]
+
+    def diff_stat(self, old: str, new: str) -> dict[str, int]:
+        out = self.run("diff", "--numstat", "--no-renames", old, new)
+        files = added = deleted = 0
+        for line in out.splitlines():
+            a, d, _ = line.split("\t", 2)
+            files += 1
+            added += int(a) if a != "-" else 0
+            deleted += int(d) if d != "-" else 0
+        return {"files": files, "insertions": added, "deletions": deleted}
+
+    def diff(self, old: str, new: str) -> str:
+        return self.run("diff", "--binary", "--no-renames", old, new)
+
+    # --- worktrees -----------------------------------------------------------------------
+
+    def worktree_at(self, path: Path, commit: str, keep: list[str] = ()) -> None:
+        """Make `path` a detached worktree holding exactly `commit`, creating it if needed.
+
+        Untracked files in it are removed, except the paths in `keep` (linked data).
+        """
+        if (path / ".git").exists():
+            wt = Git(path)
+            wt.run("checkout", "--quiet", "--detach", "--force", commit)
+            wt.run("reset", "--quiet", "--hard", commit)
+            wt.run("clean", "-fdq", *[arg for p in keep for arg in ("-e", p)])
+            return
+        self.run("worktree", "prune")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.run("worktree", "add", "--quiet", "--detach", "--force", str(path), commit)
+
+    def is_clean(self) -> bool:
+        """No tracked changes and no untracked (non-ignored) files."""
+        return not self.run("status", "--porcelain=v1")

@@ -1,0 +1,132 @@
+"""The append-only JSONL ledger, line-compatible with pi-autoresearch's `autoresearch.jsonl`."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["keep", "discard", "crash", "checks_failed"]
+
+
+class ConfigHeader(BaseModel):
+    """First line of each segment, as pi-autoresearch's `init_experiment` writes it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    type: Literal["config"] = "config"
+    name: str
+    metricName: str
+    metricUnit: str = ""
+    bestDirection: Literal["lower", "higher"] = "lower"
+
+
+class RunRecord(BaseModel):
+    """One experiment. pi-autoresearch's fields first, then this tool's own."""
+
+    model_config = ConfigDict(extra="allow")
+    run: int
+    commit: str | None = None  # the kept commit, or the measured snapshot for other verdicts
+    metric: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    status: Status
+    description: str = ""
+    timestamp: int  # milliseconds since the epoch, as pi-autoresearch writes it
+    segment: int = 0
+    confidence: float | None = None
+    asi: dict[str, Any] | None = None
+
+    verdict: str  # keep | discard | checks_failed | crash | timeout | baseline
+    reason: str = ""
+    hypothesis: str | None = None
+    incumbent_commit: str | None = None
+    incumbent_metric: float | None = None
+    ratio: float | None = None
+    ci: tuple[float, float] | None = None
+    improvement: float | None = None
+    p_value: float | None = None
+    rounds: int = 0
+    samples: dict[str, Any] = Field(default_factory=dict)
+    durations: dict[str, float] = Field(default_factory=dict)
+    diff_stat: dict[str, int] = Field(default_factory=dict)
+    proposer: str | None = None
+    logs: str | None = None
+
+
+@dataclass
+class Ledger:
+    """Everything read from a ledger file."""
+
+    headers: list[ConfigHeader] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def segment(self) -> int:
+        """The current segment number (0 for the first header)."""
+        return max(len(self.headers) - 1, 0)
+
+    def segment_runs(self, segment: int | None = None) -> list[RunRecord]:
+        seg = self.segment if segment is None else segment
+        return [r for r in self.runs if r.segment == seg]
+
+    def next_run(self) -> int:
+        return max((r.run for r in self.runs), default=0) + 1
+
+
+def append(path: Path, record: BaseModel) -> None:
+    """Append one JSON line atomically and durably.
+
+    One `write` on an O_APPEND descriptor puts the whole line at the end even with concurrent
+    writers; fsync makes it survive a power cut.
+    """
+    line = record.model_dump_json(exclude_none=False) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        _heal_torn_tail(fd, path)
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _heal_torn_tail(fd: int, path: Path) -> None:
+    """If a crash left a partial last line, end it so the next record starts on its own line."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    with path.open("rb") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) != b"\n":
+            os.write(fd, b"\n")
+
+
+def read(path: Path) -> Ledger:
+    """Parse a ledger; a torn or foreign line is skipped with a warning, never fatal."""
+    ledger = Ledger()
+    if not path.exists():
+        return ledger
+    with path.open("rb") as fh:
+        lines = fh.read().split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if data.get("type") == "config":
+                ledger.headers.append(ConfigHeader.model_validate(data))
+            else:
+                data.setdefault("verdict", data.get("status", "discard"))
+                data.setdefault("segment", ledger.segment)
+                ledger.runs.append(RunRecord.model_validate(data))
+        except Exception as exc:  # noqa: BLE001 — any unreadable line is reported, not fatal
+            ledger.warnings.append(f"{path.name}:{number}: skipped an unreadable line ({_short(exc)})")
+    return ledger
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]

@@ -1,0 +1,235 @@
+"""Measure incumbent and candidate: interleaved rounds of fresh processes, one arm at a time."""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from autoresearch import stats
+from autoresearch.config import Config
+from autoresearch.git import Git
+from autoresearch.metrics import MetricError, parse_metrics
+from autoresearch.runner import RunResult, run_command
+
+ArmName = Literal["incumbent", "candidate"]
+Progress = Callable[[str], None]
+
+TIMEOUT_FLOOR_S = 10.0
+TIMEOUT_MULTIPLE = 5.0
+FIRST_RUN_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One measured checkout: a git worktree holding exactly one commit."""
+
+    name: ArmName
+    path: Path
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run of the benchmark in one arm."""
+
+    arm: ArmName
+    value: float
+    metrics: dict[str, float]
+    started: float  # epoch seconds
+    wall_s: float
+    load: float
+    involuntary_switches: int
+
+
+class ArmFailure(Exception):
+    """A benchmark run that produced no usable number."""
+
+    def __init__(self, arm: ArmName, kind: Literal["timeout", "failed"], message: str, tail: str, log: Path):
+        super().__init__(message)
+        self.arm, self.kind, self.message, self.tail, self.log = arm, kind, message, tail, log
+
+
+@dataclass
+class Measurement:
+    """Everything the rounds produced, in the order they ran."""
+
+    rounds: list[tuple[Sample, Sample]] = field(default_factory=list)  # (incumbent, candidate)
+    order: list[str] = field(default_factory=list)  # "ic" or "ci" per round
+    comparison: stats.Comparison | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def values(self, arm: ArmName, metric: str | None = None) -> list[float]:
+        index = 0 if arm == "incumbent" else 1
+        picked = [pair[index] for pair in self.rounds]
+        if metric is None:
+            return [s.value for s in picked]
+        return [s.metrics[metric] for s in picked if metric in s.metrics]
+
+    def as_record(self) -> dict:
+        """Raw samples for the ledger, enough to recompute the verdict."""
+        return {
+            "incumbent": self.values("incumbent"),
+            "candidate": self.values("candidate"),
+            "order": self.order,
+            "started": [[round(i.started, 3), round(c.started, 3)] for i, c in self.rounds],
+            "wall_s": [[round(i.wall_s, 4), round(c.wall_s, 4)] for i, c in self.rounds],
+            "load": [[i.load, c.load] for i, c in self.rounds],
+            "involuntary_switches": [[i.involuntary_switches, c.involuntary_switches] for i, c in self.rounds],
+            "secondary": {
+                name: {"incumbent": self.values("incumbent", name), "candidate": self.values("candidate", name)}
+                for name in sorted(self.rounds[0][0].metrics) if self.rounds
+            },
+        }
+
+
+class Bench:
+    """Runs the session's benchmark in an arm and turns its output into a `Sample`."""
+
+    def __init__(self, config: Config, log_dir: Path, slowest_known_s: float | None = None,
+                 on_start: Callable[[int], None] | None = None):
+        self.config = config
+        self.log_dir = log_dir
+        self.slowest_incumbent_s = slowest_known_s
+        self.on_start = on_start
+        self._count = 0
+
+    def timeout(self) -> float:
+        """The user's timeout, or a generous multiple of the incumbent's slowest run."""
+        if self.config.commands.timeout:
+            return self.config.commands.timeout
+        if self.slowest_incumbent_s is None:
+            return FIRST_RUN_TIMEOUT_S
+        return max(TIMEOUT_FLOOR_S, TIMEOUT_MULTIPLE * self.slowest_incumbent_s)
+
+    def run(self, arm: Arm, label: str) -> Sample:
+        self._count += 1
+        stem = self.log_dir / f"{self._count:03d}-{label}-{arm.name}"
+        result_file = stem.with_suffix(".metrics")
+        result_file.unlink(missing_ok=True)
+        command, env = self._command(stem)
+        env["AUTORESEARCH_RESULT_FILE"] = str(result_file)
+        timeout = self.timeout()
+        started, load = time.time(), os.getloadavg()[0]
+        result = run_command(command, arm.path, stem, timeout, env=env, on_start=self.on_start)
+        _verify_arm(arm, self.log_dir)
+        if result.timed_out:
+            raise ArmFailure(arm.name, "timeout", f"benchmark timed out after {timeout:.0f} s",
+                             result.tail(), result.stdout_path)
+        if result.returncode != 0:
+            raise ArmFailure(arm.name, "failed", f"benchmark exited with code {result.returncode}",
+                             result.tail(), result.stdout_path)
+        try:
+            metrics = self._metrics(result, result_file, stem)
+        except MetricError as exc:
+            raise ArmFailure(arm.name, "failed", str(exc), result.tail(), result.stdout_path) from None
+        if arm.name == "incumbent":
+            self.slowest_incumbent_s = max(self.slowest_incumbent_s or 0.0, result.wall_s)
+        return Sample(arm.name, metrics[self.config.metric.name], metrics, started,
+                      result.wall_s, load, result.involuntary_switches)
+
+    def _command(self, stem: Path) -> tuple[str, dict[str, str]]:
+        command = self.config.commands.benchmark
+        if self.config.metric.measure != "instructions":
+            return command, {}
+        # Cachegrind without cache simulation counts instructions only, and much faster.
+        out = shlex.quote(str(stem)) + ".cg.%p"
+        wrapped = (
+            "valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --quiet "
+            f"--cachegrind-out-file={out} bash -c {shlex.quote(command)}"
+        )
+        return wrapped, {"PYTHONHASHSEED": "0"}
+
+    def _metrics(self, result: RunResult, result_file: Path, stem: Path) -> dict[str, float]:
+        primary = self.config.metric.name
+        measure = self.config.metric.measure
+        own = primary if measure == "wall" else "\0none"  # harness-made primaries need no METRIC line
+        metrics: dict[str, float] = {}
+        if result_file.exists() and result_file.stat().st_size:
+            metrics = _lenient(result_file, own, unique=False)
+        else:
+            metrics = _lenient(result.stdout_path, own, unique=True)
+        metrics.setdefault("wall_s", result.wall_s)
+        metrics.setdefault("cpu_s", result.cpu_s)
+        metrics.setdefault("peak_rss_mb", result.peak_rss_mb)
+        if measure == "cpu":
+            metrics[primary] = result.cpu_s
+        elif measure == "instructions":
+            metrics[primary] = float(instruction_count(stem))
+        return metrics
+
+
+def _lenient(path: Path, primary: str, unique: bool) -> dict[str, float]:
+    if primary == "\0none":
+        try:
+            return parse_metrics(path, primary, unique_primary=False)
+        except MetricError:
+            return {}
+    return parse_metrics(path, primary, unique_primary=unique)
+
+
+def instruction_count(stem: Path) -> int:
+    """Total instructions executed, summed over every process cachegrind followed."""
+    total = 0
+    files = sorted(stem.parent.glob(stem.name + ".cg.*"))
+    if not files:
+        raise MetricError("valgrind wrote no cachegrind output (is valgrind installed?)")
+    for path in files:
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("summary:"):
+                total += int(line.split()[1])
+        path.unlink()
+    return total
+
+
+def _verify_arm(arm: Arm, log_dir: Path) -> None:
+    """A benchmark that writes into its own checkout would skew the next run: put it back."""
+    git = Git(arm.path)
+    excludes = [arg for link in arm.links for arg in ("-e", link)]
+    pathspec = ["--", ".", *[f":!{link.rstrip('/')}" for link in arm.links]]
+    if git.run("status", "--porcelain=v1", *pathspec):
+        git.run("reset", "--quiet", "--hard")
+        git.run("clean", "-fdq", *excludes)
+        with (log_dir / "warnings.log").open("a") as fh:
+            fh.write(f"{arm.name}: the benchmark changed files in its checkout; restored\n")
+
+
+def measure(
+    bench: Bench,
+    incumbent: Arm,
+    candidate: Arm,
+    direction: stats.Direction,
+    policy: stats.Policy,
+    warmup: bool,
+    progress: Progress = lambda _: None,
+    rng: random.Random | None = None,
+) -> Measurement:
+    """Interleave rounds (random order within each) until `stats.compare` reaches a verdict."""
+    rng = rng or random.Random()
+    result = Measurement()
+    if warmup:
+        progress("warm-up")
+        for arm in _shuffled(rng, incumbent, candidate):
+            bench.run(arm, "warmup")
+    while True:
+        n = len(result.rounds) + 1
+        progress(f"round {n}/{policy.max_rounds}")
+        first, second = _shuffled(rng, incumbent, candidate)
+        a = bench.run(first, f"r{n:02d}")
+        b = bench.run(second, f"r{n:02d}")
+        pair = (a, b) if first.name == "incumbent" else (b, a)
+        result.rounds.append(pair)
+        result.order.append("ic" if first.name == "incumbent" else "ci")
+        result.comparison = stats.compare(
+            result.values("incumbent"), result.values("candidate"), direction, policy
+        )
+        if result.comparison.outcome != "continue" or n >= policy.max_rounds:
+            return result
+
+
+def _shuffled(rng: random.Random, a: Arm, b: Arm) -> tuple[Arm, Arm]:
+    return (a, b) if rng.random() < 0.5 else (b, a)

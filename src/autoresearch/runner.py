@@ -1,0 +1,144 @@
+"""Run one command: its own process group, a hard timeout, output streamed to log files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+TAIL_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one command did."""
+
+    returncode: int | None  # None when it was killed for the timeout
+    timed_out: bool
+    wall_s: float
+    cpu_s: float  # user + sys of the process and the descendants it waited for
+    peak_rss_mb: float
+    involuntary_switches: int  # context switches forced on it: a sign of a disturbed run
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and self.returncode == 0
+
+    def tail(self, limit: int = TAIL_BYTES) -> str:
+        """The last `limit` bytes of stdout and stderr, decoded leniently."""
+        parts = []
+        for path in (self.stdout_path, self.stderr_path):
+            text = read_tail(path, limit)
+            if text.strip():
+                parts.append(text)
+        return "\n".join(parts)
+
+
+def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
+    """The end of a possibly huge file, without reading the rest of it."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            data = fh.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    if size > limit and "\n" in text:
+        text = text.split("\n", 1)[1]  # drop the partial first line
+    return text
+
+
+def run_command(
+    command: str,
+    cwd: Path,
+    log_stem: Path,
+    timeout: float | None,
+    env: dict[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run `command` through bash in `cwd` and wait at most `timeout` seconds.
+
+    stdout and stderr go to `<log_stem>.out` and `<log_stem>.err`, so memory stays bounded
+    whatever the command prints. The command runs in a new process group; on timeout, and
+    after it exits, the whole group is killed, so no descendant outlives the call.
+    `on_start(pgid)` lets a caller record the group so a later process can clean it up.
+
+    >>> r = run_command("echo hi", Path("."), Path("/tmp/x"), timeout=5)  # doctest: +SKIP
+    >>> r.ok, r.tail().strip()  # doctest: +SKIP
+    (True, 'hi')
+    """
+    log_stem.parent.mkdir(parents=True, exist_ok=True)
+    out_path = log_stem.with_suffix(".out")
+    err_path = log_stem.with_suffix(".err")
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        if on_start:
+            on_start(proc.pid)
+        status: dict[str, object] = {}
+
+        def reap() -> None:
+            # wait4 gives the rusage of this child and the descendants it waited for.
+            _, code, usage = os.wait4(proc.pid, 0)
+            status["code"], status["usage"] = code, usage
+            status["end"] = time.perf_counter()
+
+        waiter = threading.Thread(target=reap, daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+        timed_out = waiter.is_alive()
+        if timed_out:
+            kill_group(proc.pid)
+            waiter.join()
+        else:
+            kill_group(proc.pid)  # leftovers the command forked and left behind
+        proc.returncode = -1  # reaped by wait4 above; keep Popen from waiting again
+    end = float(status["end"])  # type: ignore[arg-type]
+    usage = status["usage"]
+    code = os.waitstatus_to_exitcode(int(status["code"]))  # type: ignore[arg-type]
+    return RunResult(
+        returncode=None if timed_out else code,
+        timed_out=timed_out,
+        wall_s=end - start,
+        cpu_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]
+        peak_rss_mb=usage.ru_maxrss / 1024,  # type: ignore[attr-defined]
+        involuntary_switches=usage.ru_nivcsw,  # type: ignore[attr-defined]
+        stdout_path=out_path,
+        stderr_path=err_path,
+    )
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a whole process group; a group that is already gone is fine."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the group still exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

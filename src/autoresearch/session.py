@@ -1,0 +1,223 @@
+"""A session: open it, start it (`init`), and summarize it (`status`, `log`)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from autoresearch import config as cfg
+from autoresearch import ledger
+from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.git import Git
+from autoresearch.stats import improvement_of
+from autoresearch.state import Paths, now_ms, read_json
+from autoresearch.workspace import workspace_tree
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open session: the repository, its configuration and where its files are."""
+
+    git: Git
+    config: cfg.Config
+    paths: Paths
+
+    @property
+    def root(self) -> Path:
+        return self.git.root
+
+    def ledger(self) -> ledger.Ledger:
+        return ledger.read(self.paths.ledger)
+
+
+def open_session(start: Path) -> Session:
+    """The session in the repository containing `start`, checked out on its branch."""
+    git = Git.discover(start)
+    config = cfg.load(git.root)
+    branch = git.branch()
+    if branch is None:
+        raise UsageError(
+            f"HEAD is detached; switch to the session branch: git switch {config.session.branch}"
+        )
+    if branch != config.session.branch:
+        raise UsageError(
+            f"on branch {branch!r}, but the session {config.session.name!r} lives on "
+            f"{config.session.branch!r}: git switch {config.session.branch}"
+        )
+    return Session(git, config, Paths(git.root))
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a session stands, for people (`render`) and scripts (`as_dict`)."""
+
+    session: str
+    branch: str
+    metric: str
+    unit: str
+    direction: str
+    measure: str
+    segment: int
+    baseline: float | None
+    incumbent: float | None
+    improvement_pct: float | None
+    counts: dict[str, int]
+    runs: list[ledger.RunRecord]
+    pending: bool
+    interrupted: dict[str, Any] | None
+    warnings: list[str]
+
+    def as_dict(self, last: int = 10) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "branch": self.branch,
+            "metric": self.metric,
+            "unit": self.unit,
+            "direction": self.direction,
+            "measure": self.measure,
+            "segment": self.segment,
+            "baseline": self.baseline,
+            "incumbent": self.incumbent,
+            "improvement_pct": self.improvement_pct,
+            "counts": self.counts,
+            "experiments": len([r for r in self.runs if r.verdict != "baseline"]),
+            "last": [summarize(r) for r in self.runs[-last:]],
+            "pending": self.pending,
+            "interrupted": self.interrupted,
+            "warnings": self.warnings,
+        }
+
+
+def summarize(record: ledger.RunRecord) -> dict[str, Any]:
+    """The few fields of a ledger record a person scans first."""
+    return {
+        "run": record.run,
+        "status": record.status,
+        "verdict": record.verdict,
+        "reason": record.reason,
+        "metric": record.metric,
+        "ratio": record.ratio,
+        "ci": list(record.ci) if record.ci else None,
+        "rounds": record.rounds,
+        "commit": record.commit,
+        "description": record.description,
+        "timestamp": record.timestamp,
+    }
+
+
+def status(session: Session) -> Status:
+    """Summarize the current segment and the state of the working tree."""
+    book = session.ledger()
+    runs = book.segment_runs()
+    baseline = next((r.metric for r in runs if r.verdict == "baseline"), None)
+    keeps = [r for r in runs if r.status == "keep" and r.metric is not None]
+    incumbent = keeps[-1].metric if keeps else None
+    improvement = None
+    if baseline and incumbent is not None:
+        improvement = 100 * improvement_of(incumbent / baseline, session.config.metric.direction)
+    counts: dict[str, int] = {}
+    for r in runs:
+        if r.verdict != "baseline":
+            counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    pending = workspace_tree(session.git, session.paths) != session.git.tree_of("HEAD")
+    warnings = list(book.warnings)
+    if not book.headers:
+        warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
+    c = session.config
+    return Status(
+        session=c.session.name,
+        branch=c.session.branch,
+        metric=c.metric.name,
+        unit=c.metric.unit,
+        direction=c.metric.direction,
+        measure=c.metric.measure,
+        segment=book.segment,
+        baseline=baseline,
+        incumbent=incumbent,
+        improvement_pct=improvement,
+        counts=counts,
+        runs=runs,
+        pending=pending,
+        interrupted=read_json(session.paths.pending),
+        warnings=warnings,
+    )
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+# --- init ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What `autoresearch init` was asked for."""
+
+    name: str
+    metric: str
+    direction: str = "lower"
+    unit: str = ""
+    measure: str = "wall"
+    benchmark: str = f"./{cfg.BENCHMARK_FILE}"
+    checks: str | None = None
+    build: str | None = None
+    scope: tuple[str, ...] = ()
+    protect: tuple[str, ...] = ()
+    timeout: float | None = None
+    checks_timeout: float = 300
+    new_segment: bool = False
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `init` did."""
+
+    created: list[str]
+    branch: str
+    baseline: ledger.RunRecord | None
+    needs_benchmark: bool = False
+
+
+def build_config(opts: InitOptions, root: Path) -> cfg.Config:
+    checks = opts.checks
+    if checks is None and (root / cfg.CHECKS_FILE).exists():
+        checks = f"./{cfg.CHECKS_FILE}"
+    try:
+        return cfg.Config.model_validate(
+            {
+                "session": {"name": opts.name},
+                "metric": {"name": opts.metric, "direction": opts.direction, "unit": opts.unit,
+                           "measure": opts.measure},
+                "commands": {"benchmark": opts.benchmark, "checks": checks or None,
+                             "build": opts.build, "timeout": opts.timeout,
+                             "checks_timeout": opts.checks_timeout},
+                "scope": {"include": list(opts.scope), "protect": list(opts.protect)},
+            }
+        )
+    except Exception as exc:  # pydantic's message names the offending option
+        raise UsageError(f"invalid init options: {exc}") from None
+
+
+def check_benchmark(root: Path, command: str) -> None:
+    """A benchmark that is a repository script must exist and be executable."""
+    script = cfg._script_of(command)
+    if script is None:
+        return
+    path = root / script
+    if not path.exists():
+        raise UsageError(f"the benchmark {script} does not exist")
+    if not os.access(path, os.X_OK):
+        raise UsageError(f"the benchmark {script} is not executable: chmod +x {script}")
+
+
+class BaselineError(AutoresearchError):
+    """The incumbent itself cannot be measured or fails its checks."""

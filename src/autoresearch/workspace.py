@@ -1,0 +1,169 @@
+"""The user's working tree as a candidate: snapshot it, check its scope, keep it or restore it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from autoresearch.config import LEDGER_FILE, STATE_DIR
+from autoresearch.git import Git
+from autoresearch.state import Paths, read_json, write_json
+
+HARNESS_ONLY = (LEDGER_FILE, f"{STATE_DIR}/")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The candidate as git objects: its tree and a commit on top of the incumbent."""
+
+    tree: str
+    commit: str
+    incumbent: str
+    changed: list[str]
+
+
+def preexisting_untracked(paths: Paths) -> set[str]:
+    data = read_json(paths.preexisting)
+    return set(data["paths"]) if data else set()
+
+
+def remember_untracked(git: Git, paths: Paths) -> None:
+    """Mark the untracked files present now as the user's: no candidate owns them."""
+    write_json(paths.preexisting, {"paths": git.untracked()})
+
+
+def exclude_harness_files(git: Git) -> None:
+    """Keep the ledger and private state out of `git add -A`, without touching tracked files."""
+    common = Path(git.run("rev-parse", "--git-common-dir"))
+    if not common.is_absolute():
+        common = git.root / common
+    exclude = common / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    missing = [f"/{p}" for p in HARNESS_ONLY if f"/{p}" not in current.split("\n")]
+    if missing:
+        block = "\n# autoresearch: harness-only files\n" + "\n".join(missing) + "\n"
+        exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + block, encoding="utf-8")
+
+
+def workspace_tree(git: Git, paths: Paths) -> str:
+    """The tree the working tree would commit as a candidate (the user's index is untouched)."""
+    exclude = preexisting_untracked(paths) | {LEDGER_FILE}
+    return git.snapshot_tree(paths.state / "snapshot.index", exclude=exclude)
+
+
+def take_snapshot(git: Git, paths: Paths, message: str) -> Snapshot | None:
+    """Snapshot the working tree as a candidate commit; None when it equals the incumbent."""
+    incumbent = git.rev("HEAD")
+    tree = workspace_tree(git, paths)
+    if tree == git.tree_of(incumbent):
+        return None
+    commit = git.commit_tree(tree, incumbent, message)
+    return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit))
+
+
+def first_violation(changed: list[str], protected: list[str], scope: list[str]) -> str | None:
+    """The discard reason for the first file a candidate may not change, if any.
+
+    >>> first_violation(["src/a.py", "bench.sh"], ["bench.sh"], [])
+    'tampered: bench.sh'
+    >>> first_violation(["docs/x.md"], [], ["src/**"])
+    'out of scope: docs/x.md'
+    """
+    for path in changed:
+        if any(glob_match(path, pattern) for pattern in protected):
+            return f"tampered: {path}"
+    if scope:
+        for path in changed:
+            if not any(glob_match(path, pattern) for pattern in scope):
+                return f"out of scope: {path}"
+    return None
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """Match a repository path against a glob where `**` spans directories.
+
+    A pattern without wildcards also matches everything below it as a directory.
+
+    >>> glob_match("src/pkg/mod.py", "src/**/*.py"), glob_match("src/x", "src"), glob_match("a/b.py", "*.py")
+    (True, True, False)
+    """
+    pattern = pattern.strip()
+    return bool(_glob_regex(pattern[2:] if pattern.startswith("./") else pattern).match(path))
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    pattern = pattern.rstrip("/")
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + "(?:/.*)?$")
+
+
+def restore(git: Git, paths: Paths) -> list[str]:
+    """Put the working tree back exactly to the incumbent; return the files removed.
+
+    Tracked files are reset; untracked files the candidate created are deleted; untracked files
+    that predate the candidate, ignored files and the harness's own files are left alone.
+    """
+    git.run("reset", "--quiet", "--hard", "HEAD")
+    keep = preexisting_untracked(paths)
+    removed = []
+    for rel in git.untracked():
+        if rel in keep:
+            continue
+        target = git.root / rel
+        target.unlink(missing_ok=True)
+        removed.append(rel)
+        _prune_empty_dirs(target.parent, git.root)
+    return removed
+
+
+def _prune_empty_dirs(directory: Path, root: Path) -> None:
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def save_candidate(git: Git, paths: Paths, run: int, snapshot: Snapshot) -> Path:
+    """Keep the candidate recoverable whatever the verdict: a ref and a patch file."""
+    git.run("update-ref", f"refs/autoresearch/runs/{run}", snapshot.commit)
+    patch = paths.run_dir(run) / "candidate.patch"
+    patch.parent.mkdir(parents=True, exist_ok=True)
+    patch.write_text(git.diff(snapshot.incumbent, snapshot.commit), encoding="utf-8")
+    return patch
+
+
+def advance_branch(git: Git, branch: str, new: str, old: str) -> None:
+    """Move the session branch from `old` to `new` and sync the index (files already match)."""
+    git.run("update-ref", f"refs/heads/{branch}", new, old)
+    git.run("reset", "--quiet", "--mixed", "HEAD")
+
+
+def link_untracked(worktree: Path, repo: Path, links: list[str]) -> None:
+    """Symlink untracked data (datasets, venvs) from the repository into a measured checkout."""
+    for rel in links:
+        source = repo / rel.rstrip("/")
+        target = worktree / rel.rstrip("/")
+        if target.is_symlink() or target.exists() or not source.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(source, target, target_is_directory=source.is_dir())

@@ -1,0 +1,143 @@
+"""Real git repositories with a real benchmark, and a way to run the real CLI on them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+# The benchmark's numbers come from constants in work.py, so verdicts are deterministic:
+# COST is the primary metric, MEM a secondary one; HANG makes the benchmark hang, leaving a
+# sleeping grandchild; FAIL makes the checks fail; SPIN is real CPU work for timing tests.
+WORK_PY = """\
+COST = 100
+MEM = 50
+HANG = False
+FAIL = False
+SPIN = 0
+
+
+def answer():
+    return 42 if not FAIL else 41
+
+
+def spin():
+    s = 0
+    for i in range(SPIN):
+        s += i * i
+    return s
+"""
+
+BENCH_SH = """\
+#!/usr/bin/env bash
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 - <<'PY'
+import os, subprocess, sys, time
+sys.path.insert(0, ".")
+import work
+time.sleep(float(os.environ.get("BENCH_SLEEP", "0")))
+if work.HANG:
+    subprocess.Popen(["sleep", "1000"])  # a grandchild that must not outlive the timeout
+    time.sleep(1000)
+t = time.perf_counter()
+work.spin()
+elapsed = time.perf_counter() - t
+print("some output")
+print(f"METRIC cost={work.COST}")
+print(f"METRIC mem={work.MEM}")
+print(f"METRIC spin_ms={elapsed * 1000:.3f}")
+PY
+"""
+
+CHECKS_SH = """\
+#!/usr/bin/env bash
+cd "$(dirname "$0")"
+python3 -c "import sys; sys.path.insert(0, '.'); import work; assert work.answer() == 42, 'wrong answer'"
+"""
+
+
+@dataclass
+class Repo:
+    """A git repository under test, with helpers to edit it and run the CLI in it."""
+
+    path: Path
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], cwd=self.path, check=True, capture_output=True,
+                              text=True, env={**os.environ, **GIT_ENV}).stdout.strip()
+
+    def write(self, rel: str, text: str, executable: bool = False) -> None:
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        if executable:
+            target.chmod(0o755)
+
+    def read(self, rel: str) -> str:
+        return (self.path / rel).read_text()
+
+    def set(self, name: str, value: object) -> None:
+        """Change one constant in work.py, the way an agent would edit the source."""
+        lines = self.read("work.py").splitlines()
+        lines = [f"{name} = {value!r}" if line.startswith(f"{name} = ") else line for line in lines]
+        self.write("work.py", "\n".join(lines) + "\n")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, **GIT_ENV, "COLUMNS": "200", **extra}
+
+    def cli(self, *args: str, check: bool | int = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "autoresearch", *args], cwd=self.path,
+                              capture_output=True, text=True, timeout=timeout, env=self.env())
+        expected = 0 if check is True else check
+        if check is not False and proc.returncode != expected:
+            raise AssertionError(f"exit {proc.returncode} (wanted {expected})\nstdout:\n{proc.stdout}\n"
+                                 f"stderr:\n{proc.stderr}")
+        return proc
+
+    def cli_json(self, *args: str) -> dict:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def ledger(self) -> list[dict]:
+        return [json.loads(line) for line in self.read("autoresearch.jsonl").splitlines() if line]
+
+    def runs(self) -> list[dict]:
+        return [r for r in self.ledger() if r.get("type") != "config"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    """A committed project with a deterministic benchmark and checks; no session yet."""
+    r = Repo(tmp_path / "project")
+    r.path.mkdir()
+    r.git("init", "-q", "-b", "main")
+    r.write("work.py", WORK_PY)
+    r.write("autoresearch.sh", BENCH_SH, executable=True)
+    r.write("autoresearch.checks.sh", CHECKS_SH, executable=True)
+    r.write(".gitignore", "*.log\n__pycache__/\n")
+    r.git("add", "-A")
+    r.git("commit", "-q", "-m", "project")
+    return r
+
+
+@pytest.fixture
+def session(repo: Repo) -> Repo:
+    """The project with a session started on the deterministic `cost` metric."""
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py",
+             "--timeout", "5", "--checks-timeout", "30")
+    return repo
+
+
+def textblock(text: str) -> str:
+    return textwrap.dedent(text).lstrip()

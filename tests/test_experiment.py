@@ -1,0 +1,374 @@
+"""End to end: `init` and `run` on real repositories, judged by the real harness."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import Repo
+
+
+def _procs_with(marker: str) -> list[str]:
+    """Command lines of live processes that mention `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            found.append(cmd)
+    return found
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of a group that still run (zombies, awaiting a reaper, do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def test_init_creates_branch_commits_session_files_and_records_baseline(repo: Repo):
+    out = repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py").stdout
+    assert "baseline 100" in out
+    assert repo.git("branch", "--show-current") == "autoresearch/speed"
+    committed = repo.git("show", "--name-only", "--format=", "HEAD").split()
+    assert set(committed) == {"autoresearch.md", "autoresearch.toml"}
+    assert "autoresearch.jsonl" not in repo.git("ls-files")
+    header, baseline = repo.ledger()
+    assert header == {"type": "config", "name": "speed", "metricName": "cost", "metricUnit": "",
+                      "bestDirection": "lower"}
+    assert baseline["verdict"] == "baseline" and baseline["metric"] == 100
+    assert baseline["status"] == "keep"
+    assert repo.git("status", "--porcelain") == ""
+    assert "checks" in repo.read("autoresearch.toml")  # found ./autoresearch.checks.sh
+    brief = repo.read("autoresearch.md")
+    for section in ("Objective", "Metrics", "How to run", "Files in scope", "Off limits",
+                    "Constraints", "What has been tried"):
+        assert f"## {section}" in brief
+
+
+def test_better_candidate_is_kept_with_result_trailer(session: Repo):
+    session.set("COST", 50)
+    nasty = 'halve cost $(touch pwned) `touch pwned2` "quoted" \'single\''
+    result = session.cli_json("run", "-m", nasty, "--hypothesis", "less work")
+    assert result["status"] == "keep" and result["verdict"] == "keep"
+    assert result["metric"] == 50 and result["incumbent_metric"] == 100
+    assert abs(result["ratio"] - 0.5) < 1e-9
+    for key in ("run", "reason", "ci", "rounds", "commit"):
+        assert key in result
+    message = session.git("log", "-1", "--format=%B")
+    assert message.startswith(nasty)
+    trailer = json.loads(session.git("log", "-1", "--format=%(trailers:key=Result,valueonly)"))
+    assert trailer["status"] == "keep" and trailer["metric"] == 50
+    assert session.git("rev-parse", "HEAD") == result["commit"]
+    assert session.git("show", "--name-only", "--format=", "HEAD").split() == ["work.py"]
+    assert not (session.path / "pwned").exists() and not (session.path / "pwned2").exists()
+    assert session.git("status", "--porcelain") == ""
+    record = session.runs()[-1]
+    assert record["hypothesis"] == "less work"
+    assert record["samples"]["incumbent"] and record["samples"]["candidate"]
+    assert record["diff_stat"]["files"] == 1
+
+
+def test_worse_candidate_is_discarded_and_workspace_restored_exactly(session: Repo):
+    session.write("debug.log", "ignored file\n")  # ignored by .gitignore
+    session.set("COST", 200)
+    session.write("pkg/sub/new.py", "y = 2\n")  # created by the candidate
+    session.write("autoresearch.toml", session.read("autoresearch.toml").replace(
+        'include = ["work.py"]', 'include = ["work.py", "pkg/**"]'))
+    session.git("commit", "-qm", "widen scope", "autoresearch.toml")
+    before_head = session.git("rev-parse", "HEAD")
+    result = session.cli_json("run", "-m", "more work")
+    assert (result["status"], result["reason"]) == ("discard", "worse")
+    assert session.git("rev-parse", "HEAD") == before_head
+    assert "COST = 100" in session.read("work.py")
+    assert not (session.path / "pkg").exists()
+    assert (session.path / "debug.log").read_text() == "ignored file\n"
+    assert session.git("status", "--porcelain") == ""
+    # The candidate, with the files it created, stays recoverable: a ref and a patch.
+    saved = session.git("show", "--name-only", "--format=", f"refs/autoresearch/runs/{result['run']}")
+    assert set(saved.split()) == {"work.py", "pkg/sub/new.py"}
+    assert Path(result["logs"], "candidate.patch").read_text().count("COST = 200") == 1
+
+
+def test_restore_spares_untracked_files_that_predate_the_candidate(repo: Repo):
+    repo.write("notes.txt", "the user's own notes\n")
+    repo.write("data/input.csv", "1,2,3\n")
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", "--timeout", "5")
+    repo.set("COST", 300)
+    repo.write("scratch.py", "created by the candidate\n")
+    result = repo.cli_json("run", "-m", "worse")
+    assert result["status"] == "discard"
+    assert repo.read("notes.txt") == "the user's own notes\n"
+    assert repo.read("data/input.csv") == "1,2,3\n"
+    assert not (repo.path / "scratch.py").exists()
+    assert "COST = 100" in repo.read("work.py")
+    assert repo.git("status", "--porcelain").splitlines() == ["?? data/", "?? notes.txt"]
+
+
+def test_worse_deterministic_metric_is_discarded_as_worse(session: Repo):
+    session.set("COST", 150)
+    result = session.cli_json("run", "-m", "slower")
+    assert (result["status"], result["reason"]) == ("discard", "worse")
+    assert "COST = 100" in session.read("work.py")
+
+
+def test_equal_metric_is_no_significant_difference(session: Repo):
+    session.write("work.py", session.read("work.py") + "# a comment only\n")
+    result = session.cli_json("run", "-m", "comment")
+    assert result["status"] == "discard"
+    assert result["reason"] in ("no difference", "no significant difference")
+
+
+def test_failing_checks_give_checks_failed_and_restore(session: Repo):
+    session.set("COST", 10)
+    session.set("FAIL", True)
+    result = session.cli_json("run", "-m", "fast but wrong")
+    assert result["status"] == "checks_failed"
+    assert "exit code" in result["reason"]
+    assert "FAIL = False" in session.read("work.py")
+    assert session.runs()[-1]["tail"] and "wrong answer" in session.runs()[-1]["tail"]
+
+
+def test_editing_the_benchmark_is_tampering(session: Repo):
+    session.write("autoresearch.sh", session.read("autoresearch.sh").replace("work.COST", "1"))
+    result = session.cli_json("run", "-m", "faster benchmark")
+    assert (result["status"], result["reason"]) == ("discard", "tampered: autoresearch.sh")
+    assert "work.COST" in session.read("autoresearch.sh")
+
+
+def test_editing_the_config_or_checks_is_tampering(session: Repo):
+    session.write("autoresearch.checks.sh", "#!/bin/sh\nexit 0\n", executable=True)
+    result = session.cli_json("run", "-m", "skip checks")
+    assert result["reason"] == "tampered: autoresearch.checks.sh"
+    session.write("autoresearch.toml", session.read("autoresearch.toml").replace("0.05", "0"))
+    result = session.cli_json("run", "-m", "loosen")
+    assert result["reason"] == "tampered: autoresearch.toml"
+
+
+def test_change_outside_scope_is_discarded(session: Repo):
+    session.write("other.py", "z = 3\n")
+    result = session.cli_json("run", "-m", "new module")
+    assert (result["status"], result["reason"]) == ("discard", "out of scope: other.py")
+    assert not (session.path / "other.py").exists()
+
+
+def test_hanging_candidate_times_out_and_leaves_no_process(session: Repo):
+    session.set("COST", 10)
+    session.set("HANG", True)
+    start = time.monotonic()
+    result = session.cli_json("run", "-m", "hangs")
+    assert time.monotonic() - start < 60
+    assert (result["status"], result["verdict"]) == ("crash", "timeout")
+    assert "timed out after 5 s" in result["reason"]
+    assert _procs_with("sleep 1000") == []
+    assert "HANG = False" in session.read("work.py")
+
+
+def test_timeout_derives_from_the_incumbents_runs(repo: Repo):
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py")
+    repo.set("HANG", True)
+    start = time.monotonic()
+    result = repo.cli_json("run", "-m", "hangs")
+    elapsed = time.monotonic() - start
+    assert result["verdict"] == "timeout"
+    assert "timed out after 10 s" in result["reason"]  # the floor: the incumbent takes ~0.1 s
+    assert elapsed < 40
+    assert _procs_with("sleep 1000") == []
+
+
+def test_secondary_guard_vetoes_a_faster_candidate(repo: Repo):
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", "--timeout", "5")
+    toml = repo.read("autoresearch.toml").replace(
+        '# allocations = "<= incumbent"', 'mem = "+5%"')
+    repo.write("autoresearch.toml", toml)
+    repo.git("commit", "-q", "-am", "guard memory")
+    repo.set("COST", 50)
+    repo.set("MEM", 60)
+    result = repo.cli_json("run", "-m", "fast but fat")
+    assert result["status"] == "discard"
+    assert result["reason"] == "guard violated: mem (+20.0%)"
+    repo.set("COST", 50)
+    repo.set("MEM", 52)  # +4%: within the guard's tolerance
+    assert repo.cli_json("run", "-m", "fast, a bit fatter")["status"] == "keep"
+
+
+def test_nothing_to_measure_is_refused(session: Repo):
+    proc = session.cli("run", "-m", "nothing", check=2)
+    assert "nothing to measure" in proc.stderr
+
+
+def test_crashing_candidate_and_missing_or_bad_metric(session: Repo):
+    cases = {
+        "def spin(): raise SystemExit(3)": "benchmark exited with code 3",
+        "COST = float('nan')": "not a finite number",
+        "COST = float('inf')": "not a finite number",
+    }
+    for code, reason in cases.items():
+        session.write("work.py", session.read("work.py") + f"\n{code}\n")
+        result = session.cli_json("run", "-m", code)
+        assert result["status"] == "crash", result
+        assert reason in result["reason"]
+        assert code not in session.read("work.py")
+
+
+def test_missing_primary_metric_is_a_crash(repo: Repo):
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "5")
+    repo.write("work.py", repo.read("work.py") + "\nimport builtins\n_p = builtins.print\n"
+               "builtins.print = lambda *a, **k: None if str(a[0]).startswith('METRIC cost') else _p(*a, **k)\n")
+    result = repo.cli_json("run", "-m", "hide metric")
+    assert result["status"] == "crash"
+    assert "no METRIC cost=<number> line" in result["reason"]
+
+
+def test_code_under_test_cannot_print_a_second_primary_metric(repo: Repo):
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "5")
+    repo.write("work.py", repo.read("work.py") + "\nprint('METRIC cost=1')\n")
+    result = repo.cli_json("run", "-m", "print my own number")
+    assert result["status"] == "crash"
+    assert "printed 2 times" in result["reason"]
+
+
+def test_result_file_is_trusted_over_stdout(repo: Repo):
+    bench = """\
+#!/usr/bin/env bash
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC cost={work.COST}')" > "$AUTORESEARCH_RESULT_FILE"
+echo "METRIC cost=0.001"
+"""
+    repo.write("autoresearch.sh", bench, executable=True)
+    repo.git("commit", "-qam", "bench writes a result file")
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "5")
+    assert repo.runs()[0]["metric"] == 100
+    repo.set("COST", 90)
+    assert repo.cli_json("run", "-m", "less")["metric"] == 90
+
+
+def test_status_and_log_report_history(session: Repo):
+    session.set("COST", 80)
+    session.cli("run", "-m", "first")
+    session.set("COST", 90)
+    session.cli("run", "-m", "second")
+    st = session.cli_json("status")
+    for key in ("session", "metric", "direction", "baseline", "incumbent", "improvement_pct",
+                "counts", "pending"):
+        assert key in st
+    assert (st["session"], st["metric"], st["direction"]) == ("speed", "cost", "lower")
+    assert (st["baseline"], st["incumbent"]) == (100, 80)
+    assert abs(st["improvement_pct"] - 20.0) < 1e-9
+    assert st["counts"] == {"keep": 1, "discard": 1}
+    assert st["pending"] is False
+    session.set("COST", 70)
+    assert session.cli_json("status")["pending"] is True
+    text = session.cli("status").stdout
+    assert "+20.0%" in text and "pending" in text
+    log = session.cli_json("log", "--limit", "2")
+    assert [r["description"] for r in log["runs"]] == ["first", "second"]
+    table = session.cli("log").stdout
+    assert "first" in table and "second" in table and "baseline" in table
+
+
+def test_improvement_is_positive_for_higher_is_better(repo: Repo):
+    repo.cli("init", "--name", "tput", "--metric", "cost", "--direction", "higher", "--timeout", "5")
+    repo.set("COST", 150)
+    assert repo.cli_json("run", "-m", "more")["status"] == "keep"
+    assert abs(repo.cli_json("status")["improvement_pct"] - 50.0) < 1e-9
+
+
+def test_two_x_faster_is_kept_and_two_x_slower_discarded_on_wall_time(repo: Repo):
+    """Real timing, effects far above this machine's noise (±30%)."""
+    repo.set("SPIN", 400_000)
+    repo.git("commit", "-qam", "real work")
+    repo.cli("init", "--name", "wall", "--metric", "spin_ms", "--scope", "work.py")
+    repo.set("SPIN", 100_000)  # a quarter of the work
+    faster = repo.cli_json("run", "-m", "less work")
+    assert faster["status"] == "keep", faster
+    assert faster["ratio"] < 0.6
+    repo.set("SPIN", 400_000)  # four times the (new) work
+    slower = repo.cli_json("run", "-m", "more work")
+    assert slower["status"] == "discard", slower
+    assert slower["reason"] == "worse"
+    assert "SPIN = 100000" in repo.read("work.py")
+
+
+def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session: Repo):
+    ledger_before = session.read("autoresearch.jsonl")
+    session.set("COST", 50)
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
+                            cwd=session.path, env=session.env(BENCH_SLEEP="30"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pending = session.path / ".autoresearch" / "pending.json"
+    deadline = time.monotonic() + 60
+    while not (pending.exists() and "pgid" in pending.read_text()):
+        assert time.monotonic() < deadline, "the benchmark never started"
+        time.sleep(0.05)
+    pgid = json.loads(pending.read_text())["pgid"]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert session.read("autoresearch.jsonl") == ledger_before
+    st = session.cli_json("status")
+    assert st["pending"] is True and st["interrupted"]["run"] == 2
+    assert "COST = 50" in session.read("work.py")
+    # The next command recovers: it stops the orphaned benchmark, says so, and measures anew.
+    result = session.cli_json("run", "-m", "again")
+    assert any("stopped processes left running" in n for n in result["notes"])
+    assert any("interrupted before its verdict" in n for n in result["notes"])
+    assert result["status"] == "keep"
+    assert _live_members(pgid) == []
+
+
+def test_kill_after_the_verdict_is_finished_by_the_next_command(session: Repo):
+    session.set("COST", 40)
+    # A real SIGKILL at the worst moment: after the decision is on disk, before the commit.
+    script = (
+        "import os, signal, sys\n"
+        "import autoresearch.experiment as e\n"
+        "def die(*a, **k): os.kill(os.getpid(), signal.SIGKILL)\n"
+        "e.advance_branch = die\n"
+        "e.run_experiment(__import__('pathlib').Path('.'), 'killed while committing')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=session.path)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(session.runs()) == 1  # only the baseline so far
+    st = session.cli_json("status")
+    assert st["interrupted"]["run"] == 2
+    # The kept change is committed by the recovery, so this candidate is measured against it.
+    session.set("COST", 30)
+    out = session.cli_json("run", "-m", "next")
+    assert any("interrupted after its verdict (keep)" in n for n in out["notes"])
+    runs = session.runs()
+    assert [r["description"] for r in runs] == ["baseline", "killed while committing", "next"]
+    assert session.git("log", "--format=%s", "-3").splitlines()[:2] == ["next", "killed while committing"]
+
+
+def test_second_run_while_one_is_in_progress_is_refused(session: Repo):
+    import fcntl
+
+    lock = session.path / ".autoresearch" / "lock"
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.pwrite(fd, b"pid 12345: autoresearch run", 0)
+    try:
+        session.set("COST", 10)
+        proc = session.cli("run", "-m", "concurrent", check=2)
+        assert "another autoresearch command is running" in proc.stderr
+        assert "pid 12345" in proc.stderr
+    finally:
+        os.close(fd)
+    assert session.cli_json("run", "-m", "after")["status"] == "keep"

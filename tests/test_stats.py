@@ -1,0 +1,187 @@
+"""Unit and property tests of the decision statistics (error rates are measured in bench/)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoresearch.stats import (
+    Comparison,
+    Policy,
+    audit_keeps,
+    check_guard,
+    compare,
+    detectable_effect,
+    nominal_level,
+    plan_from_aa,
+)
+
+POLICY = Policy()
+
+
+def noisy(n: int, seed: int, sd: float = 0.05) -> list[float]:
+    rng = random.Random(seed)
+    return [100.0 * math.exp(rng.gauss(0.0, sd)) for _ in range(n)]
+
+
+def run(inc: list[float], cand: list[float], policy: Policy = POLICY, direction: str = "lower") -> Comparison:
+    """Feed rounds one at a time, as the harness does, until a final outcome."""
+    for n in range(1, len(inc) + 1):
+        c = compare(inc[:n], cand[:n], direction, policy)  # type: ignore[arg-type]
+        if c.outcome != "continue":
+            return c
+    raise AssertionError("no verdict by the last round given")
+
+
+def test_clear_gain_is_kept_and_reported_from_confirmation_rounds() -> None:
+    inc = noisy(24, 1)
+    cand = [x * 0.7 for x in noisy(24, 2)]
+    c = run(inc, cand)
+    assert c.outcome == "better"
+    assert c.rounds == c.decided_at + POLICY.confirm_rounds
+    assert 0.0 < c.p_value <= POLICY.alpha
+    assert 0.15 < c.improvement < 0.45
+
+
+def test_clear_loss_is_worse_early() -> None:
+    c = run(noisy(24, 3), [x * 1.4 for x in noisy(24, 4)])
+    assert c.outcome == "worse"
+    assert c.rounds < 10
+
+
+def test_no_change_stops_without_keep_before_max_rounds() -> None:
+    c = run(noisy(24, 5), noisy(24, 6))
+    assert c.outcome in ("not_better", "worse")
+
+
+def test_final_verdict_at_max_rounds() -> None:
+    policy = Policy(max_rounds=10, futility=0.0)
+    rng = random.Random(7)
+    inc = [100.0 * math.exp(rng.gauss(0, 0.3)) for _ in range(10)]
+    cand = [x * 0.97 for x in inc[::-1]]
+    assert compare(inc, cand, "lower", policy).outcome != "continue"
+
+
+def test_deterministic_metric_decided_in_one_round() -> None:
+    one = Policy(min_effect=0.005, min_rounds=1, max_rounds=1)
+    assert compare([1e9], [0.99e9], "lower", one).outcome == "better"
+    assert compare([1e9], [1.01e9], "lower", one).outcome == "worse"
+    assert compare([1e9], [1e9], "lower", one).outcome == "not_better"
+    assert compare([1e9], [0.999e9], "lower", one).outcome == "not_better"
+    assert compare([1e9], [0.99e9], "lower", one).rounds == 1
+
+
+def test_one_noisy_round_is_not_a_verdict() -> None:
+    assert compare([100.0], [50.0], "lower", POLICY).outcome == "continue"
+
+
+def test_identical_rounds_decide_at_two() -> None:
+    assert compare([100.0, 100.0], [80.0, 80.0], "lower", POLICY).outcome == "better"
+
+
+def test_higher_is_better_direction() -> None:
+    c = run(noisy(24, 8), [x * 1.5 for x in noisy(24, 9)], direction="higher")
+    assert c.outcome == "better" and c.improvement > 0.2 and c.ratio > 1.2
+
+
+def test_nominal_level_spends_alpha_over_looks() -> None:
+    lvl = nominal_level(0.01, 4, 21)
+    assert 0.01 / 18 < lvl < 0.01  # between Bonferroni and a single look
+    assert nominal_level(0.025, 1, 1) == pytest.approx(0.025, rel=1e-3)
+
+
+arms = st.lists(st.floats(0.5, 2.0), min_size=4, max_size=24)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms, st.integers(0, 10_000))
+def test_never_keeps_identical_samples(values: list[float], _seed: int) -> None:
+    assert compare(values, list(values), "lower", POLICY).outcome == "not_better"
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms, arms, st.floats(0.01, 100.0))
+def test_scale_invariant(a: list[float], b: list[float], k: float) -> None:
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    c1 = compare(a, b, "lower", POLICY)
+    c2 = compare([x * k for x in a], [x * k for x in b], "lower", POLICY)
+    assert c1.outcome == c2.outcome
+    assert c1.ratio == pytest.approx(c2.ratio, rel=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms, arms)
+def test_swapping_sides_never_keeps_both(a: list[float], b: list[float]) -> None:
+    n = min(len(a), len(b))
+    c1 = compare(a[:n], b[:n], "lower", POLICY)
+    c2 = compare(b[:n], a[:n], "lower", POLICY)
+    assert not (c1.outcome == "better" and c2.outcome == "better")
+    if c1.outcome != "continue" and c2.outcome != "continue":
+        assert c1.screen_ratio * c2.screen_ratio == pytest.approx(1.0, rel=1e-6) or c1.decided_at != c2.decided_at
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms, arms)
+def test_swapping_sides_flips_better_to_worse(a: list[float], b: list[float]) -> None:
+    # exact mirror when the (one-sided) futility stop is off; with it, see the docstring
+    policy = Policy(futility=0.0)
+    n = min(len(a), len(b))
+    if compare(a[:n], b[:n], "lower", policy).outcome == "better":
+        assert compare(b[:n], a[:n], "lower", policy).outcome == "worse"
+
+
+@settings(max_examples=40, deadline=None)
+@given(arms, st.floats(0.0, 0.5), st.floats(0.0, 0.5))
+def test_monotone_in_effect(base: list[float], e1: float, e2: float) -> None:
+    small, large = sorted((e1, e2))
+    rng = random.Random(len(base))
+    inc = [x * math.exp(rng.gauss(0, 0.1)) for x in base]
+    rank = {"worse": 0, "not_better": 1, "continue": 1, "better": 2}
+    o_small = compare(inc, [x * (1 - small) for x in base], "lower", POLICY).outcome
+    o_large = compare(inc, [x * (1 - large) for x in base], "lower", POLICY).outcome
+    # a bigger gain never turns a keep into a discard, nor a discard into "worse"
+    assert rank[o_large] >= rank[o_small] or (o_small, o_large) == ("better", "continue")
+
+
+def test_guard_noisy() -> None:
+    inc = noisy(12, 10, sd=0.02)
+    assert check_guard(inc, [x * 1.3 for x in noisy(12, 11, sd=0.02)], "lower", 0.05, 0.01).violated
+    assert not check_guard(inc, [x * 1.02 for x in noisy(12, 11, sd=0.02)], "lower", 0.05, 0.01).violated
+    # very noisy and only slightly worse: no proof of a violation
+    wild = noisy(6, 12, sd=0.4)
+    assert not check_guard(wild, [x * 1.08 for x in noisy(6, 13, sd=0.4)], "lower", 0.05, 0.01).violated
+
+
+def test_guard_deterministic_and_directions() -> None:
+    assert check_guard([1000.0], [1051.0], "lower", 0.05, 0.01).violated
+    assert not check_guard([1000.0], [1049.0], "lower", 0.05, 0.01).violated
+    assert check_guard([1000.0], [1001.0], "lower", 0.0, 0.01).violated  # "<= incumbent"
+    assert check_guard([100.0], [94.0], "higher", 0.05, 0.01).violated
+    assert not check_guard([100.0], [96.0], "higher", 0.05, 0.01).violated
+    g = check_guard([100.0] * 3, [110.0] * 3, "lower", 0.05, 0.01)
+    assert g.worsening == pytest.approx(0.10)
+
+
+def test_plan_from_aa() -> None:
+    rng = random.Random(14)
+    aa = [rng.gauss(0.0, 0.1) for _ in range(60)]
+    plan = plan_from_aa(aa, alpha=0.01, power=0.8, max_rounds=24)
+    assert 0.07 < plan.noise < 0.14
+    assert plan.min_effect == pytest.approx(plan.detectable_effect / 2, abs=0.006)
+    assert plan_from_aa(aa, 0.01, 0.8, 24, target_effect=0.2).max_rounds < 24
+    assert detectable_effect(0.2, 0.01, 0.8) > detectable_effect(0.1, 0.01, 0.8)
+    det = plan_from_aa([0.0] * 10, 0.01)
+    assert det.noise == 0.0 and det.max_rounds == 1
+
+
+def test_audit_keeps() -> None:
+    a = audit_keeps([0.0001, 0.008, 0.002], judged=100, alpha=0.01, keep_improvements=[0.3, 0.2, 0.04])
+    assert a.keeps == 3 and a.judged == 100
+    assert a.expected_false_keeps == pytest.approx(0.01 * 97 / 0.99)
+    assert a.marginal == (1, 2)
+    assert audit_keeps([], judged=0).expected_false_keeps == 0.0
