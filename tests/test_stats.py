@@ -121,8 +121,6 @@ def test_swapping_sides_never_keeps_both(a: list[float], b: list[float]) -> None
     c1 = compare(a[:n], b[:n], "lower", POLICY)
     c2 = compare(b[:n], a[:n], "lower", POLICY)
     assert not (c1.outcome == "better" and c2.outcome == "better")
-    if c1.outcome != "continue" and c2.outcome != "continue":
-        assert c1.screen_ratio * c2.screen_ratio == pytest.approx(1.0, rel=1e-6) or c1.decided_at != c2.decided_at
 
 
 @settings(max_examples=60, deadline=None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autoresearch.errors import ConfigError
 
@@ -104,24 +104,25 @@ class StatsConfig(_Section):
 _GUARD = re.compile(r"^\s*(?:\+(?P<pct>\d+(?:\.\d+)?)%|<=\s*incumbent)\s*$")
 
 
+def _valid_guard(rule: str) -> str:
+    if not _GUARD.match(rule):
+        raise ValueError(f'"{rule}" is not a guard: write "+5%" or "<= incumbent"')
+    return rule
+
+
+GuardRule = Annotated[str, AfterValidator(_valid_guard)]
+
+
 class Config(_Section):
     session: SessionConfig
     metric: MetricConfig
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     scope: ScopeConfig = Field(default_factory=ScopeConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
-    guards: dict[str, str] = Field(
+    guards: dict[str, GuardRule] = Field(
         default_factory=dict,
         description='secondary metric -> allowed worsening: "+5%" or "<= incumbent"',
     )
-
-    @field_validator("guards")
-    @classmethod
-    def _valid_guards(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, rule in value.items():
-            if not _GUARD.match(rule):
-                raise ValueError(f'guard {name} = "{rule}": write "+5%" or "<= incumbent"')
-        return value
 
     def guard_tolerance(self, name: str) -> float:
         """Allowed relative worsening of a guarded metric: `"+5%"` → 0.05, `"<= incumbent"` → 0."""

@@ -99,10 +99,13 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     if git.branch_exists(branch):
         raise UsageError(f"branch {branch} already exists: git switch {branch} to continue that "
                          "session, or choose another --name")
+    template_wanted = config.commands.benchmark == f"./{cfg.BENCHMARK_FILE}" and not (
+        root / cfg.BENCHMARK_FILE).exists()
+    if not template_wanted:
+        check_benchmark(root, config.commands.benchmark)
     created = _scaffold(root, config, opts)
-    if cfg.BENCHMARK_FILE in created:
+    if template_wanted:
         return InitResult(created, branch, None, needs_benchmark=True)
-    check_benchmark(root, config.commands.benchmark)
     git.run("switch", "--quiet", "-c", branch)
     session_files = [f for f in (cfg.BRIEF_FILE, cfg.BENCHMARK_FILE, cfg.CONFIG_FILE, cfg.CHECKS_FILE,
                                  cfg.IDEAS_FILE) if (root / f).exists()]

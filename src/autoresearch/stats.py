@@ -550,7 +550,7 @@ def plan_from_aa(
     aa_log_ratios: Sequence[float],
     alpha: float = 0.01,
     power: float = 0.8,
-    max_rounds: int = 20,
+    max_rounds: int = 24,
     target_effect: float | None = None,
     policy: Policy | None = None,
 ) -> NoisePlan:

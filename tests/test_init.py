@@ -1,0 +1,145 @@
+"""`init` and the errors a user meets first: each one clear, none losing work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import Repo
+
+
+def test_not_a_git_repository(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "init", "--name", "x", "--metric", "m"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "not inside a git repository" in proc.stderr
+
+
+def test_detached_head_is_refused(repo: Repo):
+    repo.git("checkout", "-q", "--detach")
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=2)
+    assert "detached" in proc.stderr
+
+
+def test_dirty_tracked_tree_is_refused_listing_the_files(repo: Repo):
+    repo.set("COST", 7)
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=2)
+    assert "uncommitted changes" in proc.stderr and "work.py" in proc.stderr
+    assert "COST = 7" in repo.read("work.py")  # nothing lost
+    assert repo.git("branch", "--show-current") == "main"
+
+
+def test_missing_benchmark_is_scaffolded_and_init_stops(repo: Repo):
+    repo.git("rm", "-q", "autoresearch.sh")
+    repo.git("commit", "-qm", "no bench")
+    out = repo.cli("init", "--name", "x", "--metric", "cost").stdout
+    assert "created autoresearch.sh" in out and "run `autoresearch init` again" in out
+    assert repo.git("branch", "--show-current") == "main"  # nothing committed yet
+    assert "METRIC cost=" in repo.read("autoresearch.sh")
+    # The user fills in the benchmark and edits the config; the second init uses both.
+    from conftest import BENCH_SH
+    repo.write("autoresearch.sh", BENCH_SH, executable=True)
+    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace("min_rounds = 5", "min_rounds = 3"))
+    out = repo.cli("init").stdout
+    assert "baseline 100" in out
+    assert "min_rounds = 3" in repo.git("show", "HEAD:autoresearch.toml")
+
+
+def test_named_benchmark_missing_or_not_executable(repo: Repo):
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", "--benchmark", "./bench.sh", check=2)
+    assert "bench.sh does not exist" in proc.stderr
+    repo.write("bench.sh", "#!/bin/sh\necho METRIC cost=1\n")
+    repo.git("add", "bench.sh")
+    repo.git("commit", "-qm", "bench")
+    assert not (repo.path / "autoresearch.toml").exists()  # a refused init writes nothing
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", "--benchmark", "./bench.sh", check=2)
+    assert "not executable" in proc.stderr and "chmod +x bench.sh" in proc.stderr
+
+
+def test_benchmark_failing_on_the_baseline(repo: Repo):
+    repo.write("autoresearch.sh", "#!/bin/sh\necho boom >&2\nexit 4\n", executable=True)
+    repo.git("commit", "-qam", "broken bench")
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=1)
+    assert "benchmark exited with code 4" in proc.stderr and "boom" in proc.stderr
+    # Fixing the benchmark and running init again measures the baseline on the same branch.
+    from conftest import BENCH_SH
+    repo.write("autoresearch.sh", BENCH_SH, executable=True)
+    repo.git("commit", "-qam", "fixed bench")
+    assert "baseline 100" in repo.cli("init").stdout
+
+
+def test_checks_failing_on_the_baseline(repo: Repo):
+    repo.set("FAIL", True)
+    repo.git("commit", "-qam", "broken")
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=1)
+    assert "checks fail on the baseline" in proc.stderr
+
+
+def test_primary_metric_missing_on_the_baseline(repo: Repo):
+    proc = repo.cli("init", "--name", "x", "--metric", "latency", check=1)
+    assert "no METRIC latency=<number> line" in proc.stderr
+
+
+def test_existing_session_says_how_to_continue_and_new_segment(session: Repo):
+    proc = session.cli("init", "--name", "speed", "--metric", "cost", check=2)
+    assert "already exists" in proc.stderr and "--new-segment" in proc.stderr
+    session.set("COST", 60)
+    session.cli("run", "-m", "better")
+    session.cli("init", "--new-segment")
+    headers = [r for r in session.ledger() if r.get("type") == "config"]
+    assert len(headers) == 2
+    st = session.cli_json("status")
+    assert st["segment"] == 1 and st["baseline"] == 60 and st["counts"] == {}
+
+
+def test_session_name_must_make_a_valid_branch(repo: Repo):
+    proc = repo.cli("init", "--name", "bad name", "--metric", "cost", check=2)
+    assert "name" in proc.stderr
+
+
+def test_malformed_config_names_file_and_line(session: Repo):
+    text = session.read("autoresearch.toml").replace("alpha = 0.01", "alpha = 7")
+    session.write("autoresearch.toml", text)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("alpha"))
+    proc = session.cli("status", check=2)
+    assert f"autoresearch.toml:{line}: stats.alpha" in proc.stderr
+    session.write("autoresearch.toml", text.replace("alpha = 7", "alpha = = 7"))
+    proc = session.cli("status", check=2)
+    assert "autoresearch.toml: invalid TOML" in proc.stderr and f"line {line}" in proc.stderr
+    session.write("autoresearch.toml", text.replace("alpha = 7", "alhpa = 0.01"))
+    proc = session.cli("status", check=2)
+    assert f"autoresearch.toml:{line}: stats.alhpa: Extra inputs are not permitted" in proc.stderr
+
+
+def test_run_outside_a_session(repo: Repo):
+    proc = repo.cli("run", "-m", "x", check=2)
+    assert "not an autoresearch session" in proc.stderr and "autoresearch init" in proc.stderr
+
+
+def test_run_on_another_branch_points_to_the_session_branch(session: Repo):
+    session.git("switch", "-q", "main")
+    session.write("autoresearch.toml", session.git("show", "autoresearch/speed:autoresearch.toml"))
+    proc = session.cli("run", "-m", "x", check=2)
+    assert "git switch autoresearch/speed" in proc.stderr
+
+
+def test_other_branches_are_untouched(session: Repo):
+    main_before = session.git("rev-parse", "main")
+    session.set("COST", 10)
+    session.cli("run", "-m", "kept")
+    session.set("COST", 20)
+    session.cli("run", "-m", "discarded")
+    assert session.git("rev-parse", "main") == main_before
+    branches = session.git("for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    assert sorted(branches) == ["autoresearch/speed", "main"]
+
+
+def test_help_is_fast_and_imports_no_heavy_library():
+    code = ("import sys; from autoresearch.cli import app; "
+            "print(sorted(m for m in ('scipy', 'numpy', 'pydantic', 'rich') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for command in ("init", "run", "status", "log"):
+        assert command in proc.stdout

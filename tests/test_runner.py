@@ -1,0 +1,82 @@
+"""The runner: process groups, hard timeouts, bounded output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from autoresearch.runner import read_tail, run_command
+
+
+def _alive(marker: str) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                    if state != "Z":
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+def test_success_captures_output_and_resources(tmp_path: Path):
+    r = run_command("echo out; echo err >&2; python3 -c 'sum(range(10**6))'", tmp_path,
+                    tmp_path / "log", timeout=30)
+    assert r.ok and r.returncode == 0 and not r.timed_out
+    assert r.stdout_path.read_text() == "out\n" and r.stderr_path.read_text() == "err\n"
+    assert r.cpu_s > 0 and r.peak_rss_mb > 1 and r.wall_s > 0
+    assert "out" in r.tail() and "err" in r.tail()
+
+
+def test_exit_code_is_reported(tmp_path: Path):
+    r = run_command("exit 3", tmp_path, tmp_path / "log", timeout=10)
+    assert (r.ok, r.returncode, r.timed_out) == (False, 3, False)
+
+
+def test_timeout_kills_the_whole_group_including_grandchildren(tmp_path: Path):
+    start = time.monotonic()
+    r = run_command("sleep 777 & sleep 778; wait", tmp_path, tmp_path / "log", timeout=1)
+    assert r.timed_out and r.returncode is None and not r.ok
+    assert time.monotonic() - start < 10
+    time.sleep(0.2)
+    assert not _alive("sleep 777") and not _alive("sleep 778")
+
+
+def test_background_leftovers_are_killed_after_a_normal_exit(tmp_path: Path):
+    r = run_command("(sleep 779 &) ; echo done", tmp_path, tmp_path / "log", timeout=10)
+    assert r.ok
+    time.sleep(0.2)
+    assert not _alive("sleep 779")
+
+
+def test_huge_output_stays_out_of_memory(tmp_path: Path):
+    # 200 MB of output; the parent's peak RSS must stay far below that.
+    code = (
+        "import resource, sys; from pathlib import Path; from autoresearch.runner import run_command\n"
+        f"r = run_command('head -c 200000000 /dev/zero | tr \"\\\\0\" x', Path({str(tmp_path)!r}), "
+        f"Path({str(tmp_path / 'big')!r}), timeout=120)\n"
+        "print(r.stdout_path.stat().st_size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        "print(len(r.tail()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    size, rss_mb, tail_len = map(int, out.split())
+    assert size == 200_000_000
+    assert rss_mb < 100
+    assert tail_len <= 4096 * 2
+
+
+def test_non_utf8_output_is_tolerated(tmp_path: Path):
+    r = run_command("printf '\\xff\\xfe bad bytes\\n'", tmp_path, tmp_path / "log", timeout=10)
+    assert r.ok and "bad bytes" in r.tail()
+
+
+def test_read_tail_drops_the_partial_first_line(tmp_path: Path):
+    path = tmp_path / "f"
+    path.write_text("".join(f"line {i}\n" for i in range(10000)))
+    tail = read_tail(path, 100)
+    assert tail.endswith("line 9999\n")
+    assert tail.splitlines()[0].startswith("line ")
