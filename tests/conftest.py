@@ -74,9 +74,10 @@ class Repo:
 
     path: Path
 
-    def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.path, check=True, capture_output=True,
-                              text=True, env={**os.environ, **GIT_ENV}).stdout.strip()
+    def git(self, *args: str, raw: bool = False) -> str:
+        out = subprocess.run(["git", *args], cwd=self.path, check=True, capture_output=True,
+                             text=True, env={**os.environ, **GIT_ENV}).stdout
+        return out if raw else out.strip()
 
     def write(self, rel: str, text: str, executable: bool = False) -> None:
         target = self.path / rel

@@ -39,7 +39,7 @@ def test_missing_benchmark_is_scaffolded_and_init_stops(repo: Repo):
     # The user fills in the benchmark and edits the config; the second init uses both.
     from conftest import BENCH_SH
     repo.write("autoresearch.sh", BENCH_SH, executable=True)
-    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace("min_rounds = 5", "min_rounds = 3"))
+    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace("min_rounds = 4", "min_rounds = 3"))
     out = repo.cli("init").stdout
     assert "baseline 100" in out
     assert "min_rounds = 3" in repo.git("show", "HEAD:autoresearch.toml")

@@ -249,6 +249,121 @@ def log(
     _guarded(action)
 
 
+@app.command()
+def loop(
+    patches: Annotated[Optional[Path], typer.Option(help="Folder of *.patch/*.diff files, one candidate each, in name order.")] = None,
+    agent: Annotated[Optional[str], typer.Option(help="Agent preset: claude, codex, gemini, aider, opencode, pi.")] = None,
+    agent_cmd: Annotated[Optional[str], typer.Option(help="Any agent command; placeholders {prompt}, {prompt_file}, {workspace}, {files}.")] = None,
+    agent_timeout: Annotated[float, typer.Option(help="Seconds one proposal may take before the agent is killed.")] = 1800,
+    llm: Annotated[Optional[str], typer.Option(help="Model name for an OpenAI-compatible endpoint.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="Endpoint for --llm (OpenRouter, Ollama, vLLM, ...).")] = None,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key for --llm.")] = "OPENAI_API_KEY",
+    price_in: Annotated[float, typer.Option(help="USD per million input tokens, for cost accounting.")] = 0.0,
+    price_out: Annotated[float, typer.Option(help="USD per million output tokens.")] = 0.0,
+    max_experiments: Annotated[Optional[int], typer.Option(help="Stop after this many experiments.")] = None,
+    max_hours: Annotated[Optional[float], typer.Option(help="Stop after this many hours.")] = None,
+    max_usd: Annotated[Optional[float], typer.Option(help="Stop once proposals cost this much.")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many experiments in a row without a keep.")] = None,
+    max_failures: Annotated[int, typer.Option(help="Stop after this many crashes or proposer failures in a row.")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run experiments unattended: a proposer makes each candidate, the harness judges it.
+
+    Exactly one proposer: --patches, --agent, --agent-cmd or --llm. Ctrl-C once finishes the
+    experiment in flight and stops; twice stops at once. Running loop again resumes.
+    """
+
+    def action() -> None:
+        from autoresearch.errors import UsageError
+        from autoresearch.loop import Budget, run_loop
+        from autoresearch.session import open_session
+        from autoresearch.view import make_view
+
+        chosen = [x for x in (patches, agent, agent_cmd, llm) if x]
+        if len(chosen) != 1:
+            raise UsageError("choose exactly one proposer: --patches DIR, --agent NAME, "
+                             "--agent-cmd CMD or --llm MODEL")
+        session = open_session(Path.cwd())
+        proposer = _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm,
+                                  base_url, api_key_env, price_in, price_out)
+        budget = Budget(max_experiments, max_hours, max_usd, patience, max_failures)
+        view = make_view(session, budget, json_out)
+        try:
+            state = run_loop(Path.cwd(), proposer, budget, view)
+        finally:
+            view.close()
+        _print_loop_summary(state, json_out)
+
+    _guarded(action)
+
+
+def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_url, api_key_env,
+                   price_in, price_out):
+    if patches:
+        from autoresearch.proposers.patches import PatchFolder
+
+        tried = {r.proposer for r in session.ledger().runs if r.proposer}
+        return PatchFolder(patches if patches.is_absolute() else Path.cwd() / patches, tried)
+    if agent or agent_cmd:
+        from autoresearch.proposers.agent_cli import AgentCommand
+
+        return AgentCommand.preset(agent, agent_timeout) if agent else AgentCommand(agent_cmd, agent_timeout)
+    from autoresearch.proposers.llm import LLMProposer
+
+    return LLMProposer(llm, base_url=base_url, api_key_env=api_key_env,
+                       price_in_per_mtok=price_in, price_out_per_mtok=price_out)
+
+
+def _print_loop_summary(state, json_out: bool) -> None:
+    from autoresearch.session import summarize
+
+    runs = [r.record for r in state.results]
+    if json_out:
+        _print_json({"stop_reason": state.stop_reason, "experiments": state.experiments,
+                     "keeps": state.keeps, "spent_usd": state.spent_usd, "tokens": state.tokens,
+                     "runs": [summarize(r) for r in runs]})
+        return
+    out = _console()
+    out.print(f"\nstopped: {state.stop_reason}")
+    out.print(f"{state.experiments} experiments, {state.keeps} kept"
+              + (f", ${state.spent_usd:.2f} spent" if state.spent_usd else ""))
+    out.print("`autoresearch status` and `autoresearch log` show the whole session; "
+              "`autoresearch loop ...` again resumes.")
+
+
+@app.command()
+def idea(text: Annotated[str, typer.Argument(help="The idea, one line.")]) -> None:
+    """Append an idea to the backlog (autoresearch.ideas.md) that proposers read."""
+
+    def action() -> None:
+        from autoresearch.ideas import add_idea
+
+        path = add_idea(Path.cwd(), text)
+        _console().print(f"added to {path.name}")
+
+    _guarded(action)
+
+
+@app.command()
+def ideas(json_out: JsonOpt = False) -> None:
+    """List the ideas backlog."""
+
+    def action() -> None:
+        from autoresearch.ideas import list_ideas
+
+        items = list_ideas(Path.cwd())
+        if json_out:
+            _print_json({"ideas": items})
+            return
+        out = _console()
+        for i, item in enumerate(items, 1):
+            out.print(f"{i:3d}. {item}", markup=False)
+        if not items:
+            out.print("no ideas yet: `autoresearch idea \"...\"` adds one")
+
+    _guarded(action)
+
+
 def _runs_table(runs, unit: str):
     from rich.table import Table
 

@@ -88,8 +88,9 @@ class ScopeConfig(_Section):
 class StatsConfig(_Section):
     alpha: float = Field(default=0.01, gt=0, lt=0.5)
     min_effect: float = Field(default=0.05, ge=0, lt=1)
-    min_rounds: int = Field(default=5, ge=1)
-    max_rounds: int = Field(default=20, ge=1)
+    min_rounds: int = Field(default=4, ge=1)
+    max_rounds: int = Field(default=24, ge=1)
+    confirm_rounds: int = Field(default=3, ge=0, description="fresh rounds that re-estimate a keep")
     warmup: bool = True
 
     @field_validator("max_rounds")
@@ -232,7 +233,8 @@ def dump(config: Config) -> str:
         f"alpha = {c.stats.alpha:g}",
         f"min_effect = {c.stats.min_effect:g}      # smallest relative gain worth keeping",
         f"min_rounds = {c.stats.min_rounds}",
-        f"max_rounds = {c.stats.max_rounds}",
+        f"max_rounds = {c.stats.max_rounds}       # including the confirmation rounds",
+        f"confirm_rounds = {c.stats.confirm_rounds}    # a keep's reported gain comes from these fresh rounds",
         f"warmup = {'true' if c.stats.warmup else 'false'}",
         "",
         "[guards]",

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from autoresearch import ledger, stats
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.git import Git
+from autoresearch.interrupts import deferred
 from autoresearch.ledger import RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench, Measurement, measure
 from autoresearch.runner import group_alive, kill_group, run_command
@@ -67,8 +67,14 @@ def run_experiment(
     hypothesis: str | None = None,
     proposer: str | None = None,
     progress: Progress = lambda _: None,
+    reject: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
+
+    `reject` records a discard with that reason without measuring (a proposal that made no
+    change, or a patch that does not apply); `extra` adds fields to the ledger record
+    (tokens, cost).
 
     >>> run_experiment(Path("."), "cache the lexer regex").record.verdict  # doctest: +SKIP
     'keep'
@@ -76,7 +82,8 @@ def run_experiment(
     session = open_session(start)
     with session_lock(session.paths, "run"):
         notes = recover(session)
-        result = _experiment(session, description, hypothesis, proposer, progress)
+        result = _experiment(session, description, hypothesis, proposer, progress, reject,
+                             extra or {})
         result.notes[:0] = notes
         return result
 
@@ -87,6 +94,8 @@ def _experiment(
     hypothesis: str | None,
     proposer: str | None,
     progress: Progress,
+    reject: str | None,
+    extra: dict[str, Any],
 ) -> ExperimentResult:
     git, paths, config = session.git, session.paths, session.config
     book = session.ledger()
@@ -95,7 +104,9 @@ def _experiment(
     run = book.next_run()
     snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}")
     if snapshot is None:
-        raise UsageError("nothing to measure: the working tree is identical to the incumbent")
+        if reject is None:
+            raise UsageError("nothing to measure: the working tree is identical to the incumbent")
+        return _unmeasured(session, run, book.segment, description, hypothesis, proposer, reject, extra)
     run_dir = paths.run_dir(run)
     write_json(paths.pending, {"run": run, "snapshot": snapshot.commit, "tree": snapshot.tree,
                                "incumbent": snapshot.incumbent, "description": description,
@@ -107,6 +118,7 @@ def _experiment(
         "run": run, "description": description, "hypothesis": hypothesis, "proposer": proposer,
         "segment": book.segment, "incumbent_commit": snapshot.incumbent, "commit": snapshot.commit,
         "diff_stat": git.diff_stat(snapshot.incumbent, snapshot.commit), "logs": str(run_dir),
+        **extra,
     }
 
     def finish(verdict: str, reason: str, tail: str = "", **fields: Any) -> ExperimentResult:
@@ -117,6 +129,9 @@ def _experiment(
                            timestamp=now_ms(), durations=durations,
                            tail=tail[-TAIL_CHARS:] or None)
         return ExperimentResult(_record(session, record, snapshot), tail=tail)
+
+    if reject is not None:
+        return finish("discard", reject)
 
     # guard: the harness's own files and the user's protected paths; the scope
     violation = first_violation(snapshot.changed, config.protected_paths(), config.scope.include)
@@ -177,7 +192,20 @@ def _experiment(
         metrics=_secondary_medians(result),
         ratio=comparison.ratio, ci=comparison.ci, improvement=comparison.improvement,
         p_value=comparison.p_value, rounds=comparison.rounds, samples=result.as_record(),
+        decided_at=comparison.decided_at or None, screen_ratio=comparison.screen_ratio,
     )
+
+
+def _unmeasured(session: Session, run: int, segment: int, description: str,
+                hypothesis: str | None, proposer: str | None, reason: str,
+                extra: dict[str, Any]) -> ExperimentResult:
+    """Record a proposal that left nothing to measure; the working tree is already the incumbent."""
+    head = session.git.rev("HEAD")
+    record = RunRecord(run=run, segment=segment, description=description, hypothesis=hypothesis,
+                       proposer=proposer, incumbent_commit=head, status="discard",
+                       verdict="discard", reason=reason, timestamp=now_ms(), **extra)
+    ledger.append(session.paths.ledger, record)
+    return ExperimentResult(record)
 
 
 def policy(session: Session) -> stats.Policy:
@@ -186,7 +214,7 @@ def policy(session: Session) -> stats.Policy:
     if session.config.metric.measure == "instructions":
         return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1)
     return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
-                        max_rounds=s.max_rounds)
+                        max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds)
 
 
 def decide(session: Session, result: Measurement) -> tuple[str, str]:
@@ -278,6 +306,11 @@ def _record(session: Session, record: RunRecord, snapshot: Snapshot) -> RunRecor
 
     The decision is written to disk first; `recover` finishes it if the process dies after.
     """
+    with deferred():
+        return _record_now(session, record, snapshot)
+
+
+def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> RunRecord:
     git, paths = session.git, session.paths
     keep_commit = None
     if record.verdict == "keep":

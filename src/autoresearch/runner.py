@@ -102,7 +102,13 @@ def run_command(
 
         waiter = threading.Thread(target=reap, daemon=True)
         waiter.start()
-        waiter.join(timeout)
+        try:
+            waiter.join(timeout)
+        except BaseException:  # Ctrl-C: nothing we started may outlive us
+            kill_group(proc.pid)
+            waiter.join()
+            proc.returncode = -1
+            raise
         timed_out = waiter.is_alive()
         if timed_out:
             kill_group(proc.pid)

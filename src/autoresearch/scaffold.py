@@ -107,11 +107,12 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     if template_wanted:
         return InitResult(created, branch, None, needs_benchmark=True)
     git.run("switch", "--quiet", "-c", branch)
-    session_files = [f for f in (cfg.BRIEF_FILE, cfg.BENCHMARK_FILE, cfg.CONFIG_FILE, cfg.CHECKS_FILE,
-                                 cfg.IDEAS_FILE) if (root / f).exists()]
+    session_files = [f for f in (cfg.BRIEF_FILE, cfg.BENCHMARK_FILE, cfg.CONFIG_FILE, cfg.CHECKS_FILE)
+                     if (root / f).exists()]
     git.run("add", "--", *session_files)
-    if git.ok("ls-files", "--error-unmatch", cfg.LEDGER_FILE):
-        git.run("rm", "--cached", "--quiet", cfg.LEDGER_FILE)  # the ledger is the harness's alone
+    for own in (cfg.LEDGER_FILE, cfg.IDEAS_FILE):  # written during the session, never by a candidate
+        if git.ok("ls-files", "--error-unmatch", own):
+            git.run("rm", "--cached", "--quiet", own)
     if git.dirty_tracked():
         git.run("commit", "--quiet", "--no-verify", "-F", "-",
                 input=f"autoresearch: start session {config.session.name}\n", env=git.identity())

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from autoresearch.config import LEDGER_FILE, STATE_DIR
+from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
 from autoresearch.git import Git
 from autoresearch.state import Paths, read_json, write_json
 
-HARNESS_ONLY = (LEDGER_FILE, f"{STATE_DIR}/")
+# Files the harness and agents write during a session that are never part of a candidate.
+HARNESS_ONLY = (LEDGER_FILE, IDEAS_FILE, f"{STATE_DIR}/")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def exclude_harness_files(git: Git) -> None:
 
 def workspace_tree(git: Git, paths: Paths) -> str:
     """The tree the working tree would commit as a candidate (the user's index is untouched)."""
-    exclude = preexisting_untracked(paths) | {LEDGER_FILE}
+    exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE}
     return git.snapshot_tree(paths.state / "snapshot.index", exclude=exclude)
 
 

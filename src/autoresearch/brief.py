@@ -1,0 +1,91 @@
+"""The brief a proposer gets: objective, rules, a compact history, ideas, the last failure."""
+
+from __future__ import annotations
+
+from autoresearch import config as cfg
+from autoresearch.ledger import RunRecord
+from autoresearch.proposers.base import Brief
+from autoresearch.session import Session
+
+MAX_CHARS = 12_000
+RESEARCH_CHARS = 4_000
+IDEAS_CHARS = 2_000
+FAILURE_CHARS = 1_500
+HISTORY_ROWS = 15
+PROPOSAL_FILE_HINT = ".autoresearch/proposal.md"
+
+
+def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
+    """Render the brief for the next proposal; deterministic and bounded in size.
+
+    >>> build_brief(session).text.splitlines()[0]  # doctest: +SKIP
+    '# Optimization task: make combined_us lower'
+    """
+    c = session.config
+    book = session.ledger()
+    runs = book.segment_runs()
+    root = session.root
+    better = "lower" if c.metric.direction == "lower" else "higher"
+    parts = [
+        f"# Optimization task: make {c.metric.name} {better}",
+        "",
+        f"You are improving the repository in the current directory. The primary metric is "
+        f"`{c.metric.name}`{f' ({c.metric.unit})' if c.metric.unit else ''}, {better} is better, "
+        f"measured by `{c.commands.benchmark}`."
+        + (f" Correctness checks: `{c.commands.checks}` must pass." if c.commands.checks else ""),
+        "Make ONE focused change that you expect to improve the metric, then stop. Do not run "
+        "git commit, do not revert, do not run the benchmark to judge yourself: the harness "
+        "measures your change against the current best and keeps it only if it is measurably "
+        f"better (at least {c.stats.min_effect:.0%}) and the checks pass.",
+        "",
+        "## Rules",
+        "- Files you may change: " + (", ".join(f"`{g}`" for g in c.scope.include) or "any file"),
+        "- Never change: " + ", ".join(f"`{g}`" for g in c.protected_paths()),
+    ]
+    if proposal_file:
+        parts.append(
+            f"- When done, write a short description of your change on the first line of "
+            f"`{proposal_file}` and, on a line starting `Hypothesis:`, why it should help."
+        )
+    research = _read(root / cfg.BRIEF_FILE, RESEARCH_CHARS)
+    if research:
+        parts += ["", "## Research brief (autoresearch.md)", research]
+    parts += ["", "## History (most recent last)", *_history(runs, c.metric.unit)]
+    kept = [r for r in runs if r.verdict == "keep"]
+    if kept:
+        parts += ["", "## Kept so far", *[f"- run {r.run}: {r.description}" for r in kept[-10:]]]
+    dead = [r for r in runs if r.verdict not in ("keep", "baseline")]
+    if dead:
+        parts += ["", "## Dead ends (do not repeat)",
+                  *[f"- {r.description} → {r.reason}" for r in dead[-10:]]]
+    ideas = _read(root / cfg.IDEAS_FILE, IDEAS_CHARS)
+    if ideas:
+        parts += ["", "## Ideas backlog (autoresearch.ideas.md; you may append to it)", ideas]
+    failure = next((r for r in reversed(runs) if r.status in ("crash", "checks_failed")), None)
+    if failure is not None and getattr(failure, "tail", None):
+        parts += ["", f"## Output of the last failure (run {failure.run}: {failure.reason})",
+                  "```", str(failure.tail)[-FAILURE_CHARS:], "```"]
+    text = "\n".join(parts)
+    if len(text) > MAX_CHARS:
+        text = text[: MAX_CHARS - 40] + "\n… (brief truncated)\n"
+    return Brief(text=text, metric=c.metric.name, direction=c.metric.direction,
+                 scope=list(c.scope.include), protected=c.protected_paths(), run=book.next_run())
+
+
+def _history(runs: list[RunRecord], unit: str) -> list[str]:
+    if not runs:
+        return ["(none yet)"]
+    rows = []
+    for r in runs[-HISTORY_ROWS:]:
+        value = f"{r.metric:g}{unit}" if r.metric is not None else "-"
+        change = f" ({r.improvement:+.1%})" if r.improvement is not None else ""
+        rows.append(f"- run {r.run} {r.verdict}: {r.description} → {value}{change}; {r.reason}")
+    return rows
+
+
+def _read(path, limit: int) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except FileNotFoundError:
+        return ""
+    return text if len(text) <= limit else text[:limit] + "\n… (truncated)"

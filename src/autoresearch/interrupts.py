@@ -1,0 +1,52 @@
+"""Ctrl-C handling: finish the experiment in flight on the first, stop at once on the second."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT back while a block runs, so a commit and its ledger line land together.
+
+    A Ctrl-C pressed meanwhile is delivered as soon as the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class StopRequest:
+    """The first Ctrl-C asks the loop to stop after the current experiment; the second stops now.
+
+    >>> with StopRequest() as stop:  # doctest: +SKIP
+    ...     while not stop.requested: ...
+    """
+
+    def __init__(self, on_first: Callable[[], None] = lambda: None):
+        self.requested = False
+        self._on_first = on_first
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self._on_first()
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

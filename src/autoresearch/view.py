@@ -1,0 +1,124 @@
+"""What a person watching `loop` sees: a live rich view on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, TextIO
+
+from autoresearch.session import Session, status
+
+if TYPE_CHECKING:
+    from autoresearch.experiment import ExperimentResult
+    from autoresearch.loop import Budget, LoopState
+
+
+def make_view(session: Session, budget: Budget, json_out: bool = False):
+    """A live view on a terminal, plain log lines when output goes to a file or a pipe.
+
+    With `json_out` stdout is reserved for the JSON summary, so progress goes to stderr.
+    """
+    if json_out:
+        return PlainView(session, sys.stderr)
+    return LiveView(session, budget) if sys.stdout.isatty() else PlainView(session, sys.stdout)
+
+
+def verdict_line(result: ExperimentResult) -> str:
+    r = result.record
+    ratio = f" ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ratio and r.ci else ""
+    return f"run {r.run} {r.verdict.upper()}: {r.description} — {r.reason}{ratio}"
+
+
+class PlainView:
+    """One line per event, for logs and pipes."""
+
+    def __init__(self, session: Session, stream: TextIO):
+        self.session = session
+        self.stream = stream
+
+    def _print(self, text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.stream, flush=True)
+
+    def phase(self, text: str) -> None:
+        if text in ("proposing", "checks", "warm-up", "build") or text.startswith("round 1/"):
+            self._print(text)
+
+    def experiment(self, result: ExperimentResult, state: LoopState) -> None:
+        self._print(verdict_line(result))
+
+    def message(self, text: str) -> None:
+        self._print(text)
+
+    def close(self) -> None:
+        pass
+
+
+class LiveView:
+    """A rich Live panel: phase, baseline → incumbent, recent experiments, budget used."""
+
+    def __init__(self, session: Session, budget: Budget):
+        from rich.console import Console
+        from rich.live import Live
+
+        self.session = session
+        self.budget = budget
+        self.current = "starting"
+        self.messages: list[str] = []
+        self.state: LoopState | None = None
+        self.console = Console()
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+        self.live.start()
+
+    def phase(self, text: str) -> None:
+        self.current = text
+        self.live.update(self._render())
+
+    def experiment(self, result: ExperimentResult, state: LoopState) -> None:
+        self.state = state
+        self.live.update(self._render())
+
+    def message(self, text: str) -> None:
+        self.messages = (self.messages + [text])[-3:]
+        self.live.update(self._render())
+
+    def close(self) -> None:
+        self.live.update(self._render())
+        self.live.stop()
+
+    def _render(self):
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        st = status(self.session)
+        head = Text()
+        head.append(f"{st.session}  ", style="bold")
+        head.append(f"{st.metric} ({st.direction} is better)\n")
+        if st.baseline is not None:
+            inc = st.incumbent if st.incumbent is not None else st.baseline
+            pct = st.improvement_pct or 0.0
+            head.append(f"baseline {st.baseline:g}{st.unit} → incumbent {inc:g}{st.unit}  ")
+            head.append(f"{pct:+.1f}%\n", style="green" if pct > 0 else "")
+        head.append(f"now: {self.current}\n", style="cyan")
+        table = Table(expand=True, show_edge=False)
+        for column in ("run", "verdict", "reason", "description"):
+            table.add_column(column, overflow="fold")
+        for r in st.runs[-8:]:
+            color = {"keep": "green", "baseline": "blue"}.get(r.verdict, "yellow" if r.verdict == "discard" else "red")
+            table.add_row(str(r.run), Text(r.verdict, style=color), r.reason, r.description)
+        parts = [head, table, Text(self._budget_line(), style="dim")]
+        parts += [Text(m, style="yellow") for m in self.messages]
+        return Panel(Group(*parts), title="autoresearch loop", border_style="blue")
+
+    def _budget_line(self) -> str:
+        s, b = self.state, self.budget
+        n = s.experiments if s else 0
+        hours = s.hours if s else 0.0
+        bits = [f"experiments {n}" + (f"/{b.max_experiments}" if b.max_experiments else ""),
+                f"time {hours * 60:.0f} min" + (f"/{b.max_hours * 60:.0f}" if b.max_hours else "")]
+        if s and (s.spent_usd or b.max_usd):
+            bits.append(f"${s.spent_usd:.2f}" + (f"/{b.max_usd:g}" if b.max_usd else ""))
+        if s and b.patience:
+            bits.append(f"without keep {s.since_keep}/{b.patience}")
+        return "  ·  ".join(bits)

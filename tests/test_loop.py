@@ -1,0 +1,242 @@
+"""The autonomous loop with real proposers: fake agents as real scripts, real patch folders."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autoresearch.loop import Budget, LoopState, stop_reason
+from conftest import Repo
+
+# A fake coding agent: a real executable that edits files the way an agent would. It pops its
+# next action from a plan file outside the repository.
+AGENT = r'''#!/usr/bin/env python3
+import os, pathlib, re, subprocess, sys, time
+plan = pathlib.Path(os.environ["PLAN"])
+actions = plan.read_text().split()
+action, rest = actions[0], actions[1:]
+plan.write_text(" ".join(rest))
+prompt = pathlib.Path(sys.argv[1]).read_text()
+pathlib.Path(os.environ["SEEN"]).write_text(prompt)
+work = pathlib.Path("work.py")
+def set_const(name, value):
+    work.write_text(re.sub(rf"^{name} = .*$", f"{name} = {value}", work.read_text(), flags=re.M))
+def cost():
+    return int(re.search(r"^COST = (\d+)", work.read_text(), re.M)[1])
+report = pathlib.Path(os.environ["AUTORESEARCH_PROPOSAL_FILE"])
+if action == "faster":
+    set_const("COST", cost() // 2)
+elif action == "slower":
+    set_const("COST", cost() * 2)
+elif action == "break":
+    set_const("COST", 1); set_const("FAIL", True)
+elif action == "tamper":
+    b = pathlib.Path("autoresearch.sh"); b.write_text(b.read_text().replace("work.COST", "1"))
+elif action == "hang":
+    subprocess.Popen(["sleep", "1001"]); time.sleep(1000)
+elif action == "commit":
+    set_const("COST", cost() // 2)
+    subprocess.run(["git", "commit", "-qam", "agent commits on its own"], check=True)
+elif action == "fail":
+    print("model overloaded", file=sys.stderr); sys.exit(3)
+if action != "noop":
+    report.write_text(f"{action} the work\nHypothesis: {action} changes COST\n")
+'''
+
+
+def _agent(tmp_path: Path, plan: list[str]) -> tuple[str, dict[str, str]]:
+    script = tmp_path / "agent.py"
+    script.write_text(AGENT)
+    script.chmod(0o755)
+    (tmp_path / "plan").write_text(" ".join(plan))
+    env = {"PLAN": str(tmp_path / "plan"), "SEEN": str(tmp_path / "seen-prompt.md")}
+    return f"{script} {{prompt_file}}", env
+
+
+def _loop(repo: Repo, *args: str, env: dict[str, str] | None = None, check: int = 0) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop", *args, "--json"],
+                          cwd=repo.path, capture_output=True, text=True, timeout=600,
+                          env=repo.env(**(env or {})))
+    assert proc.returncode == check, proc.stderr + proc.stdout
+    return json.loads(proc.stdout) if check == 0 else {}
+
+
+def test_agent_cmd_session_judges_every_kind_of_proposal(session: Repo, tmp_path: Path):
+    cmd, env = _agent(tmp_path, ["faster", "slower", "break", "tamper", "noop", "commit", "faster"])
+    summary = _loop(session, "--agent-cmd", cmd, "--max-experiments", "6", env=env)
+    assert summary["stop_reason"] == "reached --max-experiments 6"
+    got = [(r["verdict"], r["reason"]) for r in session.runs()[1:]]
+    assert got == [
+        ("keep", "better by 50.0%"),
+        ("discard", "worse"),
+        ("checks_failed", "checks failed (exit code 1)"),
+        ("discard", "tampered: autoresearch.sh"),
+        ("discard", "no change"),
+        ("keep", "better by 50.0%"),
+    ]
+    runs = session.runs()
+    assert runs[1]["description"] == "faster the work"
+    assert runs[1]["hypothesis"] == "faster changes COST"
+    assert runs[1]["proposer"].startswith("agent:")
+    # The agent's own commit was rewound and judged by the harness like any candidate.
+    assert session.git("log", "--format=%s", "-2").splitlines() == ["commit the work", "faster the work"]
+    assert "COST = 25" in session.read("work.py")
+    assert session.git("status", "--porcelain") == ""
+    # The brief the agent saw holds the history, with verdicts and reasons.
+    prompt = (tmp_path / "seen-prompt.md").read_text()
+    assert "tampered: autoresearch.sh" in prompt and "make cost lower" in prompt
+    assert "Output of the last failure" in prompt and "wrong answer" in prompt
+
+
+def test_hanging_agent_is_killed_and_failures_stop_the_loop(session: Repo, tmp_path: Path):
+    cmd, env = _agent(tmp_path, ["hang", "fail", "faster"])
+    start = time.monotonic()
+    summary = _loop(session, "--agent-cmd", cmd, "--agent-timeout", "2", "--max-failures", "2",
+                    env=env)
+    assert time.monotonic() - start < 60
+    assert summary["stop_reason"] == "2 crashes or proposer failures in a row"
+    assert summary["experiments"] == 0
+    assert len(session.runs()) == 1  # proposer failures are not experiments
+    out = subprocess.run(["pgrep", "-f", "sleep 1001"], capture_output=True, text=True).stdout
+    assert out.strip() == ""
+    assert session.git("status", "--porcelain") == ""
+
+
+def _make_patch(repo: Repo, folder: Path, name: str, edit, subject: str | None = None) -> None:
+    """Write a patch against the current HEAD, as `git format-patch` would, then undo the edit."""
+    edit()
+    if subject:
+        repo.git("commit", "-qam", subject)
+        text = repo.git("format-patch", "-1", "--stdout", raw=True)
+        repo.git("reset", "-q", "--hard", "HEAD~1")
+    else:
+        text = repo.git("diff", raw=True)
+        repo.git("checkout", "-q", "--", ".")
+    (folder / name).write_text(text)
+
+
+def test_patch_folder_runs_in_order_records_conflicts_and_resumes(session: Repo, tmp_path: Path):
+    folder = tmp_path / "candidates"
+    folder.mkdir()
+    _make_patch(session, folder, "01-halve.patch", lambda: session.set("COST", 50),
+                subject="Halve the cost")
+    _make_patch(session, folder, "02-conflicts.patch", lambda: session.set("COST", 70))
+    _make_patch(session, folder, "03-wrong-answer.diff", lambda: session.set("FAIL", True))
+    (folder / "notes.txt").write_text("not a patch")
+    summary = _loop(session, "--patches", str(folder))
+    assert summary["stop_reason"] == "no more proposals"
+    runs = session.runs()[1:]
+    assert [r["description"] for r in runs] == ["Halve the cost", "conflicts", "wrong answer"]
+    assert [r["proposer"] for r in runs] == ["patch:01-halve.patch", "patch:02-conflicts.patch",
+                                           "patch:03-wrong-answer.diff"]
+    assert runs[0]["verdict"] == "keep"
+    assert runs[1]["verdict"] == "discard" and runs[1]["reason"].startswith("patch does not apply")
+    assert runs[2]["verdict"] == "checks_failed"
+    assert "COST = 50" in session.read("work.py")
+    assert session.git("status", "--porcelain") == ""
+    assert "<<<<<<<" not in session.read("work.py")
+    # Resuming skips the patches already tried.
+    again = _loop(session, "--patches", str(folder))
+    assert again["experiments"] == 0 and again["stop_reason"] == "no more proposals"
+
+
+def test_patience_stops_after_experiments_without_a_keep(session: Repo, tmp_path: Path):
+    cmd, env = _agent(tmp_path, ["slower", "slower", "slower", "faster"])
+    summary = _loop(session, "--agent-cmd", cmd, "--patience", "2", env=env)
+    assert summary["experiments"] == 2
+    assert summary["stop_reason"] == "2 experiments without a keep (--patience 2)"
+
+
+def test_one_proposer_is_required(session: Repo):
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop"], cwd=session.path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "exactly one proposer" in proc.stderr
+
+
+def test_loop_refuses_uncommitted_work_it_did_not_make(session: Repo, tmp_path: Path):
+    session.set("COST", 1)
+    cmd, env = _agent(tmp_path, ["faster"])
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop", "--agent-cmd", cmd],
+                          cwd=session.path, capture_output=True, text=True, env=session.env(**env))
+    assert proc.returncode == 2 and "uncommitted changes that no experiment made" in proc.stderr
+    assert "COST = 1" in session.read("work.py")
+
+
+@pytest.mark.parametrize(("budget", "state", "expected"), [
+    (Budget(max_experiments=3), LoopState(experiments=3), "reached --max-experiments 3"),
+    (Budget(max_usd=1.0), LoopState(spent_usd=1.25), "spent $1.25 of --max-usd 1"),
+    (Budget(patience=4), LoopState(since_keep=4), "4 experiments without a keep (--patience 4)"),
+    (Budget(max_failures=3), LoopState(failures_in_a_row=3), "3 crashes or proposer failures in a row"),
+    (Budget(max_experiments=3, max_usd=2), LoopState(experiments=2, spent_usd=1.0), None),
+])
+def test_stop_rules(budget: Budget, state: LoopState, expected: str | None):
+    assert stop_reason(budget, state) == expected
+
+
+def test_max_hours_stops(session: Repo, tmp_path: Path):
+    cmd, env = _agent(tmp_path, ["faster"] * 5)
+    summary = _loop(session, "--agent-cmd", cmd, "--max-hours", "0", env=env)
+    assert summary["experiments"] == 0 and summary["stop_reason"] == "reached --max-hours 0"
+
+
+def _wait_for_measurement(repo: Repo, run: int) -> None:
+    pending = repo.path / ".autoresearch" / "pending.json"
+    deadline = time.monotonic() + 60
+    while True:
+        data = json.loads(pending.read_text()) if pending.exists() else {}
+        if data.get("run") == run and "pgid" in data:
+            return
+        assert time.monotonic() < deadline, "measurement never started"
+        time.sleep(0.05)
+
+
+def test_first_ctrl_c_finishes_the_experiment_then_stops(session: Repo, tmp_path: Path):
+    cmd, env = _agent(tmp_path, ["faster", "faster", "faster"])
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "loop", "--agent-cmd", cmd, "--json"],
+                            cwd=session.path, env=session.env(BENCH_SLEEP="0.3", **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_measurement(session, 2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["stop_reason"] == "stopped by Ctrl-C"
+    assert [r["verdict"] for r in session.runs()] == ["baseline", "keep"]
+    assert session.git("status", "--porcelain") == ""
+
+
+def test_second_ctrl_c_stops_at_once_and_loop_resumes(session: Repo, tmp_path: Path):
+    cmd, env = _agent(tmp_path, ["faster", "faster"])
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "loop", "--agent-cmd", cmd, "--json"],
+                            cwd=session.path, env=session.env(BENCH_SLEEP="20", **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_measurement(session, 2)
+    pgid = json.loads((session.path / ".autoresearch" / "pending.json").read_text())["pgid"]
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True).stdout.strip() == b""
+    assert [r["verdict"] for r in session.runs()] == ["baseline"]
+    assert "COST = 50" in session.read("work.py")  # the candidate waits, unmeasured
+    summary = _loop(session, "--agent-cmd", cmd, "--max-experiments", "2", env=env)
+    assert [r["verdict"] for r in session.runs()] == ["baseline", "keep", "keep"]
+    assert summary["experiments"] == 2
+    assert "COST = 25" in session.read("work.py")
+
+
+def test_ideas_backlog(session: Repo):
+    session.cli("idea", "cache the parsed template")
+    session.cli("idea", "  use   str.find  ")
+    assert session.cli_json("ideas")["ideas"] == ["cache the parsed template", "use str.find"]
+    assert "autoresearch.ideas.md" not in session.git("status", "--porcelain")
+    session.set("COST", 20)
+    assert session.cli_json("run", "-m", "with ideas around")["status"] == "keep"
+    assert "autoresearch.ideas.md" not in session.git("show", "--name-only", "--format=", "HEAD")
