@@ -34,7 +34,8 @@ def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
         f"measured by `{c.commands.benchmark}`."
         + (f" Correctness checks: `{c.commands.checks}` must pass." if c.commands.checks else ""),
         "Make ONE focused change that you expect to improve the metric, then stop. Do not run "
-        "git commit, do not revert, do not run the benchmark to judge yourself: the harness "
+        "git commit, do not revert, do not call `autoresearch run`, do not run the benchmark "
+        "to judge yourself: the harness "
         "measures your change against the current best and keeps it only if it is measurably "
         f"better (at least {c.stats.min_effect:.0%}) and the checks pass.",
         "",
@@ -47,6 +48,13 @@ def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
             f"- When done, write a short description of your change on the first line of "
             f"`{proposal_file}` and, on a line starting `Hypothesis:`, why it should help."
         )
+    from autoresearch.calibrate import last_calibration
+
+    calibration = last_calibration(session)
+    if calibration is not None and calibration.detectable_effect > 0:
+        parts.append(f"- On this machine the harness confirms gains of about "
+                     f"{calibration.detectable_effect:.0%} or more; smaller ones are usually "
+                     "discarded as noise, so aim for changes with a clearly larger effect.")
     research = _read(root / cfg.BRIEF_FILE, RESEARCH_CHARS)
     if research:
         parts += ["", "## Research brief (autoresearch.md)", research]

@@ -189,6 +189,43 @@ def _render_experiment(result) -> None:
 
 
 @app.command()
+def calibrate(
+    rounds: Annotated[int, typer.Option(help="A/A rounds to run (each = one run of each of two identical checkouts).")] = 12,
+    write: Annotated[bool, typer.Option("--write", help="Store the recommended min_effect and max_rounds in autoresearch.toml (committed on the session branch).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure the noise: the incumbent against itself, interleaved, as a real experiment would.
+
+    Prints the spread of the per-round log-ratio, the smallest gain the current settings
+    detect with 80% power, and recommended min_effect / max_rounds.
+    """
+
+    def action() -> None:
+        from autoresearch.calibrate import calibrate as run_calibration
+
+        c = run_calibration(Path.cwd(), rounds, write, _progress(not json_out))
+        if json_out:
+            _print_json(c.as_dict())
+            return
+        out = _console()
+        out.print(f"A/A rounds: {c.rounds} on commit {c.commit[:10]}")
+        out.print(f"noise (sd-equivalent of the per-round log-ratio): {c.noise:.2%}")
+        out.print(f"smallest gain detected with 80% power at the current settings "
+                  f"(min_effect {c.current_min_effect:g}, max_rounds {c.current_max_rounds}): "
+                  f"{c.detectable_effect:.1%}")
+        out.print(f"recommended: min_effect = {c.recommended_min_effect:g}, "
+                  f"max_rounds = {c.recommended_max_rounds}")
+        if c.detectable_effect > 0.1:
+            out.print("[yellow]note:[/] gains below this size will mostly be discarded as "
+                      "'no significant difference'. Consider --measure cpu or instructions, a "
+                      "longer-running benchmark, or a quieter machine.", markup=True)
+        out.print("written to autoresearch.toml and committed" if c.written else
+                  "(--write stores the recommendation in autoresearch.toml)")
+
+    _guarded(action)
+
+
+@app.command()
 def status(json_out: JsonOpt = False) -> None:
     """Where the session stands: baseline, incumbent, improvement, counts, pending candidate."""
 
@@ -209,6 +246,11 @@ def status(json_out: JsonOpt = False) -> None:
             out.print(f"baseline {st.baseline:g}{u} → incumbent {inc:g}{u}  ({improvement})")
         counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items())) or "none yet"
         out.print(f"experiments: {counts}")
+        keeps = st.counts.get("keep", 0)
+        if keeps:
+            marginal = (f"; marginal: run {', '.join(map(str, st.marginal_keeps))}"
+                        if st.marginal_keeps else "; none marginal")
+            out.print(f"keeps: {keeps}, expected false keeps ≤ {st.expected_false_keeps:.2f}{marginal}")
         if st.pending:
             out.print("[yellow]pending:[/] the working tree holds an unmeasured candidate "
                       "(`autoresearch run -m ...` measures it)", markup=True)

@@ -168,7 +168,7 @@ def _experiment(
                   on_start=lambda pgid: _note_group(session, pgid))
     try:
         result = measure(bench, incumbent, candidate, config.metric.direction, policy(session),
-                         config.stats.warmup, progress)
+                         wants_warmup(session), progress)
     except ArmFailure as failure:
         durations["measure_s"] = round(time.monotonic() - t, 3)
         if failure.arm == "incumbent":
@@ -215,6 +215,11 @@ def policy(session: Session) -> stats.Policy:
         return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1)
     return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
                         max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds)
+
+
+def wants_warmup(session: Session) -> bool:
+    """A discarded first run per arm, except where the count cannot depend on a warm cache."""
+    return session.config.stats.warmup and session.config.metric.measure != "instructions"
 
 
 def decide(session: Session, result: Measurement) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shlex
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,11 @@ class Bench:
         self.slowest_incumbent_s = slowest_known_s
         self.on_start = on_start
         self._count = 0
+        if config.metric.measure == "instructions" and shutil.which("valgrind") is None:
+            from autoresearch.errors import UsageError
+
+            raise UsageError("measure = instructions needs valgrind, which is not installed "
+                             "(Debian/Ubuntu: apt-get install valgrind)")
 
     def timeout(self) -> float:
         """The user's timeout, or a generous multiple of the incumbent's slowest run."""
@@ -207,27 +213,36 @@ def measure(
     warmup: bool,
     progress: Progress = lambda _: None,
     rng: random.Random | None = None,
+    fixed_rounds: int | None = None,
 ) -> Measurement:
-    """Interleave rounds (random order within each) until `stats.compare` reaches a verdict."""
+    """Interleave rounds (random order within each) until `stats.compare` reaches a verdict.
+
+    With `fixed_rounds`, run exactly that many rounds and leave the judging to the caller
+    (calibration's A/A rounds).
+    """
     rng = rng or random.Random()
     result = Measurement()
+    limit = fixed_rounds or policy.max_rounds
     if warmup:
         progress("warm-up")
         for arm in _shuffled(rng, incumbent, candidate):
             bench.run(arm, "warmup")
     while True:
         n = len(result.rounds) + 1
-        progress(f"round {n}/{policy.max_rounds}")
+        progress(f"round {n}/{limit}")
         first, second = _shuffled(rng, incumbent, candidate)
         a = bench.run(first, f"r{n:02d}")
         b = bench.run(second, f"r{n:02d}")
         pair = (a, b) if first.name == "incumbent" else (b, a)
         result.rounds.append(pair)
         result.order.append("ic" if first.name == "incumbent" else "ci")
-        result.comparison = stats.compare(
-            result.values("incumbent"), result.values("candidate"), direction, policy
-        )
-        if result.comparison.outcome != "continue" or n >= policy.max_rounds:
+        if fixed_rounds is None:
+            result.comparison = stats.compare(
+                result.values("incumbent"), result.values("candidate"), direction, policy
+            )
+            if result.comparison.outcome != "continue":
+                return result
+        if n >= limit:
             return result
 
 

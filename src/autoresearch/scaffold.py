@@ -9,7 +9,7 @@ from pathlib import Path
 from autoresearch import config as cfg
 from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.experiment import Progress, checkout, policy, recover, run_checks
+from autoresearch.experiment import Progress, checkout, policy, recover, run_checks, wants_warmup
 from autoresearch.git import Git
 from autoresearch.ledger import ConfigHeader, RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench
@@ -181,7 +181,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     rounds = max(policy(session).min_rounds, 1)
     samples = []
     try:
-        if config.stats.warmup and rounds > 1:
+        if wants_warmup(session) and rounds > 1:
             progress("warm-up")
             bench.run(arm, "warmup")
         for i in range(rounds):

@@ -12,7 +12,7 @@ from autoresearch import config as cfg
 from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.git import Git
-from autoresearch.stats import improvement_of
+from autoresearch.stats import audit_keeps, improvement_of
 from autoresearch.state import Paths, now_ms, read_json
 from autoresearch.workspace import workspace_tree
 
@@ -74,6 +74,8 @@ class Status:
     pending: bool
     interrupted: dict[str, Any] | None
     warnings: list[str]
+    expected_false_keeps: float
+    marginal_keeps: list[int]  # run numbers of keeps that were close calls
 
     def as_dict(self, last: int = 10) -> dict[str, Any]:
         return {
@@ -93,6 +95,8 @@ class Status:
             "pending": self.pending,
             "interrupted": self.interrupted,
             "warnings": self.warnings,
+            "expected_false_keeps": self.expected_false_keeps,
+            "marginal_keeps": self.marginal_keeps,
         }
 
 
@@ -131,7 +135,16 @@ def status(session: Session) -> Status:
     warnings = list(book.warnings)
     if not book.headers:
         warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
+    from autoresearch.calibrate import noise_warnings
+
+    warnings += noise_warnings(session)
     c = session.config
+    judged = [r for r in runs if r.verdict in ("keep", "discard") and r.p_value is not None]
+    measured_keeps = [r for r in judged if r.verdict == "keep"]
+    audit = audit_keeps([r.p_value or 0.0 for r in measured_keeps], judged=len(judged),
+                        alpha=c.stats.alpha,
+                        keep_improvements=[r.improvement or 0.0 for r in measured_keeps],
+                        min_effect=c.stats.min_effect)
     return Status(
         session=c.session.name,
         branch=c.session.branch,
@@ -148,6 +161,8 @@ def status(session: Session) -> Status:
         pending=pending,
         interrupted=read_json(session.paths.pending),
         warnings=warnings,
+        expected_false_keeps=audit.expected_false_keeps,
+        marginal_keeps=[measured_keeps[i].run for i in audit.marginal],
     )
 
 

@@ -1,0 +1,164 @@
+"""`autoresearch calibrate`: A/A rounds of the incumbent against itself, and what they imply."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from autoresearch import config as cfg
+from autoresearch import stats
+from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.experiment import checkout, policy, recover, wants_warmup
+from autoresearch.measure import Arm, ArmFailure, Bench, measure
+from autoresearch.session import Session, open_session
+from autoresearch.state import now_ms, read_json, session_lock, write_json
+
+Progress = Callable[[str], None]
+NOISE_GROWTH_WARNING = 1.5  # recent noise this many times the calibrated noise triggers a warning
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The noise of this benchmark on this machine, measured A/A."""
+
+    commit: str
+    timestamp: int
+    rounds: int
+    noise: float  # sd-equivalent spread of the per-round log-ratio
+    detectable_effect: float  # with the session's current settings, at 80% power
+    recommended_min_effect: float
+    recommended_max_rounds: int
+    current_min_effect: float
+    current_max_rounds: int
+    log_ratios: list[float]
+    written: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def calibration_path(session: Session) -> Path:
+    return session.paths.state / "calibration.json"
+
+
+def last_calibration(session: Session) -> Calibration | None:
+    data = read_json(calibration_path(session))
+    return Calibration(**data) if data else None
+
+
+def calibrate(start: Path, rounds: int = 12, write: bool = False,
+              progress: Progress = lambda _: None) -> Calibration:
+    """Measure the incumbent against itself in two checkouts and plan min_effect/max_rounds.
+
+    >>> calibrate(Path("."), rounds=12).noise  # doctest: +SKIP
+    0.083
+    """
+    if rounds < 4:
+        raise UsageError("calibration needs at least 4 rounds")
+    session = open_session(start)
+    with session_lock(session.paths, "calibrate"):
+        recover(session)
+        git, paths, config = session.git, session.paths, session.config
+        head = git.rev("HEAD")
+        # Two real checkouts of the same commit: everything but the code differs as in a real run.
+        a = Arm("incumbent", paths.incumbent, tuple(config.scope.link))
+        b = Arm("candidate", paths.candidate, tuple(config.scope.link))
+        for arm in (a, b):
+            checkout(session, arm, head)
+        run_dir = paths.state / "calibrations" / time.strftime("%Y%m%d-%H%M%S")
+        bench = Bench(config, run_dir)
+        pol = policy(session)
+        if config.metric.measure == "instructions":
+            pol = stats.Policy(alpha=pol.alpha, min_effect=pol.min_effect, min_rounds=2,
+                               max_rounds=2, confirm_rounds=0)
+        # Instruction counts need no spread estimate, only proof that they repeat.
+        measure_rounds = 2 if config.metric.measure == "instructions" else rounds
+        try:
+            result = measure(bench, a, b, config.metric.direction, pol, wants_warmup(session),
+                             progress, fixed_rounds=measure_rounds)
+        except ArmFailure as failure:
+            raise AutoresearchError(f"the benchmark failed during calibration: {failure.message}. "
+                                    f"Log: {failure.log}\n{failure.tail}") from None
+        d = stats.improvement_log_ratios(result.values("incumbent"), result.values("candidate"),
+                                         config.metric.direction)
+        plan = stats.plan_from_aa(d, alpha=pol.alpha, power=0.8, max_rounds=pol.max_rounds,
+                                  policy=pol)
+        current = stats.detectable_effect(plan.noise, pol.alpha, 0.8, pol)
+        calibration = Calibration(
+            commit=head, timestamp=now_ms(), rounds=len(result.rounds), noise=plan.noise,
+            detectable_effect=current, recommended_min_effect=plan.min_effect,
+            recommended_max_rounds=plan.max_rounds, current_min_effect=config.stats.min_effect,
+            current_max_rounds=config.stats.max_rounds, log_ratios=[round(x, 6) for x in d],
+            written=write,
+        )
+        if write and config.metric.measure != "instructions":
+            _write_settings(session, plan.min_effect, plan.max_rounds)
+        write_json(calibration_path(session), calibration.as_dict())
+        return calibration
+
+
+def _write_settings(session: Session, min_effect: float, max_rounds: int) -> None:
+    """Store the recommendations in autoresearch.toml and commit them on the session branch."""
+    path = session.root / cfg.CONFIG_FILE
+    text = path.read_text(encoding="utf-8")
+    text = _set_stats_key(text, "min_effect", f"{min_effect:g}")
+    text = _set_stats_key(text, "max_rounds", str(max(max_rounds, session.config.stats.min_rounds)))
+    path.write_text(text, encoding="utf-8")
+    cfg.load(session.root)  # never commit a config the harness cannot read
+    session.git.run("commit", "--quiet", "--no-verify", "-F", "-", "--", cfg.CONFIG_FILE,
+                    input=f"autoresearch: calibrate (min_effect {min_effect:g}, max_rounds {max_rounds})\n",
+                    env=session.git.identity())
+
+
+def _set_stats_key(text: str, key: str, value: str) -> str:
+    """Set `key = value` in the [stats] table, keeping comments and everything else."""
+    lines = text.splitlines()
+    section = None
+    for i, line in enumerate(lines):
+        header = re.match(r"^\s*\[([^\]]+)\]", line)
+        if header:
+            if section == "stats":
+                lines.insert(i, f"{key} = {value}")
+                return "\n".join(lines) + "\n"
+            section = header[1].strip()
+            continue
+        if section == "stats" and re.match(rf"^\s*{key}\s*=", line):
+            comment = line.split("#", 1)[1] if "#" in line else None
+            lines[i] = f"{key} = {value}" + (f"      #{comment}" if comment else "")
+            return "\n".join(lines) + "\n"
+    if section != "stats":
+        lines += ["", "[stats]"]
+    lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def recent_noise(session: Session, experiments: int = 8) -> float | None:
+    """Noise seen in recent experiments: the spread of each one's log-ratios around its own center."""
+    residuals: list[float] = []
+    direction = session.config.metric.direction
+    for record in session.ledger().segment_runs()[-experiments:]:
+        inc, cand = record.samples.get("incumbent"), record.samples.get("candidate")
+        if not inc or not cand or len(inc) != len(cand) or len(inc) < 4:
+            continue
+        d = stats.improvement_log_ratios(inc, cand, direction)
+        center = sorted(d)[len(d) // 2]
+        residuals += [x - center for x in d]
+    return stats.robust_spread(residuals) if len(residuals) >= 12 else None
+
+
+def noise_warnings(session: Session) -> list[str]:
+    """What `status` says about calibration: never done, or the noise has grown since."""
+    if session.config.metric.measure == "instructions":
+        return []
+    calibration = last_calibration(session)
+    if calibration is None:
+        return ["never calibrated: `autoresearch calibrate` measures this machine's noise and "
+                "the smallest gain the harness can confirm"]
+    recent = recent_noise(session)
+    if recent is not None and calibration.noise > 0 and recent > NOISE_GROWTH_WARNING * calibration.noise:
+        return [f"noise grew since calibration ({recent:.1%} now vs {calibration.noise:.1%}): "
+                "run `autoresearch calibrate` again"]
+    return []

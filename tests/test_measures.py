@@ -1,0 +1,91 @@
+"""The measures (wall, cpu, instructions), calibration, and what status says about error."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import Repo
+
+
+def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
+    repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
+               "python3 -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
+               executable=True)
+    repo.set("SPIN", 2_000_000)
+    repo.git("commit", "-qam", "cpu-bound bench")
+    repo.cli("init", "--name", "cpu", "--metric", "cpu_s", "--measure", "cpu", "--scope", "work.py")
+    baseline = repo.runs()[0]
+    assert baseline["metric"] > 0.05 and "peak_rss_mb" in baseline["metrics"]
+    repo.set("SPIN", 500_000)
+    result = repo.cli_json("run", "-m", "quarter of the work")
+    assert result["status"] == "keep", result
+    assert result["ratio"] < 0.6
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
+    repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
+               "python3 -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
+               executable=True)
+    repo.set("SPIN", 300_000)
+    repo.git("commit", "-qam", "bench")
+    repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
+             "--scope", "work.py")
+    calibration = repo.cli_json("calibrate")
+    assert calibration["noise"] == 0.0 and calibration["log_ratios"] == [0.0, 0.0]
+    repo.set("SPIN", 100_000)
+    result = repo.cli_json("run", "-m", "a third of the loop")
+    assert (result["status"], result["rounds"]) == ("keep", 1)
+    assert result["ci"][0] == result["ci"][1] == result["ratio"]
+    repo.set("SPIN", 200_000)
+    result = repo.cli_json("run", "-m", "twice the loop")
+    assert (result["status"], result["reason"], result["rounds"]) == ("discard", "worse", 1)
+
+
+def test_calibrate_measures_noise_writes_settings_and_clears_the_warning(session: Repo):
+    assert any("never calibrated" in w for w in session.cli_json("status")["warnings"])
+    calibration = session.cli_json("calibrate", "--rounds", "4", "--write")
+    assert calibration["rounds"] == 4
+    assert calibration["noise"] == 0.0  # the metric is deterministic here
+    assert calibration["written"] is True
+    toml = session.read("autoresearch.toml")
+    assert f"min_effect = {calibration['recommended_min_effect']:g}" in toml
+    assert session.git("log", "-1", "--format=%s").startswith("autoresearch: calibrate")
+    assert session.git("status", "--porcelain") == ""
+    assert not any("calibrat" in w for w in session.cli_json("status")["warnings"])
+    text = session.cli("calibrate", "--rounds", "4").stdout
+    assert "noise" in text and "recommended: min_effect" in text
+
+
+def test_calibrate_on_real_timing_reports_positive_noise(repo: Repo):
+    repo.set("SPIN", 100_000)
+    repo.git("commit", "-qam", "work")
+    repo.cli("init", "--name", "wall", "--metric", "spin_ms", "--scope", "work.py")
+    calibration = repo.cli_json("calibrate", "--rounds", "6")
+    assert calibration["noise"] > 0
+    assert len(calibration["log_ratios"]) == 6
+    assert 0 < calibration["detectable_effect"] < 1
+
+
+def test_status_counts_expected_false_keeps(session: Repo):
+    session.set("COST", 50)
+    session.cli("run", "-m", "keep one")
+    st = session.cli_json("status")
+    assert st["counts"] == {"keep": 1}
+    assert 0 <= st["expected_false_keeps"] <= 0.01
+    assert "expected false keeps" in session.cli("status").stdout
+
+
+def test_guard_lower_or_equal_incumbent(repo: Repo):
+    repo.cli("init", "--name", "g", "--metric", "cost", "--scope", "work.py", "--timeout", "5")
+    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace(
+        '# allocations = "<= incumbent"', 'mem = "<= incumbent"'))
+    repo.git("commit", "-qm", "guard", "autoresearch.toml")
+    repo.set("COST", 50)
+    repo.set("MEM", 51)
+    assert repo.cli_json("run", "-m", "one more")["reason"] == "guard violated: mem (+2.0%)"
+    repo.set("COST", 50)
+    repo.set("MEM", 49)
+    assert repo.cli_json("run", "-m", "less")["status"] == "keep"
