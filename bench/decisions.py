@@ -43,10 +43,14 @@ Pair = tuple[Proc, Proc]  # (arm A, arm B) run back to back
 # --- data -----------------------------------------------------------------------------------
 
 
-def load_pairs(data: Path) -> list[Pair]:
+WALL_SOURCES = (("aa-wall-150-pairs.json", "vals"), ("aa-cpu-pairs.json", "wall"))
+CPU_SOURCES = (("aa-cpu-pairs.json", "cpu"),)
+
+
+def load_pairs(data: Path, sources: Sequence[tuple[str, str]] = WALL_SOURCES) -> list[Pair]:
     """All complete A/B pairs of the A/A files, each process as its list of timed values."""
     pairs: list[Pair] = []
-    for name, key in (("aa-wall-150-pairs.json", "vals"), ("aa-cpu-pairs.json", "wall")):
+    for name, key in sources:
         path = data / name
         if not path.exists():
             continue
@@ -366,6 +370,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     text.append(markdown(agg_table, "Per-process value: min of 3, or a single value"))  # type: ignore[arg-type]
     flipped = {e: {n: tt[n][e] for n in tt} for e in next(iter(tt.values()))}
     text.append(markdown(flipped, "Trade-off: alpha, max_rounds, confirm_rounds (rows) by effect"))
+
+    # The same 100 recorded pairs seen through two measures: wall seconds and CPU seconds.
+    by_measure: dict[str, dict[str, dict[str, float]]] = {}
+    for label, sources in (("wall", (("aa-cpu-pairs.json", "wall"),)), ("cpu", CPU_SOURCES)):
+        measured = load_pairs(args.data, sources)
+        t = run_table(measured, {f"ours, {label}": ours(policy), f"HCA, {label}": hca(policy.min_effect)},
+                      [0.0, -0.02, 0.05, 0.1, 0.2], trials // 2, args.seed)
+        by_measure.update(t)
+        plan_m = plan_from_aa(aa_log_ratios(measured), policy.alpha, 0.8, policy.max_rounds)
+        report.setdefault("measure_noise", {})[label] = asdict(plan_m)  # type: ignore[union-attr]
+    report["by_measure"] = by_measure
+    text.append(markdown(by_measure, "By measure, on the same 100 recorded pairs (wall vs CPU seconds)"))
+    noise = report["measure_noise"]  # type: ignore[index]
+    text.append("Noise and 80%-power detectable gain by measure: " + "; ".join(
+        f"{k}: noise {v['noise']:.3f}, detectable {v['detectable_effect']:.1%}"
+        for k, v in noise.items()) + "; instructions: noise 0, any change ≥ min_effect in 1 round\n")
 
     det = detectable_80(pairs, policy, max(trials // 4, 200), args.seed)
     plan = plan_from_aa(aa_log_ratios(pairs), policy.alpha, 0.8, policy.max_rounds)

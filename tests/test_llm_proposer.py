@@ -74,7 +74,9 @@ def project_changes(ws: Path) -> str:
 
 
 def brief(scope: list[str] | None = None, protected: list[str] | None = None) -> Brief:
-    return Brief(text="# Research brief\nMake t lower.\n", metric="t", direction="lower",
+    text = ("# Research brief\nMake t lower.\n"
+            "- When done, write a short description on the first line of `{proposal_file}`.\n")
+    return Brief(text=text, metric="t", direction="lower",
                  scope=["work.py"] if scope is None else scope,
                  protected=["bench.sh"] if protected is None else protected, run=1)
 
@@ -249,7 +251,7 @@ def test_connection_refused_is_a_failed_proposal(workspace: Path) -> None:
 
 
 def test_timeout_is_a_failed_proposal(workspace: Path, server: FakeServer) -> None:
-    server.replies = [("sleep", 1.0)]
+    server.replies = [("sleep", 0.6)]
     p = LLMProposer("m", client=server.client(timeout=0.2)).propose(workspace, brief())
     assert p is not None and p.failed and "Timeout" in p.failed
     assert project_changes(workspace) == ""
@@ -275,6 +277,8 @@ def test_context_is_bounded_and_names_what_was_left_out(workspace: Path, server:
     assert len(prompt) < 10_000
     assert "Left out" in prompt and "big.py" in prompt
     assert "Y = 2" in prompt and "def answer():" in prompt  # smaller files after the huge one still fit
+    assert "bench.sh  (protected: read only)" in prompt
+    assert "{proposal_file}" not in prompt  # the agent-CLI report request does not apply here
 
 
 def test_mock_transport_client(workspace: Path) -> None:
@@ -322,3 +326,31 @@ def test_importing_the_module_does_not_import_openai() -> None:
     code = "import sys, autoresearch.proposers.llm; print('openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_write_error_undoes_earlier_writes(workspace: Path) -> None:
+    # The second block's parent directory would have to be the file work.py: mkdir fails mid-way.
+    edits = parse_edits("work.py\n<<<<<<< SEARCH\nCOST = 100\n=======\nCOST = 1\n>>>>>>> REPLACE\n\n"
+                        "work.py/sub.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n")
+    with pytest.raises(OSError):
+        apply_edits(workspace, edits, [], [])
+    assert (workspace / "work.py").read_text() == WORK_PY
+
+
+def test_sparse_replies_from_local_servers(workspace: Path, server: FakeServer) -> None:
+    empty = completion("")
+    empty["choices"] = []
+    del empty["usage"]
+    good = completion(GOOD)
+    del good["usage"]
+    server.replies = [empty, good]
+    p = LLMProposer("m", client=server.client()).propose(workspace, brief())
+    assert p is not None and p.failed is None and p.tokens == {"input": 0, "output": 0}
+    assert "the answer was empty" in server.requests[1]["messages"][-1]["content"]
+
+
+def test_crlf_files_keep_their_line_endings(workspace: Path) -> None:
+    (workspace / "win.py").write_bytes(b"a = 1\r\nb = 2\r\n")
+    edits = parse_edits("win.py\n<<<<<<< SEARCH\na = 1\n=======\na = 10\na2 = 3\n>>>>>>> REPLACE\n")
+    apply_edits(workspace, edits, [], [])
+    assert (workspace / "win.py").read_bytes() == b"a = 10\r\na2 = 3\r\nb = 2\r\n"

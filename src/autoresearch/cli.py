@@ -406,6 +406,63 @@ def ideas(json_out: JsonOpt = False) -> None:
     _guarded(action)
 
 
+@app.command()
+def demo(
+    example: Annotated[str, typer.Option(help="Which bundled example: template-engine or expert-streaming.")] = "template-engine",
+    directory: Annotated[Optional[Path], typer.Option("--dir", help="Where to create the example repository (default: a new temporary folder, kept).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """See the whole thing work: copy an example project into a fresh git repository, start a
+    session and judge a dozen candidate patches (real speedups, a slowdown, a no-op, one that
+    breaks a test, one that edits the benchmark, one that hangs). Offline, no API key."""
+
+    def action() -> None:
+        from autoresearch.demo import run_demo
+        from autoresearch.session import summarize
+        from autoresearch.view import make_view
+
+        progress = _progress(not json_out)
+        result = run_demo(example, directory, lambda s, b: make_view(s, b, json_out), progress)
+        if json_out:
+            _print_json({"repo": str(result.repo), "example": result.example,
+                         "stop_reason": result.stop_reason,
+                         "runs": [summarize(r) for r in result.runs]})
+            return
+        _render_demo(result)
+
+    _guarded(action)
+
+
+def _render_demo(result) -> None:
+    out = _console()
+    runs = [r for r in result.runs if r.verdict != "baseline"]
+    baseline = next((r for r in result.runs if r.verdict == "baseline"), None)
+    kept = [r for r in runs if r.verdict == "keep"]
+    out.print()
+    out.print(f"[bold]Demo finished[/] ({result.stop_reason}) — {len(runs)} candidates judged, "
+              f"{len(kept)} kept", markup=True)
+    if baseline is not None and kept:
+        total = 1.0
+        for r in kept:
+            total *= r.ratio or 1.0
+        out.print(f"baseline {baseline.metric:g}; the kept changes together: ratio {total:.3f} "
+                  "(product of each keep's confirmed ratio)")
+    out.print("\n[green]Kept[/] (measured against the incumbent of the moment):", markup=True)
+    for r in kept:
+        out.print(f"  run {r.run}: {r.description} — ratio {r.ratio:.3f} "
+                  f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}], {r.rounds} rounds")
+    out.print("\n[yellow]Not kept[/]:", markup=True)
+    for r in runs:
+        if r.verdict != "keep":
+            out.print(f"  run {r.run}: {r.description} — {r.verdict}: {r.reason}")
+    out.print(f"\nrepository: {result.repo}")
+    out.print(f"ledger:     {result.repo / 'autoresearch.jsonl'}")
+    out.print(f"logs:       {result.repo / '.autoresearch' / 'runs'}")
+    out.print("\nContinue by hand:   cd " + str(result.repo) + " && autoresearch status")
+    out.print("                    edit a file in scope, then autoresearch run -m \"what you changed\"")
+    out.print("With an agent:      autoresearch loop --agent claude --max-experiments 20")
+
+
 def _runs_table(runs, unit: str):
     from rich.table import Table
 

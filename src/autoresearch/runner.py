@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ def run_command(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            env={**os.environ, **(env or {})},
+            # Scripts can run the interpreter autoresearch runs under, venv or not.
+            env={**os.environ, "AUTORESEARCH_PYTHON": sys.executable, **(env or {})},
             start_new_session=True,
         )
         if on_start:

@@ -334,10 +334,10 @@ def _look(
     if policy.futility > 0 and math.isfinite(t.se):
         upper = t.est + _t_quantile(t.df, 1.0 - policy.futility) * t.se
         if upper < useful:
-            return _result(
-                "not_better", d, t, ci, p_rep, direction,
-                "a useful gain (2 x min_effect) is unlikely", k,
-            )
+            # Stopped for futility; when even the 97.5% upper bound is a loss, say so plainly.
+            clearly_worse = t.est + _t_quantile(t.df, 0.975) * t.se < 0
+            reason = "worse" if clearly_worse else "a useful gain (2 x min_effect) is unlikely"
+            return _result("not_better", d, t, ci, p_rep, direction, reason, k)
     if k >= design.last:
         reason = "no significant gain within max_rounds"
         if p_better <= design.level:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoresearch.proposers.agent_cli import PROPOSAL_PLACEHOLDER
 from autoresearch.proposers.base import Brief, Proposal
 from autoresearch.workspace import glob_match
 
@@ -121,20 +122,20 @@ class LLMProposer:
             except Exception as exc:  # the SDK has already retried what is worth retrying
                 transcript.note("API error", repr(exc))
                 return result(description, failed=f"the model API failed: {_describe_api_error(exc)}")
-            usage = getattr(response, "usage", None)  # some local servers report none
-            tokens["input"] += int(getattr(usage, "prompt_tokens", 0) or 0)
-            tokens["output"] += int(getattr(usage, "completion_tokens", 0) or 0)
-            choice = response.choices[0] if getattr(response, "choices", None) else None
-            answer = (choice.message.content or "") if choice is not None else ""
+            used_in, used_out, answer, finish = _read_response(response)
+            tokens["input"] += used_in
+            tokens["output"] += used_out
             transcript.message({"role": "assistant", "content": answer})
             description, hypothesis = _first(_DESCRIPTION, answer), _first(_HYPOTHESIS, answer)
             try:
                 if not answer.strip():
                     raise EditError("the answer was empty")
                 changed = apply_edits(workspace, parse_edits(answer), brief.scope, brief.protected)
+            except OSError as exc:
+                return result(description, failed=f"cannot write the edits: {exc}")
             except EditError as exc:
                 error = str(exc)
-                if choice is not None and getattr(choice, "finish_reason", None) == "length":
+                if finish == "length":
                     error += " (the answer was cut off at the output token limit: use fewer, shorter blocks)"
                 if attempt == 2:
                     break
@@ -167,10 +168,15 @@ class LLMProposer:
 
     def _prompt(self, workspace: Path, brief: Brief) -> str:
         files, left_out = self._context_files(workspace, brief)
-        parts = [brief.text.rstrip(), "", "## Files", ""]
-        for rel, text in files:
-            fence = "`" * max(3, _longest_backtick_run(text) + 1)  # a fence the file cannot close
-            parts += [f"{rel}", f"{fence}", text.rstrip("\n"), f"{fence}", ""]
+        # The loop's brief asks agent CLIs to write a report file; this proposer's report is the
+        # DESCRIPTION/HYPOTHESIS lines instead, so that request would only mislead the model.
+        text = "\n".join(line for line in brief.text.splitlines() if PROPOSAL_PLACEHOLDER not in line)
+        parts = [text.rstrip(), "", "## Files", ""]
+        for rel, content in files:
+            fence = "`" * max(3, _longest_backtick_run(content) + 1)  # a fence the file cannot close
+            readonly = any(glob_match(rel, g) for g in brief.protected)
+            parts += [f"{rel}{'  (protected: read only)' if readonly else ''}", fence,
+                      content.rstrip("\n"), fence, ""]
         if not files:
             parts += ["(no files in scope could be shown)", ""]
         if left_out:
@@ -254,7 +260,10 @@ def parse_edits(answer: str) -> list[Edit]:
 
 
 def apply_edits(workspace: Path, edits: list[Edit], scope: list[str], protected: list[str]) -> list[str]:
-    """Check every edit, then write the files; return the paths changed. Nothing is written on error."""
+    """Check every edit, then write the files; return the paths changed.
+
+    Nothing is written when any edit fails (EditError); a write error (OSError) undoes earlier writes.
+    """
     root = workspace.resolve()
     new_text: dict[str, str] = {}  # path -> content after the edits so far
     old_text: dict[str, str | None] = {}  # path -> content before (None: the file does not exist)
@@ -280,13 +289,28 @@ def apply_edits(workspace: Path, edits: list[Edit], scope: list[str], protected:
     changed = [rel for rel in new_text if new_text[rel] != old_text[rel]]
     if not changed:
         raise EditError("the edits change nothing: every REPLACE equals its SEARCH")
-    for rel in changed:
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # newline="" keeps the file's own line endings, which the edited text already carries.
-        with open(target, "w", encoding="utf-8", newline="") as handle:
-            handle.write(new_text[rel])
+    written: list[str] = []
+    try:
+        for rel in changed:
+            _write(root / rel, new_text[rel])
+            written.append(rel)
+    except OSError:
+        # A disk or permission error half way: put back what was written, so it stays all or nothing.
+        for rel in written:
+            before = old_text[rel]
+            if before is None:
+                (root / rel).unlink(missing_ok=True)
+            else:
+                _write(root / rel, before)
+        raise
     return changed
+
+
+def _write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # newline="" keeps the file's own line endings, which the edited text already carries.
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
 def _check_path(root: Path, raw: str, scope: list[str], protected: list[str]) -> str:
@@ -395,6 +419,21 @@ def _retry_message(error: str) -> str:
     return (f"Your edits could not be applied, so no file was changed: {error}.\n\n"
             "Answer again in full: the DESCRIPTION and HYPOTHESIS lines, then every SEARCH/REPLACE "
             "block, following the format exactly. Copy SEARCH lines verbatim from the files shown.")
+
+
+def _read_response(response: Any) -> tuple[int, int, str, str | None]:
+    """Tokens in, tokens out, the answer text and the finish reason, tolerating sparse replies.
+
+    Local servers differ: some omit usage, some send no choices; neither should crash a run.
+    """
+    usage = getattr(response, "usage", None)
+    used_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+    used_out = int(getattr(usage, "completion_tokens", 0) or 0)
+    try:
+        choice = response.choices[0]
+        return used_in, used_out, str(choice.message.content or ""), getattr(choice, "finish_reason", None)
+    except (AttributeError, IndexError, TypeError):
+        return used_in, used_out, "", None
 
 
 def _describe_api_error(exc: Exception) -> str:

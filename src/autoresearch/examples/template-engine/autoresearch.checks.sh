@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Correctness gate for autoresearch: the whole test suite must pass (exit 0).
+set -euo pipefail
+cd "$(dirname "$0")"
+"${AUTORESEARCH_PYTHON:-python3}" -m pytest -q -x -p no:cacheprovider tests

@@ -1,0 +1,61 @@
+"""`autoresearch demo` end to end on the bundled template engine: every planted candidate judged."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from autoresearch.demo import examples, prepare
+
+
+def test_examples_are_bundled():
+    assert {"template-engine"} <= set(examples())
+
+
+def test_prepare_makes_a_clean_repository_and_refuses_a_used_folder(tmp_path: Path):
+    repo = prepare("template-engine", tmp_path / "t")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
+    assert status.stdout == ""
+    assert os.access(repo / "autoresearch.sh", os.X_OK)
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "demo", "--dir", str(repo)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "not empty" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "demo", "--example", "nope",
+                           "--dir", str(tmp_path / "n")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "template-engine" in proc.stderr
+
+
+def test_demo_judges_every_planted_candidate(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "demo", "--dir", str(tmp_path / "d"),
+                           "--json"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["stop_reason"] == "no more proposals"
+    runs = {r["description"]: r for r in out["runs"] if r["verdict"] != "baseline"}
+    assert len(runs) == 12
+
+    def verdict(prefix: str) -> tuple[str, str]:
+        (r,) = [r for d, r in runs.items() if d.startswith(prefix)]
+        return r["verdict"], r["reason"]
+
+    # Far above this machine's noise (−76…−81%): kept.
+    assert verdict("Compile expressions")[0] == "keep"
+    # Verdicts that do not depend on timing at all.
+    assert verdict("Skip escaping")[0] == "checks_failed"  # breaks a test
+    assert verdict("Tokenize with str.find instead")[0] == "checks_failed"  # hangs on `a{`
+    assert verdict("Make the benchmark less noisy") == ("discard", "tampered: bench.py")
+    assert verdict("Escape with html.escape") == ("discard", "tampered: tests/test_filters.py")
+    # A real slowdown (+41%) and a no-op are never kept.
+    assert verdict("Isolate loop items")[0] == "discard"
+    assert verdict("Tidy the sort")[0] == "discard"
+    # The memo patch builds on the medium speedup; when that was kept, the guard vetoes it.
+    memo = verdict("Memoize filter results")
+    if verdict("Fast paths")[0] == "keep":
+        assert memo[0] == "discard" and memo[1].startswith("guard violated: allocations")
+    repo = Path(out["repo"])
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
+    assert status.stdout == ""
+    assert (repo / "autoresearch.jsonl").exists()
