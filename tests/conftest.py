@@ -140,5 +140,19 @@ def session(repo: Repo) -> Repo:
     return repo
 
 
+def live_members(pgid: int) -> list[int]:
+    """Processes of a group that still run (zombies, awaiting a reaper, do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
 def textblock(text: str) -> str:
     return textwrap.dedent(text).lstrip()

@@ -59,3 +59,26 @@ def test_demo_judges_every_planted_candidate(tmp_path: Path):
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
     assert status.stdout == ""
     assert (repo / "autoresearch.jsonl").exists()
+
+
+def test_demo_on_expert_streaming(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "demo", "--example", "expert-streaming",
+                           "--dir", str(tmp_path / "e"), "--json"], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {r["description"]: r for r in json.loads(proc.stdout)["runs"] if r["verdict"] != "baseline"}
+    assert len(runs) == 6
+
+    def verdict(prefix: str) -> tuple[str, str]:
+        (r,) = [r for d, r in runs.items() if d.startswith(prefix)]
+        return r["verdict"], r["reason"]
+
+    # +64% tokens/s, far above the noise: kept.
+    assert verdict("Read each expert with one read")[0] == "keep"
+    # Faster but wrong: the quality check catches it, whatever the timing.
+    assert verdict("Route each token to its single best expert")[0] == "checks_failed"
+    assert verdict("Tidy the router")[0] == "discard"
+    # The unbounded cache builds on the LRU patch; when that was kept, the memory guard vetoes it.
+    if verdict("LRU cache of experts")[0] == "keep":
+        grow = verdict("Never evict")
+        assert grow[0] == "discard" and grow[1].startswith("guard violated: resident_mb")

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import Repo
+from conftest import Repo, live_members
 
 
 def _procs_with(marker: str) -> list[str]:
@@ -26,20 +26,6 @@ def _procs_with(marker: str) -> list[str]:
         if marker in cmd:
             found.append(cmd)
     return found
-
-
-def _live_members(pgid: int) -> list[int]:
-    """Processes of a group that still run (zombies, awaiting a reaper, do not count)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
 
 
 def test_init_creates_branch_commits_session_files_and_records_baseline(repo: Repo):
@@ -109,7 +95,8 @@ def test_worse_candidate_is_discarded_and_workspace_restored_exactly(session: Re
 def test_restore_spares_untracked_files_that_predate_the_candidate(repo: Repo):
     repo.write("notes.txt", "the user's own notes\n")
     repo.write("data/input.csv", "1,2,3\n")
-    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", "--timeout", "5")
+    repo.write("old_helper.py", "predates the session\n")  # in scope, but the user's
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "*.py", "--timeout", "5")
     repo.set("COST", 300)
     repo.write("scratch.py", "created by the candidate\n")
     result = repo.cli_json("run", "-m", "worse")
@@ -118,7 +105,8 @@ def test_restore_spares_untracked_files_that_predate_the_candidate(repo: Repo):
     assert repo.read("data/input.csv") == "1,2,3\n"
     assert not (repo.path / "scratch.py").exists()
     assert "COST = 100" in repo.read("work.py")
-    assert repo.git("status", "--porcelain").splitlines() == ["?? data/", "?? notes.txt"]
+    assert repo.read("old_helper.py") == "predates the session\n"
+    assert repo.git("status", "--porcelain").splitlines() == ["?? data/", "?? notes.txt", "?? old_helper.py"]
 
 
 def test_worse_deterministic_metric_is_discarded_as_worse(session: Repo):
@@ -162,10 +150,23 @@ def test_editing_the_config_or_checks_is_tampering(session: Repo):
 
 
 def test_change_outside_scope_is_discarded(session: Repo):
-    session.write("other.py", "z = 3\n")
-    result = session.cli_json("run", "-m", "new module")
-    assert (result["status"], result["reason"]) == ("discard", "out of scope: other.py")
-    assert not (session.path / "other.py").exists()
+    session.write(".gitignore", session.read(".gitignore") + "*.tmp\n")
+    session.set("COST", 10)
+    result = session.cli_json("run", "-m", "tracked file outside the scope")
+    assert (result["status"], result["reason"]) == ("discard", "out of scope: .gitignore")
+    assert "*.tmp" not in session.read(".gitignore") and "COST = 100" in session.read("work.py")
+
+
+def test_untracked_files_outside_the_scope_are_never_touched(session: Repo):
+    session.write("scratch/notes.py", "my notes\n")  # created after init, outside the scope
+    proc = session.cli("run", "-m", "nothing but notes", check=2)
+    assert "nothing to measure" in proc.stderr
+    session.set("COST", 300)
+    result = session.cli_json("run", "-m", "worse, with notes around")
+    assert result["status"] == "discard"
+    assert any("not part of the candidate: scratch/notes.py" in n for n in result["notes"])
+    assert session.read("scratch/notes.py") == "my notes\n"
+    assert "scratch" not in session.git("show", "--name-only", "--format=", f"refs/autoresearch/runs/{result['run']}")
 
 
 def test_hanging_candidate_times_out_and_leaves_no_process(session: Repo):
@@ -330,7 +331,7 @@ def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session
     assert any("stopped processes left running" in n for n in result["notes"])
     assert any("interrupted before its verdict" in n for n in result["notes"])
     assert result["status"] == "keep"
-    assert _live_members(pgid) == []
+    assert live_members(pgid) == []
 
 
 def test_kill_after_the_verdict_is_finished_by_the_next_command(session: Repo):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -43,6 +44,37 @@ def test_missing_benchmark_is_scaffolded_and_init_stops(repo: Repo):
     out = repo.cli("init").stdout
     assert "baseline 100" in out
     assert "min_rounds = 3" in repo.git("show", "HEAD:autoresearch.toml")
+
+
+def test_checks_script_added_between_the_two_inits_is_switched_on(repo: Repo):
+    from conftest import CHECKS_SH
+
+    repo.git("rm", "-q", "autoresearch.sh", "autoresearch.checks.sh")
+    repo.git("commit", "-qm", "neither bench nor checks")
+    repo.cli("init", "--name", "x", "--metric", "cost", "--scope", "work.py")
+    assert '# checks = "./autoresearch.checks.sh"' in repo.read("autoresearch.toml")
+    from conftest import BENCH_SH
+    repo.write("autoresearch.sh", BENCH_SH, executable=True)
+    repo.write("autoresearch.checks.sh", CHECKS_SH, executable=True)
+    out = repo.cli("init").stdout
+    assert "checks   ./autoresearch.checks.sh passed on the baseline" in out
+    repo.set("COST", 10)
+    repo.set("FAIL", True)
+    assert repo.cli_json("run", "-m", "fast but wrong")["status"] == "checks_failed"
+
+
+def test_no_checks_is_warned_about(repo: Repo):
+    repo.git("rm", "-q", "autoresearch.checks.sh")
+    repo.git("commit", "-qm", "no checks")
+    out = repo.cli("init", "--name", "x", "--metric", "cost").stdout
+    assert "no checks configured" in out
+    assert any("no checks configured" in w for w in repo.cli_json("status")["warnings"])
+
+
+def test_json_errors_are_json(repo: Repo):
+    proc = repo.cli("status", "--json", check=2)
+    assert json.loads(proc.stdout)["exit_code"] == 2
+    assert "not an autoresearch session" in json.loads(proc.stdout)["error"]
 
 
 def test_named_benchmark_missing_or_not_executable(repo: Repo):

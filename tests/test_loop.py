@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autoresearch.loop import Budget, LoopState, stop_reason
-from conftest import Repo
+from conftest import Repo, live_members
 
 # A fake coding agent: a real executable that edits files the way an agent would. It pops its
 # next action from a plan file outside the repository.
@@ -223,7 +223,7 @@ def test_second_ctrl_c_stops_at_once_and_loop_resumes(session: Repo, tmp_path: P
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True).stdout.strip() == b""
+    assert live_members(pgid) == []
     assert [r["verdict"] for r in session.runs()] == ["baseline"]
     assert "COST = 50" in session.read("work.py")  # the candidate waits, unmeasured
     summary = _loop(session, "--agent-cmd", cmd, "--max-experiments", "2", env=env)
@@ -240,3 +240,31 @@ def test_ideas_backlog(session: Repo):
     session.set("COST", 20)
     assert session.cli_json("run", "-m", "with ideas around")["status"] == "keep"
     assert "autoresearch.ideas.md" not in session.git("show", "--name-only", "--format=", "HEAD")
+
+
+def test_llm_loop_against_a_local_openai_compatible_server(session: Repo):
+    from test_llm_proposer import FakeServer, completion
+
+    good = ("DESCRIPTION: halve the cost\nHYPOTHESIS: less work\n\nwork.py\n<<<<<<< SEARCH\n"
+            "COST = 100\n=======\nCOST = 50\n>>>>>>> REPLACE\n")
+    server = FakeServer()
+    server.replies = [completion("no edits here, sorry"), completion(good)]  # retried once
+    try:
+        summary = _loop(session, "--llm", "test-model", "--base-url", server.url,
+                        "--price-in", "2", "--price-out", "10", "--max-experiments", "1",
+                        env={"OPENAI_API_KEY": "test-key"})
+    finally:
+        server.close()
+    assert summary["experiments"] == 1 and summary["keeps"] == 1
+    record = session.runs()[-1]
+    assert (record["verdict"], record["description"], record["hypothesis"]) == (
+        "keep", "halve the cost", "less work")
+    assert record["proposer"] == "llm:test-model"
+    assert record["tokens"] == {"input": 2000, "output": 400}
+    assert abs(record["cost_usd"] - (2000 * 2 + 400 * 10) / 1e6) < 1e-12
+    assert abs(summary["spent_usd"] - record["cost_usd"]) < 1e-12
+    # The model saw the brief and the file in scope.
+    first = server.requests[0]["messages"]
+    text = json.dumps(first)
+    assert "make cost lower" in text and "COST = 100" in text
+    assert "COST = 50" in session.read("work.py")

@@ -80,3 +80,22 @@ def test_read_tail_drops_the_partial_first_line(tmp_path: Path):
     tail = read_tail(path, 100)
     assert tail.endswith("line 9999\n")
     assert tail.splitlines()[0].startswith("line ")
+
+
+def test_peak_rss_is_the_commands_own_not_the_harness_memory(tmp_path: Path):
+    ballast = bytearray(300 * 1024 * 1024)  # the harness's own memory must not leak into the figure
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    small = run_command("python3 -c 'pass'", tmp_path, tmp_path / "s", timeout=30)
+    big = run_command("python3 -c 'b = bytearray(200 * 1024 * 1024); b[::4096] = b\"x\" * len(b[::4096])'",
+                      tmp_path, tmp_path / "b", timeout=30)
+    del ballast
+    assert small.ok and big.ok
+    assert small.peak_rss_mb < 60
+    assert 200 < big.peak_rss_mb < 280
+
+
+def test_signal_exit_codes_and_cpu_of_the_command(tmp_path: Path):
+    r = run_command("kill -TERM $$", tmp_path, tmp_path / "k", timeout=10)
+    assert r.returncode == 128 + 15
+    r = run_command("python3 -c 'sum(range(3 * 10**7))'", tmp_path, tmp_path / "c", timeout=60)
+    assert r.ok and r.cpu_s > 0.1 and r.wall_s >= r.cpu_s * 0.5

@@ -20,6 +20,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
@@ -34,21 +35,41 @@ def main() -> None:
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is read by scripts and grep: no wrapping at 80 columns.
+    tty = stream.isatty()
+    return Console(stderr=stderr, highlight=False, width=None if tty else 160, soft_wrap=not tty)
 
 
-def _guarded(action: Callable[[], Any]) -> Any:
-    """Turn library errors into a message and the right exit code (2 usage, 1 internal)."""
+def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
+    """Turn library errors into a message and the right exit code (2 usage, 1 internal).
+
+    With `json_out`, stdout also gets `{"error": ..., "exit_code": ...}` for scripts.
+    """
     from autoresearch.errors import AutoresearchError
 
     try:
         return action()
     except AutoresearchError as exc:
         _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        if json_out:
+            _print_json({"error": str(exc), "exit_code": exc.exit_code})
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         _console(stderr=True).print("interrupted")
         raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 — a bug: say so briefly, keep the traceback on request
+        import os
+        import traceback
+
+        if os.environ.get("AUTORESEARCH_DEBUG"):
+            traceback.print_exc()
+        _console(stderr=True).print(
+            f"internal error: {type(exc).__name__}: {exc}\n(set AUTORESEARCH_DEBUG=1 for the "
+            "traceback; the ledger and your working tree are left as they were)", markup=False)
+        if json_out:
+            _print_json({"error": f"internal error: {type(exc).__name__}: {exc}", "exit_code": 1})
+        raise typer.Exit(1) from None
 
 
 def _progress(enabled: bool) -> Callable[[str], None]:
@@ -115,11 +136,19 @@ def init(
             return
         base = result.baseline
         assert base is not None
+        from autoresearch.session import open_session
+
+        config = open_session(cwd).config
         out.print(f"session on branch [bold]{result.branch}[/]", markup=True)
-        out.print(f"baseline {base.metric:g} (median of {base.rounds} runs)")
+        out.print(f"baseline {base.metric:g}{config.metric.unit} (median of {base.rounds} runs)")
+        if config.commands.checks:
+            out.print(f"checks   {config.commands.checks} passed on the baseline")
+        else:
+            out.print("[yellow]warning:[/] no checks configured: candidates are judged on the "
+                      "metric alone, so a faster but wrong change would be kept", markup=True)
         out.print("\nNext: make a change, then `autoresearch run -m \"what you changed\"`.")
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 def _has_config(cwd: Path, name: str) -> bool:
@@ -152,7 +181,12 @@ def run(
         else:
             _render_experiment(result)
 
-    _guarded(action)
+    _guarded(action, json_out)
+
+
+def _change(improvement: float) -> str:
+    """`+0.2` → "20.0% better", `-0.1` → "10.0% worse"."""
+    return f"{improvement:.1%} better" if improvement >= 0 else f"{-improvement:.1%} worse"
 
 
 def _render_experiment(result) -> None:
@@ -168,7 +202,7 @@ def _render_experiment(result) -> None:
     if r.ratio is not None and r.ci is not None:
         out.print(
             f"  metric   {r.metric:g}{unit} vs incumbent {r.incumbent_metric:g}{unit}  "
-            f"ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]  ({r.improvement:+.1%} better)"
+            f"ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]  ({_change(r.improvement)})"
         )
         out.print(f"  rounds   {r.rounds}   p = {r.p_value:.2g}")
         secondary = {k: v for k, v in r.metrics.items()}
@@ -222,7 +256,7 @@ def calibrate(
         out.print("written to autoresearch.toml and committed" if c.written else
                   "(--write stores the recommendation in autoresearch.toml)")
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 @app.command()
@@ -250,7 +284,11 @@ def status(json_out: JsonOpt = False) -> None:
         if keeps:
             marginal = (f"; marginal: run {', '.join(map(str, st.marginal_keeps))}"
                         if st.marginal_keeps else "; none marginal")
-            out.print(f"keeps: {keeps}, expected false keeps ≤ {st.expected_false_keeps:.2f}{marginal}")
+            out.print(f"keeps: {keeps}; expected number of them that are noise ≤ "
+                      f"{st.expected_false_keeps:.2f}{marginal}")
+            if st.marginal_keeps:
+                out.print("  (marginal = p-value close to alpha, or confirmed gain below min_effect:"
+                          " worth re-measuring)")
         if st.pending:
             out.print("[yellow]pending:[/] the working tree holds an unmeasured candidate "
                       "(`autoresearch run -m ...` measures it)", markup=True)
@@ -265,7 +303,7 @@ def status(json_out: JsonOpt = False) -> None:
             out.print()
             out.print(_runs_table(st.runs[-10:], u))
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 @app.command()
@@ -288,7 +326,7 @@ def log(
             _console(stderr=True).print(f"warning: {warning}")
         _console().print(_runs_table(runs, session.config.metric.unit))
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 @app.command()
@@ -336,7 +374,7 @@ def loop(
             view.close()
         _print_loop_summary(state, json_out)
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_url, api_key_env,
@@ -403,7 +441,7 @@ def ideas(json_out: JsonOpt = False) -> None:
         if not items:
             out.print("no ideas yet: `autoresearch idea \"...\"` adds one")
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 @app.command()
@@ -430,7 +468,7 @@ def demo(
             return
         _render_demo(result)
 
-    _guarded(action)
+    _guarded(action, json_out)
 
 
 def _render_demo(result) -> None:

@@ -20,7 +20,7 @@ LEDGER_FILE = "autoresearch.jsonl"
 STATE_DIR = ".autoresearch"
 
 Direction = Literal["lower", "higher"]
-Measure = Literal["wall", "cpu", "instructions"]
+Measure = Literal["wall", "cpu", "instructions", "single"]
 
 
 class _Section(BaseModel):
@@ -208,7 +208,7 @@ def dump(config: Config) -> str:
         f"name = {_q(c.metric.name)}          # the primary METRIC the benchmark prints",
         f"direction = {_q(c.metric.direction)}        # lower | higher",
         f"unit = {_q(c.metric.unit)}",
-        f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions",
+        f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions | single",
         "",
         "[commands]",
         f"benchmark = {_q(c.commands.benchmark)}",

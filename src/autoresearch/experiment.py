@@ -12,7 +12,7 @@ from autoresearch import ledger, stats
 from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.interrupts import deferred
 from autoresearch.ledger import RunRecord
-from autoresearch.measure import Arm, ArmFailure, Bench, Measurement, measure
+from autoresearch.measure import Arm, ArmFailure, Bench, Measurement, Sample, measure
 from autoresearch.runner import group_alive, kill_group, run_command
 from autoresearch.session import Session, median, open_session
 from autoresearch.state import now_ms, read_json, session_lock, write_json
@@ -24,6 +24,7 @@ from autoresearch.workspace import (
     restore,
     save_candidate,
     take_snapshot,
+    untracked_outside,
     workspace_tree,
 )
 
@@ -82,10 +83,21 @@ def run_experiment(
     session = open_session(start)
     with session_lock(session.paths, "run"):
         notes = recover(session)
-        result = _experiment(session, description, hypothesis, proposer, progress, reject,
-                             extra or {})
+        try:
+            result = _experiment(session, description, hypothesis, proposer, progress, reject,
+                                 extra or {})
+        except Exception:
+            _forget_undecided(session)
+            raise
         result.notes[:0] = notes
         return result
+
+
+def _forget_undecided(session: Session) -> None:
+    """After an error before the verdict, the working tree is untouched: nothing to recover."""
+    pending = read_json(session.paths.pending)
+    if pending and not (session.paths.run_dir(int(pending["run"])) / "result.json").exists():
+        _clear_pending(session)
 
 
 def _experiment(
@@ -102,7 +114,8 @@ def _experiment(
     if not book.headers:
         raise UsageError("this session has no baseline yet: run `autoresearch init` to measure it")
     run = book.next_run()
-    snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}")
+    scope = config.scope.include
+    snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}", scope)
     if snapshot is None:
         if reject is None:
             raise UsageError("nothing to measure: the working tree is identical to the incumbent")
@@ -121,6 +134,10 @@ def _experiment(
         **extra,
     }
 
+    ignored = untracked_outside(git, paths, scope)
+    notes = ([f"untracked files outside the scope are not part of the candidate: {', '.join(ignored[:5])}"
+              + (" …" if len(ignored) > 5 else "")] if ignored else [])
+
     def finish(verdict: str, reason: str, tail: str = "", **fields: Any) -> ExperimentResult:
         durations["total_s"] = round(time.monotonic() - started, 3)
         status = {"keep": "keep", "checks_failed": "checks_failed", "crash": "crash",
@@ -128,7 +145,7 @@ def _experiment(
         record = RunRecord(**base, **fields, status=status, verdict=verdict, reason=reason,
                            timestamp=now_ms(), durations=durations,
                            tail=tail[-TAIL_CHARS:] or None)
-        return ExperimentResult(_record(session, record, snapshot), tail=tail)
+        return ExperimentResult(_record(session, record, snapshot), notes=list(notes), tail=tail)
 
     if reject is not None:
         return finish("discard", reject)
@@ -167,12 +184,14 @@ def _experiment(
     bench = Bench(config, run_dir, slowest_known_s=_slowest_incumbent(book),
                   on_start=lambda pgid: _note_group(session, pgid))
     try:
-        result = measure(bench, incumbent, candidate, config.metric.direction, policy(session),
-                         wants_warmup(session), progress)
+        if config.metric.measure == "single":
+            result = measure_single(session, bench, candidate, book, progress)
+        else:
+            result = measure(bench, incumbent, candidate, config.metric.direction,
+                             policy(session), wants_warmup(session), progress)
     except ArmFailure as failure:
         durations["measure_s"] = round(time.monotonic() - t, 3)
         if failure.arm == "incumbent":
-            _clear_pending(session)
             raise AutoresearchError(
                 f"the incumbent's benchmark failed ({failure.message}); the candidate is left "
                 f"unmeasured in the working tree. Log: {failure.log}\n{failure.tail}"
@@ -218,8 +237,33 @@ def policy(session: Session) -> stats.Policy:
 
 
 def wants_warmup(session: Session) -> bool:
-    """A discarded first run per arm, except where the count cannot depend on a warm cache."""
-    return session.config.stats.warmup and session.config.metric.measure != "instructions"
+    """A discarded first run per arm, except for exact counts and unaffordable single runs."""
+    return session.config.stats.warmup and session.config.metric.measure not in ("instructions", "single")
+
+
+def measure_single(session: Session, bench: Bench, candidate: Arm, book: ledger.Ledger,
+                   progress: Progress) -> Measurement:
+    """One candidate run, judged against the incumbent's recorded runs and the noise floor."""
+    from autoresearch.calibrate import last_calibration
+
+    calibration = last_calibration(session)
+    if calibration is None:
+        raise UsageError("measure = single judges one run against the calibrated noise floor: "
+                         "run `autoresearch calibrate` first")
+    reference = next(r for r in reversed(book.segment_runs()) if r.status == "keep")
+    values = reference.samples.get("incumbent" if reference.verdict == "baseline" else "candidate")
+    progress("single run")
+    sample = bench.run(candidate, "single")
+    s = session.config.stats
+    result = Measurement(order=["c"])
+    recorded = Sample("incumbent", median(values), dict(reference.metrics), reference.timestamp / 1000,
+                      0.0, 0.0, 0)
+    result.rounds.append((recorded, sample))
+    result.comparison = stats.judge_single(values, sample.value, session.config.metric.direction,
+                                           calibration.noise, s.alpha, s.min_effect)
+    result.warnings.append(f"single mode: compared with the {len(values)} recorded run(s) of run "
+                           f"{reference.run}")
+    return result
 
 
 def decide(session: Session, result: Measurement) -> tuple[str, str]:
@@ -340,9 +384,10 @@ def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
         elif head != keep_commit:
             notes.append(f"HEAD moved to {head[:10]} meanwhile; kept commit {keep_commit[:10]} not applied")
     else:
-        current = workspace_tree(git, paths)
+        scope = session.config.scope.include
+        current = workspace_tree(git, paths, scope)
         if current == tree:
-            restore(git, paths)
+            restore(git, paths, scope)
         elif current != git.tree_of("HEAD"):
             notes.append("the working tree changed during the experiment; it was left as it is")
     if record.run not in {r.run for r in session.ledger().runs}:
@@ -390,7 +435,7 @@ def recover(session: Session) -> list[str]:
     decided = read_json(session.paths.run_dir(run) / "result.json")
     if decided is None:
         _clear_pending(session)
-        if workspace_tree(session.git, session.paths) == pending.get("tree"):
+        if workspace_tree(session.git, session.paths, session.config.scope.include) == pending.get("tree"):
             notes.append(f"run {run} was interrupted before its verdict; the candidate is still "
                          "in the working tree, unmeasured (`autoresearch run` measures it)")
         else:

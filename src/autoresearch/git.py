@@ -30,8 +30,9 @@ class Git:
         input: str | None = None,
         env: dict[str, str] | None = None,
         check: bool = True,
+        strip: bool = True,
     ) -> str:
-        """Run `git <args>` and return its stdout without the trailing newline."""
+        """Run `git <args>` and return its stdout (without the trailing newline if `strip`)."""
         proc = subprocess.run(
             ["git", *args],
             cwd=self.root,
@@ -42,7 +43,7 @@ class Git:
         )
         if check and proc.returncode != 0:
             raise GitError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-        return proc.stdout.rstrip("\n")
+        return proc.stdout.rstrip("\n") if strip else proc.stdout
 
     def ok(self, *args: str) -> bool:
         """True when `git <args>` exits 0."""
@@ -143,7 +144,7 @@ class Git:
         return {"files": files, "insertions": added, "deletions": deleted}
 
     def diff(self, old: str, new: str) -> str:
-        return self.run("diff", "--binary", "--no-renames", old, new)
+        return self.run("diff", "--binary", "--no-renames", old, new, strip=False)
 
     # --- worktrees -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from autoresearch.proposers.agent_cli import PROPOSAL_PLACEHOLDER
 from autoresearch.proposers.base import Proposal, Proposer
 from autoresearch.session import Session, open_session
 from autoresearch.state import read_json, session_lock
-from autoresearch.workspace import restore, workspace_tree
+from autoresearch.workspace import remember_untracked, restore, workspace_tree
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
             if state.stop_reason:
                 return state
             view.phase("proposing")
+            before = set(session.git.untracked())
             proposal = _propose(session, proposer)
             if proposal is None:
                 state.stop_reason = "no more proposals"
@@ -93,9 +94,10 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
             if proposal.failed:
                 state.failures_in_a_row += 1
                 view.message(f"proposer failed: {proposal.failed}")
-                restore(session.git, session.paths)  # undo whatever it half-did
+                restore(session.git, session.paths, session.config.scope.include)  # undo what it half-did
                 continue
             result = _judge(session, proposer, proposal, view)
+            _remove_leftovers(session, before)
             _count(state, result)
             view.experiment(result, state)
 
@@ -106,8 +108,11 @@ def _resume(session: Session, view: View, state: LoopState) -> None:
     with session_lock(session.paths, "loop"):
         for note in recover(session):
             view.message(note)
-    dirty = workspace_tree(session.git, session.paths) != session.git.tree_of("HEAD")
+    scope = session.config.scope.include
+    dirty = workspace_tree(session.git, session.paths, scope) != session.git.tree_of("HEAD")
     if not dirty:
+        # Untracked files present now (a patch folder, notes) are the user's, not a proposal's.
+        remember_untracked(session.git, session.paths)
         return
     if pending is None:
         raise UsageError("the working tree has uncommitted changes that no experiment made; "
@@ -137,13 +142,20 @@ def _propose(session: Session, proposer: Proposer) -> Proposal | None:
 
 def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View) -> ExperimentResult:
     description = proposal.description or _describe_diff(session)
-    changed = workspace_tree(session.git, session.paths) != session.git.tree_of("HEAD")
+    changed = (workspace_tree(session.git, session.paths, session.config.scope.include)
+               != session.git.tree_of("HEAD"))
     reject = proposal.skip_measure or (None if changed else "no change")
     extra = {"tokens": proposal.tokens or None, "cost_usd": proposal.cost_usd or None,
              "transcript": str(proposal.transcript) if proposal.transcript else None}
     return run_experiment(session.root, description, proposal.hypothesis, proposer=proposer.name,
                           progress=view.phase, reject=reject,
                           extra={k: v for k, v in extra.items() if v is not None})
+
+
+def _remove_leftovers(session: Session, before: set[str]) -> None:
+    """Files the proposer created outside the scope: not part of any candidate, so tidy them."""
+    for rel in set(session.git.untracked()) - before:
+        (session.root / rel).unlink(missing_ok=True)
 
 
 def _describe_diff(session: Session) -> str:

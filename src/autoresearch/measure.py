@@ -81,6 +81,7 @@ class Measurement:
             "wall_s": [[round(i.wall_s, 4), round(c.wall_s, 4)] for i, c in self.rounds],
             "load": [[i.load, c.load] for i, c in self.rounds],
             "involuntary_switches": [[i.involuntary_switches, c.involuntary_switches] for i, c in self.rounds],
+            **({"warnings": self.warnings} if self.warnings else {}),
             "secondary": {
                 name: {"incumbent": self.values("incumbent", name), "candidate": self.values("candidate", name)}
                 for name in sorted(self.rounds[0][0].metrics) if self.rounds
@@ -153,7 +154,8 @@ class Bench:
     def _metrics(self, result: RunResult, result_file: Path, stem: Path) -> dict[str, float]:
         primary = self.config.metric.name
         measure = self.config.metric.measure
-        own = primary if measure == "wall" else "\0none"  # harness-made primaries need no METRIC line
+        # cpu and instructions primaries are made by the harness and need no METRIC line
+        own = primary if measure in ("wall", "single") else "\0none"
         metrics: dict[str, float] = {}
         if result_file.exists() and result_file.stat().st_size:
             metrics = _lenient(result_file, own, unique=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,23 @@ from pathlib import Path
 from typing import Callable
 
 TAIL_BYTES = 4096
+
+# A small launcher between the harness and the command. Linux reports a process's peak RSS
+# including the memory of the process it was forked from, so a command started straight from
+# the harness (100+ MB, growing) would inherit that as its "peak". Started from this launcher,
+# the command's figures include only the launcher's few MB, the same for both arms.
+_LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[2]], os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as fh:
+    json.dump({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_kb": ru.ru_maxrss,
+               "nivcsw": ru.ru_nivcsw}, fh)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 @dataclass(frozen=True)
@@ -80,10 +98,12 @@ def run_command(
     log_stem.parent.mkdir(parents=True, exist_ok=True)
     out_path = log_stem.with_suffix(".out")
     err_path = log_stem.with_suffix(".err")
+    usage_path = log_stem.with_suffix(".usage")
+    usage_path.unlink(missing_ok=True)
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            ["bash", "-c", command],
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(usage_path), command],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -92,8 +112,6 @@ def run_command(
             env={**os.environ, "AUTORESEARCH_PYTHON": sys.executable, **(env or {})},
             start_new_session=True,
         )
-        if on_start:
-            on_start(proc.pid)
         status: dict[str, object] = {}
 
         def reap() -> None:
@@ -105,6 +123,8 @@ def run_command(
         waiter = threading.Thread(target=reap, daemon=True)
         waiter.start()
         try:
+            if on_start:
+                on_start(proc.pid)
             waiter.join(timeout)
         except BaseException:  # Ctrl-C: nothing we started may outlive us
             kill_group(proc.pid)
@@ -121,16 +141,26 @@ def run_command(
     end = float(status["end"])  # type: ignore[arg-type]
     usage = status["usage"]
     code = os.waitstatus_to_exitcode(int(status["code"]))  # type: ignore[arg-type]
+    own = _read_usage(usage_path)  # the command's own figures, without the launcher's start-up
     return RunResult(
         returncode=None if timed_out else code,
         timed_out=timed_out,
-        wall_s=end - start,
-        cpu_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]
-        peak_rss_mb=usage.ru_maxrss / 1024,  # type: ignore[attr-defined]
-        involuntary_switches=usage.ru_nivcsw,  # type: ignore[attr-defined]
+        wall_s=own.get("wall_s", end - start),
+        cpu_s=own.get("cpu_s", usage.ru_utime + usage.ru_stime),  # type: ignore[attr-defined]
+        peak_rss_mb=own.get("maxrss_kb", usage.ru_maxrss) / 1024,  # type: ignore[attr-defined]
+        involuntary_switches=int(own.get("nivcsw", usage.ru_nivcsw)),  # type: ignore[attr-defined]
         stdout_path=out_path,
         stderr_path=err_path,
     )
+
+
+def _read_usage(path: Path) -> dict[str, float]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def kill_group(pgid: int) -> None:

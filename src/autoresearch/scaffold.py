@@ -29,7 +29,7 @@ Make {metric} {better} ({direction} is better) without changing behaviour.
 
 ## How to run
 - Benchmark: `{benchmark}` prints `METRIC {metric}=<number>`.
-- Checks: `{checks}` must exit 0.
+- Checks: the `checks` command in `autoresearch.toml` must exit 0 (usually the test suite).
 - One experiment: make an edit, then `autoresearch run -m "what you changed" --hypothesis "why"`.
   The harness measures, decides, and commits or restores. Never commit yourself.
 
@@ -94,7 +94,11 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
         raise UsageError(f"the working tree has uncommitted changes; commit or stash them first:\n{listing}")
     # An autoresearch.toml already in the repository (written by a first `init`, then edited)
     # wins over the flags, which only create it.
-    config = cfg.load(root) if (root / cfg.CONFIG_FILE).exists() else build_config(opts, root)
+    if (root / cfg.CONFIG_FILE).exists():
+        _adopt_checks_script(git)
+        config = cfg.load(root)
+    else:
+        config = build_config(opts, root)
     branch = config.session.branch
     if git.branch_exists(branch):
         raise UsageError(f"branch {branch} already exists: git switch {branch} to continue that "
@@ -119,6 +123,22 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     remember_untracked(git, paths)
     baseline = _measure_baseline(Session(git, config, paths), progress)
     return InitResult(created, branch, baseline)
+
+
+def _adopt_checks_script(git: Git) -> None:
+    """A checks script written after the first `init` scaffolded the config is switched on.
+
+    Only while the config is still uncommitted (between the two `init` calls): after that,
+    the config is the user's and changes only by their own commit.
+    """
+    root = git.root
+    if not (root / cfg.CHECKS_FILE).exists() or git.ok("ls-files", "--error-unmatch", cfg.CONFIG_FILE):
+        return
+    path = root / cfg.CONFIG_FILE
+    text = path.read_text(encoding="utf-8")
+    commented = f'# checks = "./{cfg.CHECKS_FILE}"'
+    if commented in text:
+        path.write_text(text.replace(commented, f'checks = "./{cfg.CHECKS_FILE}"'), encoding="utf-8")
 
 
 def _continue_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
@@ -147,8 +167,7 @@ def _scaffold(root: Path, config: cfg.Config, opts: InitOptions) -> list[str]:
             name=c.session.name, metric=c.metric.name, direction=c.metric.direction,
             better="smaller" if c.metric.direction == "lower" else "larger",
             unit_note=f" ({c.metric.unit})" if c.metric.unit else "",
-            benchmark=c.commands.benchmark, checks=c.commands.checks or "(none configured)",
-            scope=scope, protect=protect), encoding="utf-8")
+            benchmark=c.commands.benchmark, scope=scope, protect=protect), encoding="utf-8")
         created.append(cfg.BRIEF_FILE)
     if opts.benchmark == f"./{cfg.BENCHMARK_FILE}" and not (root / cfg.BENCHMARK_FILE).exists():
         path = root / cfg.BENCHMARK_FILE

@@ -38,8 +38,13 @@ class Session:
 def open_session(start: Path) -> Session:
     """The session in the repository containing `start`, checked out on its branch."""
     git = Git.discover(start)
-    config = cfg.load(git.root)
     branch = git.branch()
+    if not (git.root / cfg.CONFIG_FILE).exists():
+        sessions = git.run("for-each-ref", "--format=%(refname:short)", "refs/heads/autoresearch/").split()
+        if sessions and branch not in sessions:
+            raise UsageError(f"no session on branch {branch!r}; sessions in this repository: "
+                             f"{', '.join(sessions)} (git switch {sessions[0]})")
+    config = cfg.load(git.root)
     if branch is None:
         raise UsageError(
             f"HEAD is detached; switch to the session branch: git switch {config.session.branch}"
@@ -131,7 +136,8 @@ def status(session: Session) -> Status:
     for r in runs:
         if r.verdict != "baseline":
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    pending = workspace_tree(session.git, session.paths) != session.git.tree_of("HEAD")
+    pending = (workspace_tree(session.git, session.paths, session.config.scope.include)
+               != session.git.tree_of("HEAD"))
     warnings = list(book.warnings)
     if not book.headers:
         warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
@@ -139,6 +145,10 @@ def status(session: Session) -> Status:
 
     warnings += noise_warnings(session)
     c = session.config
+    if not c.commands.checks:
+        warnings.append("no checks configured: a faster but wrong change would be kept. Put your "
+                        "tests in autoresearch.checks.sh, set `checks` in autoresearch.toml and "
+                        "commit it on the session branch")
     judged = [r for r in runs if r.verdict in ("keep", "discard") and r.p_value is not None]
     measured_keeps = [r for r in judged if r.verdict == "keep"]
     audit = audit_keeps([r.p_value or 0.0 for r in measured_keeps], judged=len(judged),

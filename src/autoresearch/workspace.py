@@ -50,16 +50,30 @@ def exclude_harness_files(git: Git) -> None:
         exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + block, encoding="utf-8")
 
 
-def workspace_tree(git: Git, paths: Paths) -> str:
+def untracked_outside(git: Git, paths: Paths, scope: list[str]) -> list[str]:
+    """New untracked files outside the scope: never measured, committed or deleted.
+
+    The arms are checked out from the candidate's snapshot, so such files cannot reach a
+    measurement; leaving them alone spares the user's scratch files.
+    """
+    if not scope:
+        return []
+    mine = preexisting_untracked(paths)
+    return [p for p in git.untracked()
+            if p not in mine and not any(glob_match(p, g) for g in scope)]
+
+
+def workspace_tree(git: Git, paths: Paths, scope: list[str] = ()) -> str:
     """The tree the working tree would commit as a candidate (the user's index is untouched)."""
     exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE}
+    exclude |= set(untracked_outside(git, paths, list(scope)))
     return git.snapshot_tree(paths.state / "snapshot.index", exclude=exclude)
 
 
-def take_snapshot(git: Git, paths: Paths, message: str) -> Snapshot | None:
+def take_snapshot(git: Git, paths: Paths, message: str, scope: list[str] = ()) -> Snapshot | None:
     """Snapshot the working tree as a candidate commit; None when it equals the incumbent."""
     incumbent = git.rev("HEAD")
-    tree = workspace_tree(git, paths)
+    tree = workspace_tree(git, paths, scope)
     if tree == git.tree_of(incumbent):
         return None
     commit = git.commit_tree(tree, incumbent, message)
@@ -119,14 +133,16 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + "(?:/.*)?$")
 
 
-def restore(git: Git, paths: Paths) -> list[str]:
+def restore(git: Git, paths: Paths, scope: list[str] = ()) -> list[str]:
     """Put the working tree back exactly to the incumbent; return the files removed.
 
     Tracked files are reset; untracked files the candidate created are deleted; untracked files
-    that predate the candidate, ignored files and the harness's own files are left alone.
+    that predate the candidate or lie outside the scope, ignored files and the harness's own
+    files are left alone.
     """
+    outside = set(untracked_outside(git, paths, list(scope)))
     git.run("reset", "--quiet", "--hard", "HEAD")
-    keep = preexisting_untracked(paths)
+    keep = preexisting_untracked(paths) | outside
     removed = []
     for rel in git.untracked():
         if rel in keep:

@@ -1,0 +1,40 @@
+"""Each bundled example, as a user gets it: its own test suite passes and its benchmark reports."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autoresearch import config as cfg
+from autoresearch.demo import examples, prepare
+from autoresearch.metrics import parse_metrics
+
+
+@pytest.mark.parametrize("name", examples())
+def test_example_checks_pass_and_benchmark_prints_its_metric(name: str, tmp_path: Path):
+    repo = prepare(name, tmp_path / name)
+    checks = subprocess.run(["./autoresearch.checks.sh"], cwd=repo, capture_output=True, text=True,
+                            timeout=600)
+    assert checks.returncode == 0, checks.stdout[-3000:] + checks.stderr[-3000:]
+    assert " passed" in checks.stdout
+    bench = subprocess.run(["./autoresearch.sh"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    (tmp_path / "out").write_text(bench.stdout)
+    config = cfg.load(repo)
+    metrics = parse_metrics(tmp_path / "out", config.metric.name, unique_primary=True)
+    assert metrics[config.metric.name] > 0
+    assert set(config.guards) <= set(metrics)
+
+
+@pytest.mark.parametrize("name", examples())
+def test_example_candidates_are_patches_with_a_subject(name: str):
+    from autoresearch.demo import EXAMPLES
+    from autoresearch.proposers.patches import describe
+
+    patches = sorted((EXAMPLES / name / "candidates").glob("*.patch"))
+    assert len(patches) >= 6
+    for patch in patches:
+        description, _ = describe(patch)
+        assert description and not description[0].isdigit(), patch.name
