@@ -268,3 +268,36 @@ def test_llm_loop_against_a_local_openai_compatible_server(session: Repo):
     text = json.dumps(first)
     assert "make cost lower" in text and "COST = 100" in text
     assert "COST = 50" in session.read("work.py")
+
+
+def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: Repo):
+    import io
+
+    from rich.console import Console
+
+    from autoresearch.experiment import ExperimentResult
+    from autoresearch.ledger import RunRecord
+    from autoresearch.session import open_session
+    from autoresearch.view import LiveView, PlainView
+
+    session.set("COST", 80)
+    session.cli("run", "-m", "trim the work")
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120, color_system=None)
+    budget = Budget(max_experiments=10, patience=5)
+    view = LiveView(open_session(session.path), budget, console=console)
+    view.phase("round 3/24")
+    view.message("stopping after the current experiment")
+    state = LoopState(experiments=2, since_keep=1)
+    record = RunRecord(run=3, status="discard", verdict="discard", reason="worse", timestamp=0)
+    view.experiment(ExperimentResult(record), state)
+    view.close()
+    screen = buffer.getvalue()
+    for expected in ("now: round 3/24", "baseline 100 → incumbent 80", "+20.0%", "trim the work",
+                     "better by 20.0%", "experiments 2/10", "without keep 1/5",
+                     "stopping after the current experiment"):
+        assert expected in screen, expected
+    lines = io.StringIO()
+    plain = PlainView(open_session(session.path), lines)
+    plain.experiment(ExperimentResult(record), state)
+    assert "run 3 DISCARD" in lines.getvalue() and "worse" in lines.getvalue()

@@ -9,10 +9,15 @@ import pytest
 from conftest import Repo
 
 
-def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
+def _silent_benchmark(repo: Repo) -> None:
+    """A benchmark that only does the work and prints nothing: the harness measures it."""
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
                "python3 -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
                executable=True)
+
+
+def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
+    _silent_benchmark(repo)
     repo.set("SPIN", 2_000_000)
     repo.git("commit", "-qam", "cpu-bound bench")
     repo.cli("init", "--name", "cpu", "--metric", "cpu_s", "--measure", "cpu", "--scope", "work.py")
@@ -26,9 +31,7 @@ def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
-    repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               "python3 -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
-               executable=True)
+    _silent_benchmark(repo)
     repo.set("SPIN", 300_000)
     repo.git("commit", "-qam", "bench")
     repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",

@@ -56,7 +56,7 @@ class PlainView:
 class LiveView:
     """A rich Live panel: phase, baseline → incumbent, recent experiments, budget used."""
 
-    def __init__(self, session: Session, budget: Budget):
+    def __init__(self, session: Session, budget: Budget, console=None):
         from rich.console import Console
         from rich.live import Live
 
@@ -65,7 +65,7 @@ class LiveView:
         self.current = "starting"
         self.messages: list[str] = []
         self.state: LoopState | None = None
-        self.console = Console()
+        self.console = console or Console()
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
         self.live.start()
 
