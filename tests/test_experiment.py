@@ -87,7 +87,7 @@ def test_worse_candidate_is_discarded_and_workspace_restored_exactly(session: Re
     assert (session.path / "debug.log").read_text() == "ignored file\n"
     assert session.git("status", "--porcelain") == ""
     # The candidate, with the files it created, stays recoverable: a ref and a patch.
-    saved = session.git("show", "--name-only", "--format=", f"refs/autoresearch/runs/{result['run']}")
+    saved = session.git("show", "--name-only", "--format=", result["candidate_ref"])
     assert set(saved.split()) == {"work.py", "pkg/sub/new.py"}
     assert Path(result["logs"], "candidate.patch").read_text().count("COST = 200") == 1
 
@@ -166,7 +166,7 @@ def test_untracked_files_outside_the_scope_are_never_touched(session: Repo):
     assert result["status"] == "discard"
     assert any("not part of the candidate: scratch/notes.py" in n for n in result["notes"])
     assert session.read("scratch/notes.py") == "my notes\n"
-    assert "scratch" not in session.git("show", "--name-only", "--format=", f"refs/autoresearch/runs/{result['run']}")
+    assert "scratch" not in session.git("show", "--name-only", "--format=", result["candidate_ref"])
 
 
 def test_hanging_candidate_times_out_and_leaves_no_process(session: Repo):
@@ -373,3 +373,44 @@ def test_second_run_while_one_is_in_progress_is_refused(session: Repo):
     finally:
         os.close(fd)
     assert session.cli_json("run", "-m", "after")["status"] == "keep"
+
+
+def test_linked_untracked_data_reaches_both_arms(repo: Repo):
+    repo.write(".gitignore", repo.read(".gitignore") + "data/\n")
+    repo.write("autoresearch.sh", repo.read("autoresearch.sh").replace(
+        'print(f"METRIC cost={work.COST}")',
+        'print(f"METRIC cost={work.COST * int(open(\'data/scale.txt\').read())}")'), executable=True)
+    repo.git("commit", "-qam", "bench reads untracked data")
+    repo.write("data/scale.txt", "3\n")
+    # Without a link the measured checkouts lack data/: the baseline cannot be measured.
+    proc = repo.cli("init", "--name", "linked", "--metric", "cost", "--scope", "work.py",
+                    "--timeout", "5", check=1)
+    assert "benchmark fails on the baseline" in proc.stderr
+    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace("link = []", 'link = ["data"]'))
+    repo.git("commit", "-qm", "link the data", "autoresearch.toml")
+    assert "baseline 300" in repo.cli("init").stdout
+    repo.set("COST", 50)
+    result = repo.cli_json("run", "-m", "less")
+    assert (result["status"], result["metric"]) == ("keep", 150)
+    assert repo.read("data/scale.txt") == "3\n"
+
+
+def test_build_runs_in_each_checkout_and_a_failing_build_is_a_crash(repo: Repo):
+    # The "build" writes an untracked artefact the benchmark needs; MEM >= 99 breaks it.
+    repo.write("autoresearch.sh", repo.read("autoresearch.sh").replace(
+        "import work\n", "import work\nassert open('built.txt').read() == 'ok'\n"), executable=True)
+    repo.git("commit", "-qam", "bench needs a build")
+    build = ("python3 -c \"import sys; sys.path.insert(0, '.'); import work; assert work.MEM < 99; "
+             "open('built.txt', 'w').write('ok')\"")
+    repo.cli("init", "--name", "built", "--metric", "cost", "--scope", "work.py", "--timeout", "5",
+             "--build", build)
+    repo.set("COST", 50)
+    assert repo.cli_json("run", "-m", "built and better")["status"] == "keep"
+    repo.set("COST", 40)  # the incumbent's build is reused; the candidate's is fresh
+    assert repo.cli_json("run", "-m", "again")["status"] == "keep"
+    repo.set("COST", 10)
+    repo.set("MEM", 100)
+    result = repo.cli_json("run", "-m", "breaks the build")
+    assert (result["status"], result["verdict"]) == ("crash", "crash")
+    assert result["reason"] == "build failed: exit code 1"
+    assert "COST = 40" in repo.read("work.py")

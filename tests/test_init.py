@@ -175,3 +175,10 @@ def test_help_is_fast_and_imports_no_heavy_library():
     assert proc.returncode == 0
     for command in ("init", "run", "status", "log"):
         assert command in proc.stdout
+
+
+def test_a_second_session_does_not_mix_its_history_into_the_first_ledger(session: Repo):
+    session.git("switch", "-q", "main")
+    proc = session.cli("init", "--name", "other", "--metric", "cost", check=2)
+    assert "holds the ledger of session 'speed'" in proc.stderr
+    assert session.git("branch", "--show-current") == "main"

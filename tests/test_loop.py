@@ -64,7 +64,7 @@ def _loop(repo: Repo, *args: str, env: dict[str, str] | None = None, check: int 
                           cwd=repo.path, capture_output=True, text=True, timeout=600,
                           env=repo.env(**(env or {})))
     assert proc.returncode == check, proc.stderr + proc.stdout
-    return json.loads(proc.stdout) if check == 0 else {}
+    return json.loads(proc.stdout) if proc.stdout.strip() else {}
 
 
 def test_agent_cmd_session_judges_every_kind_of_proposal(session: Repo, tmp_path: Path):
@@ -98,7 +98,7 @@ def test_hanging_agent_is_killed_and_failures_stop_the_loop(session: Repo, tmp_p
     cmd, env = _agent(tmp_path, ["hang", "fail", "faster"])
     start = time.monotonic()
     summary = _loop(session, "--agent-cmd", cmd, "--agent-timeout", "2", "--max-failures", "2",
-                    env=env)
+                    env=env, check=1)  # gave up: scripts see a failure
     assert time.monotonic() - start < 60
     assert summary["stop_reason"] == "2 crashes or proposer failures in a row"
     assert summary["experiments"] == 0
@@ -301,3 +301,17 @@ def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: R
     plain = PlainView(open_session(session.path), lines)
     plain.experiment(ExperimentResult(record), state)
     assert "run 3 DISCARD" in lines.getvalue() and "worse" in lines.getvalue()
+
+
+def test_a_proposers_new_file_outside_the_scope_is_judged_out_of_scope(session: Repo, tmp_path: Path):
+    agent = tmp_path / "stray.sh"
+    agent.write_text("#!/bin/sh\necho 'import os' > sitecustomize.py\n"
+                     "sed -i 's/^COST = .*/COST = 10/' work.py\n")
+    agent.chmod(0o755)
+    _loop(session, "--agent-cmd", str(agent), "--max-experiments", "1")
+    record = session.runs()[-1]
+    assert (record["verdict"], record["reason"]) == ("discard", "out of scope: sitecustomize.py")
+    assert not (session.path / "sitecustomize.py").exists()
+    saved = session.git("show", "--name-only", "--format=", record["candidate_ref"]).split()
+    assert sorted(saved) == ["sitecustomize.py", "work.py"]
+    assert session.git("status", "--porcelain") == ""

@@ -122,3 +122,25 @@ def test_single_mode_on_real_timing_keeps_a_4x_cut(repo: Repo):
     repo.set("SPIN", 100_000)
     result = repo.cli_json("run", "-m", "quarter")
     assert result["status"] == "keep", result
+
+
+def test_a_discard_names_the_measured_gain_and_the_bar(session: Repo):
+    from autoresearch.experiment import decide
+    from autoresearch.measure import Measurement, Sample
+    from autoresearch.session import open_session
+    from autoresearch import stats
+
+    s = open_session(session.path)
+    result = Measurement()
+    noise = [1.00, 1.03, 0.98, 1.01, 0.97, 1.02, 0.99, 1.04, 0.96, 1.00, 1.01, 0.99]
+    for i, x in enumerate(noise):
+        inc = Sample("incumbent", 100.0, {}, 0.0, 0.1, 0.0, 0)
+        cand = Sample("candidate", 100.0 * x, {}, 0.0, 0.1, 0.0, 0)
+        result.rounds.append((inc, cand))
+        result.comparison = stats.compare(result.values("incumbent"), result.values("candidate"),
+                                          "lower", stats.Policy())
+        if result.comparison.outcome != "continue":
+            break
+    verdict, reason = decide(s, result)
+    assert verdict == "discard"
+    assert "measured" in reason and "keeps need ≥ 5%" in reason and "[" in reason

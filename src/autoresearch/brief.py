@@ -62,10 +62,14 @@ def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
     kept = [r for r in runs if r.verdict == "keep"]
     if kept:
         parts += ["", "## Kept so far", *[f"- run {r.run}: {r.description}" for r in kept[-10:]]]
-    dead = [r for r in runs if r.verdict not in ("keep", "baseline")]
+    dead: dict[str, str] = {}  # one line per idea, its latest verdict
+    for r in runs:
+        if r.verdict not in ("keep", "baseline") and r.reason != "no change":
+            dead.pop(r.description, None)
+            dead[r.description] = r.reason
     if dead:
         parts += ["", "## Dead ends (do not repeat)",
-                  *[f"- {r.description} → {r.reason}" for r in dead[-10:]]]
+                  *[f"- {d} → {reason}" for d, reason in list(dead.items())[-10:]]]
     ideas = _read(root / cfg.IDEAS_FILE, IDEAS_CHARS)
     if ideas:
         parts += ["", "## Ideas backlog (autoresearch.ideas.md; you may append to it)", ideas]
@@ -86,7 +90,10 @@ def _history(runs: list[RunRecord], unit: str) -> list[str]:
     rows = []
     for r in runs[-HISTORY_ROWS:]:
         value = f"{r.metric:g}{unit}" if r.metric is not None else "-"
-        change = f" ({r.improvement:+.1%})" if r.improvement is not None else ""
+        change = ""
+        if r.improvement is not None:
+            change = (f" ({r.improvement:.1%} better)" if r.improvement >= 0
+                      else f" ({-r.improvement:.1%} worse)")
         rows.append(f"- run {r.run} {r.verdict}: {r.description} → {value}{change}; {r.reason}")
     return rows
 

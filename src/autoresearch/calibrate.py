@@ -11,7 +11,7 @@ from typing import Any, Callable
 from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.experiment import checkout, policy, recover, wants_warmup
+from autoresearch.experiment import build, checkout, policy, recover, wants_warmup
 from autoresearch.measure import Arm, ArmFailure, Bench, measure
 from autoresearch.session import Session, open_session
 from autoresearch.state import now_ms, read_json, session_lock, write_json
@@ -66,9 +66,13 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
         # Two real checkouts of the same commit: everything but the code differs as in a real run.
         a = Arm("incumbent", paths.incumbent, tuple(config.scope.link))
         b = Arm("candidate", paths.candidate, tuple(config.scope.link))
+        run_dir = paths.state / "calibrations" / time.strftime("%Y%m%d-%H%M%S")
         for arm in (a, b):
             checkout(session, arm, head)
-        run_dir = paths.state / "calibrations" / time.strftime("%Y%m%d-%H%M%S")
+            if config.commands.build:
+                failure = build(session, arm, head if arm is a else None, run_dir)
+                if failure:
+                    raise AutoresearchError(f"the build fails: {failure[0]}\n{failure[1]}")
         bench = Bench(config, run_dir)
         pol = policy(session)
         if config.metric.measure == "instructions":

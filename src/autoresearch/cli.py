@@ -58,6 +58,8 @@ def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
     except KeyboardInterrupt:
         _console(stderr=True).print("interrupted")
         raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
     except Exception as exc:  # noqa: BLE001 — a bug: say so briefly, keep the traceback on request
         import os
         import traceback
@@ -200,10 +202,9 @@ def _render_experiment(result) -> None:
     color = {"keep": "green", "discard": "yellow"}.get(r.verdict, "red")
     out.print(f"run {r.run}: [bold {color}]{r.verdict.upper()}[/] — {r.reason}", markup=True)
     if r.ratio is not None and r.ci is not None:
-        out.print(
-            f"  metric   {r.metric:g}{unit} vs incumbent {r.incumbent_metric:g}{unit}  "
-            f"ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]  ({_change(r.improvement)})"
-        )
+        out.print(f"  estimate ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}] "
+                  f"({_change(r.improvement)}; paired rounds, 95% interval)")
+        out.print(f"  medians  candidate {r.metric:g}{unit}, incumbent {r.incumbent_metric:g}{unit}")
         out.print(f"  rounds   {r.rounds}   p = {r.p_value:.2g}")
         secondary = {k: v for k, v in r.metrics.items()}
         if secondary:
@@ -213,8 +214,9 @@ def _render_experiment(result) -> None:
     if r.verdict == "keep":
         out.print(f"  committed {r.commit[:12]} on the session branch")
     else:
-        out.print(f"  working tree restored; the candidate is kept in refs/autoresearch/runs/{r.run} "
-                  f"and {r.logs}/candidate.patch")
+        saved = getattr(r, "candidate_ref", None)
+        out.print("  working tree restored" + (f"; the candidate is kept in {saved} and "
+                                               f"{r.logs}/candidate.patch" if saved else ""))
     tail = result.tail.strip()
     if tail:
         out.print("  output tail:")
@@ -300,7 +302,7 @@ def status(json_out: JsonOpt = False) -> None:
         for warning in st.warnings:
             out.print(f"[yellow]warning:[/] {warning}", markup=True)
         if st.runs:
-            out.print()
+            out.print("\nrecent experiments (`autoresearch log` shows all):")
             out.print(_runs_table(st.runs[-10:], u))
 
     _guarded(action, json_out)
@@ -351,6 +353,8 @@ def loop(
 
     Exactly one proposer: --patches, --agent, --agent-cmd or --llm. Ctrl-C once finishes the
     experiment in flight and stops; twice stops at once. Running loop again resumes.
+    Exit code 0 when a budget or stop rule ended the loop, 1 when it gave up after repeated
+    crashes or proposer failures, 2 for usage errors.
     """
 
     def action() -> None:
@@ -373,6 +377,8 @@ def loop(
         finally:
             view.close()
         _print_loop_summary(state, json_out)
+        if state.stop_reason and "failures in a row" in state.stop_reason:
+            raise typer.Exit(1)  # scripts must see that the loop gave up, not finished
 
     _guarded(action, json_out)
 
@@ -479,16 +485,18 @@ def _render_demo(result) -> None:
     out.print()
     out.print(f"[bold]Demo finished[/] ({result.stop_reason}) — {len(runs)} candidates judged, "
               f"{len(kept)} kept", markup=True)
-    if baseline is not None and kept:
-        total = 1.0
-        for r in kept:
-            total *= r.ratio or 1.0
-        out.print(f"baseline {baseline.metric:g}; the kept changes together: ratio {total:.3f} "
-                  "(product of each keep's confirmed ratio)")
-    out.print("\n[green]Kept[/] (measured against the incumbent of the moment):", markup=True)
+    from autoresearch.session import open_session, status as get_status
+
+    st = get_status(open_session(result.repo))
+    if st.baseline is not None:
+        inc = st.incumbent if st.incumbent is not None else st.baseline
+        out.print(f"{st.metric}: baseline {st.baseline:g}{st.unit} → incumbent {inc:g}{st.unit} "
+                  f"({_change((st.improvement_pct or 0) / 100)})")
+    out.print("\n[green]Kept[/] (each measured against the incumbent of its moment; ratio = "
+              "candidate/incumbent, 95% interval):", markup=True)
     for r in kept:
-        out.print(f"  run {r.run}: {r.description} — ratio {r.ratio:.3f} "
-                  f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}], {r.rounds} rounds")
+        out.print(f"  run {r.run}: {r.description} — {_change(r.improvement or 0)}, ratio "
+                  f"{r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}], {r.rounds} rounds")
     out.print("\n[yellow]Not kept[/]:", markup=True)
     for r in runs:
         if r.verdict != "keep":

@@ -15,10 +15,12 @@ from autoresearch.ledger import RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench, Measurement, Sample, measure
 from autoresearch.runner import group_alive, kill_group, run_command
 from autoresearch.session import Session, median, open_session
+from autoresearch.stats import improvement_of
 from autoresearch.state import now_ms, read_json, session_lock, write_json
 from autoresearch.workspace import (
     Snapshot,
     advance_branch,
+    candidate_ref,
     first_violation,
     link_untracked,
     restore,
@@ -58,6 +60,7 @@ class ExperimentResult:
             "metrics": r.metrics,
             "durations": r.durations,
             "logs": r.logs,
+            "candidate_ref": getattr(r, "candidate_ref", None),
             "notes": self.notes,
         }
 
@@ -70,12 +73,14 @@ def run_experiment(
     progress: Progress = lambda _: None,
     reject: str | None = None,
     extra: dict[str, Any] | None = None,
+    owns_new_files: bool = False,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
 
     `reject` records a discard with that reason without measuring (a proposal that made no
     change, or a patch that does not apply); `extra` adds fields to the ledger record
-    (tokens, cost).
+    (tokens, cost). New untracked files outside the scope are the user's scratch and left out,
+    unless `owns_new_files` (the loop made every change): then they are judged, out of scope.
 
     >>> run_experiment(Path("."), "cache the lexer regex").record.verdict  # doctest: +SKIP
     'keep'
@@ -85,7 +90,7 @@ def run_experiment(
         notes = recover(session)
         try:
             result = _experiment(session, description, hypothesis, proposer, progress, reject,
-                                 extra or {})
+                                 extra or {}, owns_new_files)
         except Exception:
             _forget_undecided(session)
             raise
@@ -108,13 +113,14 @@ def _experiment(
     progress: Progress,
     reject: str | None,
     extra: dict[str, Any],
+    owns_new_files: bool,
 ) -> ExperimentResult:
     git, paths, config = session.git, session.paths, session.config
     book = session.ledger()
     if not book.headers:
         raise UsageError("this session has no baseline yet: run `autoresearch init` to measure it")
     run = book.next_run()
-    scope = config.scope.include
+    scope = [] if owns_new_files else config.scope.include  # for new untracked files
     snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}", scope)
     if snapshot is None:
         if reject is None:
@@ -123,15 +129,16 @@ def _experiment(
     run_dir = paths.run_dir(run)
     write_json(paths.pending, {"run": run, "snapshot": snapshot.commit, "tree": snapshot.tree,
                                "incumbent": snapshot.incumbent, "description": description,
-                               "started": now_ms()})
-    save_candidate(git, paths, run, snapshot)
+                               "untracked_scope": scope, "started": now_ms()})
+    ref = candidate_ref(config.session.name, run)
+    save_candidate(git, paths, ref, run, snapshot)
     started = time.monotonic()
     durations: dict[str, float] = {}
     base = {
         "run": run, "description": description, "hypothesis": hypothesis, "proposer": proposer,
         "segment": book.segment, "incumbent_commit": snapshot.incumbent, "commit": snapshot.commit,
         "diff_stat": git.diff_stat(snapshot.incumbent, snapshot.commit), "logs": str(run_dir),
-        **extra,
+        "candidate_ref": ref, **extra,
     }
 
     ignored = untracked_outside(git, paths, scope)
@@ -281,9 +288,15 @@ def decide(session: Session, result: Measurement) -> tuple[str, str]:
             return "discard", f"guard violated: {name} ({check.worsening:+.1%})"
     if comparison.outcome == "better":
         return "keep", f"better by {comparison.improvement:.1%}"
-    if comparison.outcome == "worse":
+    if comparison.outcome == "worse" or comparison.reason == "worse":
         return "discard", "worse"
-    return "discard", comparison.reason
+    if comparison.ci[0] == comparison.ci[1]:  # a deterministic metric: the number says it all
+        return "discard", comparison.reason
+    # A discard names the measured gain, so a reader can see how close it came.
+    low, high = (improvement_of(r, config.metric.direction) for r in comparison.ci)
+    low, high = min(low, high), max(low, high)
+    return "discard", (f"{comparison.reason}: measured {comparison.improvement:+.1%} "
+                       f"[{low:+.1%}, {high:+.1%}], keeps need ≥ {config.stats.min_effect:.0%}")
 
 
 def _guard_direction(name: str) -> stats.Direction:
@@ -302,7 +315,9 @@ def prepare_arms(session: Session, snapshot: Snapshot) -> tuple[Arm, Arm]:
 
 
 def checkout(session: Session, arm: Arm, commit: str) -> None:
-    session.git.worktree_at(arm.path, commit, keep=list(arm.links))
+    """Put exactly `commit` in the arm's worktree; a fresh checkout needs a fresh build."""
+    if session.git.worktree_at(arm.path, commit, keep=list(arm.links)):
+        (session.paths.state / "worktrees" / f"{arm.name}.built").unlink(missing_ok=True)
     link_untracked(arm.path, session.root, list(arm.links))
 
 
@@ -365,15 +380,17 @@ def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> RunR
     if record.verdict == "keep":
         keep_commit = git.commit_tree(snapshot.tree, snapshot.incumbent, commit_message(record))
         record = record.model_copy(update={"commit": keep_commit})
+    scope = list(snapshot.untracked_scope)
     write_json(paths.run_dir(record.run) / "result.json",
                {"record": json.loads(record.model_dump_json()), "tree": snapshot.tree,
-                "incumbent": snapshot.incumbent, "keep_commit": keep_commit})
-    _apply(session, record, snapshot.tree, snapshot.incumbent, keep_commit)
+                "incumbent": snapshot.incumbent, "keep_commit": keep_commit,
+                "untracked_scope": scope})
+    _apply(session, record, snapshot.tree, snapshot.incumbent, keep_commit, scope)
     return record
 
 
 def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
-           keep_commit: str | None) -> list[str]:
+           keep_commit: str | None, scope: list[str]) -> list[str]:
     """Carry out a recorded decision; safe to repeat after an interruption."""
     git, paths = session.git, session.paths
     notes = []
@@ -384,7 +401,6 @@ def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
         elif head != keep_commit:
             notes.append(f"HEAD moved to {head[:10]} meanwhile; kept commit {keep_commit[:10]} not applied")
     else:
-        scope = session.config.scope.include
         current = workspace_tree(git, paths, scope)
         if current == tree:
             restore(git, paths, scope)
@@ -435,14 +451,16 @@ def recover(session: Session) -> list[str]:
     decided = read_json(session.paths.run_dir(run) / "result.json")
     if decided is None:
         _clear_pending(session)
-        if workspace_tree(session.git, session.paths, session.config.scope.include) == pending.get("tree"):
+        scope = pending.get("untracked_scope", session.config.scope.include)
+        if workspace_tree(session.git, session.paths, scope) == pending.get("tree"):
             notes.append(f"run {run} was interrupted before its verdict; the candidate is still "
                          "in the working tree, unmeasured (`autoresearch run` measures it)")
         else:
             notes.append(f"run {run} was interrupted before its verdict; nothing was recorded")
         return notes
     record = RunRecord.model_validate(decided["record"])
-    notes += _apply(session, record, decided["tree"], decided["incumbent"], decided["keep_commit"])
+    notes += _apply(session, record, decided["tree"], decided["incumbent"], decided["keep_commit"],
+                    decided.get("untracked_scope", session.config.scope.include))
     state = "committed" if record.verdict == "keep" else "working tree restored"
     notes.append(f"run {run} was interrupted after its verdict ({record.verdict}); finished: {state}")
     return notes

@@ -148,20 +148,25 @@ class Git:
 
     # --- worktrees -----------------------------------------------------------------------
 
-    def worktree_at(self, path: Path, commit: str, keep: list[str] = ()) -> None:
+    def worktree_at(self, path: Path, commit: str, keep: list[str] = ()) -> bool:
         """Make `path` a detached worktree holding exactly `commit`, creating it if needed.
 
-        Untracked files in it are removed, except the paths in `keep` (linked data).
+        A worktree already at `commit` with unchanged tracked files is left as it is, build
+        outputs included. Otherwise untracked files are removed too, except the paths in `keep`
+        (linked data). Returns True when the worktree was (re)made.
         """
         if (path / ".git").exists():
             wt = Git(path)
+            if wt.head() == commit and not wt.dirty_tracked():
+                return False
             wt.run("checkout", "--quiet", "--detach", "--force", commit)
             wt.run("reset", "--quiet", "--hard", commit)
             wt.run("clean", "-fdq", *[arg for p in keep for arg in ("-e", p)])
-            return
+            return True
         self.run("worktree", "prune")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.run("worktree", "add", "--quiet", "--detach", "--force", str(path), commit)
+        return True
 
     def is_clean(self) -> bool:
         """No tracked changes and no untracked (non-ignored) files."""

@@ -84,7 +84,6 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
             if state.stop_reason:
                 return state
             view.phase("proposing")
-            before = set(session.git.untracked())
             proposal = _propose(session, proposer)
             if proposal is None:
                 state.stop_reason = "no more proposals"
@@ -94,10 +93,9 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
             if proposal.failed:
                 state.failures_in_a_row += 1
                 view.message(f"proposer failed: {proposal.failed}")
-                restore(session.git, session.paths, session.config.scope.include)  # undo what it half-did
+                restore(session.git, session.paths)  # undo whatever it half-did
                 continue
             result = _judge(session, proposer, proposal, view)
-            _remove_leftovers(session, before)
             _count(state, result)
             view.experiment(result, state)
 
@@ -142,20 +140,15 @@ def _propose(session: Session, proposer: Proposer) -> Proposal | None:
 
 def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View) -> ExperimentResult:
     description = proposal.description or _describe_diff(session)
-    changed = (workspace_tree(session.git, session.paths, session.config.scope.include)
-               != session.git.tree_of("HEAD"))
+    # Every change since the proposal started is the proposer's, new files outside the scope too.
+    changed = workspace_tree(session.git, session.paths) != session.git.tree_of("HEAD")
     reject = proposal.skip_measure or (None if changed else "no change")
     extra = {"tokens": proposal.tokens or None, "cost_usd": proposal.cost_usd or None,
              "transcript": str(proposal.transcript) if proposal.transcript else None}
     return run_experiment(session.root, description, proposal.hypothesis, proposer=proposer.name,
                           progress=view.phase, reject=reject,
-                          extra={k: v for k, v in extra.items() if v is not None})
-
-
-def _remove_leftovers(session: Session, before: set[str]) -> None:
-    """Files the proposer created outside the scope: not part of any candidate, so tidy them."""
-    for rel in set(session.git.untracked()) - before:
-        (session.root / rel).unlink(missing_ok=True)
+                          extra={k: v for k, v in extra.items() if v is not None},
+                          owns_new_files=True)
 
 
 def _describe_diff(session: Session) -> str:

@@ -195,15 +195,15 @@ def instruction_count(stem: Path) -> int:
 
 
 def _verify_arm(arm: Arm, log_dir: Path) -> None:
-    """A benchmark that writes into its own checkout would skew the next run: put it back."""
+    """A benchmark that rewrites tracked files of its checkout would skew the next run: restore.
+
+    Untracked files (build outputs, caches) are left: the build made them.
+    """
     git = Git(arm.path)
-    excludes = [arg for link in arm.links for arg in ("-e", link)]
-    pathspec = ["--", ".", *[f":!{link.rstrip('/')}" for link in arm.links]]
-    if git.run("status", "--porcelain=v1", *pathspec):
+    if git.dirty_tracked():
         git.run("reset", "--quiet", "--hard")
-        git.run("clean", "-fdq", *excludes)
         with (log_dir / "warnings.log").open("a") as fh:
-            fh.write(f"{arm.name}: the benchmark changed files in its checkout; restored\n")
+            fh.write(f"{arm.name}: the benchmark changed tracked files in its checkout; restored\n")
 
 
 def measure(

@@ -9,7 +9,7 @@ from pathlib import Path
 from autoresearch import config as cfg
 from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.experiment import Progress, checkout, policy, recover, run_checks, wants_warmup
+from autoresearch.experiment import Progress, build, checkout, policy, recover, run_checks, wants_warmup
 from autoresearch.git import Git
 from autoresearch.ledger import ConfigHeader, RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench
@@ -30,8 +30,9 @@ Make {metric} {better} ({direction} is better) without changing behaviour.
 ## How to run
 - Benchmark: `{benchmark}` prints `METRIC {metric}=<number>`.
 - Checks: the `checks` command in `autoresearch.toml` must exit 0 (usually the test suite).
-- One experiment: make an edit, then `autoresearch run -m "what you changed" --hypothesis "why"`.
-  The harness measures, decides, and commits or restores. Never commit yourself.
+- The harness measures every change against the current best and commits or restores it; never
+  commit or revert yourself. By hand: `autoresearch run -m "what you changed"`; unattended:
+  `autoresearch loop` runs the proposers.
 
 ## Files in scope
 {scope}
@@ -88,6 +89,12 @@ def _branch_in(root: Path) -> str | None:
 
 def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     root, paths = git.root, Paths(git.root)
+    book = ledger.read(paths.ledger)
+    if book.headers and not (root / cfg.CONFIG_FILE).exists():
+        other = book.headers[-1].name
+        raise UsageError(f"{cfg.LEDGER_FILE} holds the ledger of session {other!r}; move it away "
+                         f"first (mv {cfg.LEDGER_FILE} autoresearch-{other}.jsonl) so the two "
+                         "sessions' histories stay apart")
     dirty = git.dirty_tracked()
     if dirty:
         listing = "\n".join(f"  {p}" for p in dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
@@ -190,6 +197,12 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     arm = Arm("incumbent", paths.incumbent, tuple(config.scope.link))
     checkout(session, arm, head)
     started = time.monotonic()
+    if config.commands.build:
+        progress("build of the baseline")
+        failure = build(session, arm, head, run_dir)
+        if failure:
+            raise AutoresearchError(f"the build fails on the baseline ({failure[0]}); fix it, then "
+                                    f"run `autoresearch init` again.\n{failure[1]}")
     if config.commands.checks:
         progress("checks on the baseline")
         failure = run_checks(session, arm, run_dir / "checks")

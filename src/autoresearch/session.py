@@ -122,8 +122,12 @@ def summarize(record: ledger.RunRecord) -> dict[str, Any]:
     }
 
 
-def status(session: Session) -> Status:
-    """Summarize the current segment and the state of the working tree."""
+def status(session: Session, check_workspace: bool = True) -> Status:
+    """Summarize the current segment and the state of the working tree.
+
+    `check_workspace=False` skips snapshotting the working tree (the live view refreshes
+    between benchmark runs and must not load the machine).
+    """
     book = session.ledger()
     runs = book.segment_runs()
     baseline = next((r.metric for r in runs if r.verdict == "baseline"), None)
@@ -136,14 +140,16 @@ def status(session: Session) -> Status:
     for r in runs:
         if r.verdict != "baseline":
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    pending = (workspace_tree(session.git, session.paths, session.config.scope.include)
-               != session.git.tree_of("HEAD"))
+    pending = check_workspace and (
+        workspace_tree(session.git, session.paths, session.config.scope.include)
+        != session.git.tree_of("HEAD"))
     warnings = list(book.warnings)
     if not book.headers:
         warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
     from autoresearch.calibrate import noise_warnings
 
-    warnings += noise_warnings(session)
+    if check_workspace:
+        warnings += noise_warnings(session)
     c = session.config
     if not c.commands.checks:
         warnings.append("no checks configured: a faster but wrong change would be kept. Put your "

@@ -336,7 +336,8 @@ def _look(
         if upper < useful:
             # Stopped for futility; when even the 97.5% upper bound is a loss, say so plainly.
             clearly_worse = t.est + _t_quantile(t.df, 0.975) * t.se < 0
-            reason = "worse" if clearly_worse else "a useful gain (2 x min_effect) is unlikely"
+            reason = ("worse" if clearly_worse else
+                      f"a useful gain ({2 * policy.min_effect:.0%}, twice min_effect) is unlikely")
             return _result("not_better", d, t, ci, p_rep, direction, reason, k)
     if k >= design.last:
         reason = "no significant gain within max_rounds"

@@ -91,7 +91,7 @@ class LiveView:
         from rich.table import Table
         from rich.text import Text
 
-        st = status(self.session)
+        st = status(self.session, check_workspace=False)
         head = Text()
         head.append(f"{st.session}  ", style="bold")
         head.append(f"{st.metric} ({st.direction} is better)\n")

@@ -24,6 +24,7 @@ class Snapshot:
     commit: str
     incumbent: str
     changed: list[str]
+    untracked_scope: tuple[str, ...] = ()  # new untracked files outside it were left out
 
 
 def preexisting_untracked(paths: Paths) -> set[str]:
@@ -67,7 +68,8 @@ def workspace_tree(git: Git, paths: Paths, scope: list[str] = ()) -> str:
     """The tree the working tree would commit as a candidate (the user's index is untouched)."""
     exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE}
     exclude |= set(untracked_outside(git, paths, list(scope)))
-    return git.snapshot_tree(paths.state / "snapshot.index", exclude=exclude)
+    # A private index per process: `status` may snapshot while a `run` does.
+    return git.snapshot_tree(paths.state / f"snapshot-{os.getpid()}.index", exclude=exclude)
 
 
 def take_snapshot(git: Git, paths: Paths, message: str, scope: list[str] = ()) -> Snapshot | None:
@@ -77,7 +79,7 @@ def take_snapshot(git: Git, paths: Paths, message: str, scope: list[str] = ()) -
     if tree == git.tree_of(incumbent):
         return None
     commit = git.commit_tree(tree, incumbent, message)
-    return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit))
+    return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit), tuple(scope))
 
 
 def first_violation(changed: list[str], protected: list[str], scope: list[str]) -> str | None:
@@ -160,9 +162,14 @@ def _prune_empty_dirs(directory: Path, root: Path) -> None:
         directory = directory.parent
 
 
-def save_candidate(git: Git, paths: Paths, run: int, snapshot: Snapshot) -> Path:
+def candidate_ref(session_name: str, run: int) -> str:
+    """Where a candidate stays recoverable: `refs/autoresearch/<session>/runs/<n>`."""
+    return f"refs/autoresearch/{session_name}/runs/{run}"
+
+
+def save_candidate(git: Git, paths: Paths, ref: str, run: int, snapshot: Snapshot) -> Path:
     """Keep the candidate recoverable whatever the verdict: a ref and a patch file."""
-    git.run("update-ref", f"refs/autoresearch/runs/{run}", snapshot.commit)
+    git.run("update-ref", ref, snapshot.commit)
     patch = paths.run_dir(run) / "candidate.patch"
     patch.parent.mkdir(parents=True, exist_ok=True)
     patch.write_text(git.diff(snapshot.incumbent, snapshot.commit), encoding="utf-8")
