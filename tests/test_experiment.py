@@ -339,9 +339,9 @@ def test_kill_after_the_verdict_is_finished_by_the_next_command(session: Repo):
     # A real SIGKILL at the worst moment: after the decision is on disk, before the commit.
     script = (
         "import os, signal, sys\n"
-        "import autoresearch.experiment as e\n"
+        "import autoresearch.experiment as e, autoresearch.record as r\n"
         "def die(*a, **k): os.kill(os.getpid(), signal.SIGKILL)\n"
-        "e.advance_branch = die\n"
+        "r.advance_branch = die\n"
         "e.run_experiment(__import__('pathlib').Path('.'), 'killed while committing')\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=session.path)

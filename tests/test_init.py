@@ -182,3 +182,11 @@ def test_a_second_session_does_not_mix_its_history_into_the_first_ledger(session
     proc = session.cli("init", "--name", "other", "--metric", "cost", check=2)
     assert "holds the ledger of session 'speed'" in proc.stderr
     assert session.git("branch", "--show-current") == "main"
+
+
+def test_public_api_names_resolve_lazily():
+    code = ("import sys, autoresearch; heavy = 'pydantic' in sys.modules; "
+            "missing = [n for n in autoresearch.__all__ if not callable(getattr(autoresearch, n))]; "
+            "print(heavy, missing)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False []"

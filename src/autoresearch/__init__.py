@@ -1,3 +1,39 @@
-"""autoresearch: optimization experiments on a git repository, judged by the harness."""
+"""autoresearch: optimization experiments on a git repository, judged by the harness.
+
+The library face of the same functions the CLI calls:
+
+>>> import autoresearch
+>>> autoresearch.run_experiment(Path("."), "cache the lexer regex").record.verdict  # doctest: +SKIP
+'keep'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+# Imported on first use, so `import autoresearch` (and `autoresearch --help`) stays fast.
+_API = {
+    "init_session": "autoresearch.scaffold",
+    "InitOptions": "autoresearch.session",
+    "open_session": "autoresearch.session",
+    "status": "autoresearch.session",
+    "run_experiment": "autoresearch.experiment",
+    "calibrate": "autoresearch.calibrate",
+    "run_loop": "autoresearch.loop",
+    "Budget": "autoresearch.loop",
+    "compare": "autoresearch.stats",
+    "Policy": "autoresearch.stats",
+    "run_demo": "autoresearch.demo",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autoresearch' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

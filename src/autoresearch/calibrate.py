@@ -11,7 +11,8 @@ from typing import Any, Callable
 from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.experiment import build, checkout, policy, recover, wants_warmup
+from autoresearch.checkouts import build, checkout, policy, wants_warmup
+from autoresearch.record import recover
 from autoresearch.measure import Arm, ArmFailure, Bench, measure
 from autoresearch.session import Session, open_session
 from autoresearch.state import now_ms, read_json, session_lock, write_json

@@ -480,7 +480,6 @@ def demo(
 def _render_demo(result) -> None:
     out = _console()
     runs = [r for r in result.runs if r.verdict != "baseline"]
-    baseline = next((r for r in result.runs if r.verdict == "baseline"), None)
     kept = [r for r in runs if r.verdict == "keep"]
     out.print()
     out.print(f"[bold]Demo finished[/] ({result.stop_reason}) — {len(runs)} candidates judged, "

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from autoresearch.brief import build_brief
 from autoresearch.errors import UsageError
-from autoresearch.experiment import ExperimentResult, recover, run_experiment
+from autoresearch.experiment import ExperimentResult, run_experiment
+from autoresearch.record import recover
 from autoresearch.interrupts import StopRequest
 from autoresearch.proposers.agent_cli import PROPOSAL_PLACEHOLDER
 from autoresearch.proposers.base import Proposal, Proposer

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from autoresearch import config as cfg
 from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.experiment import Progress, build, checkout, policy, recover, run_checks, wants_warmup
+from autoresearch.checkouts import build, checkout, policy, run_checks, wants_warmup
+from autoresearch.experiment import Progress
+from autoresearch.record import recover
 from autoresearch.git import Git
 from autoresearch.ledger import ConfigHeader, RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench

@@ -13,7 +13,7 @@ from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.git import Git
 from autoresearch.stats import audit_keeps, improvement_of
-from autoresearch.state import Paths, now_ms, read_json
+from autoresearch.state import Paths, read_json
 from autoresearch.workspace import workspace_tree
 
 Progress = Callable[[str], None]

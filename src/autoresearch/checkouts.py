@@ -1,0 +1,70 @@
+"""The measured checkouts of a session: worktrees, build, checks, and how to measure them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autoresearch import stats
+from autoresearch.measure import Arm
+from autoresearch.runner import run_command
+from autoresearch.session import Session
+from autoresearch.workspace import Snapshot, link_untracked
+
+
+def policy(session: Session) -> stats.Policy:
+    """The statistics policy of the session's configuration and measure."""
+    s = session.config.stats
+    if session.config.metric.measure == "instructions":
+        return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1)
+    return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
+                        max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds)
+
+
+def wants_warmup(session: Session) -> bool:
+    """A discarded first run per arm, except for exact counts and unaffordable single runs."""
+    return session.config.stats.warmup and session.config.metric.measure not in ("instructions", "single")
+
+
+def prepare_arms(session: Session, snapshot: Snapshot) -> tuple[Arm, Arm]:
+    """Check out the incumbent and the candidate in their own worktrees."""
+    links = tuple(session.config.scope.link)
+    incumbent = Arm("incumbent", session.paths.incumbent, links)
+    candidate = Arm("candidate", session.paths.candidate, links)
+    for arm, commit in ((incumbent, snapshot.incumbent), (candidate, snapshot.commit)):
+        checkout(session, arm, commit)
+    return incumbent, candidate
+
+
+def checkout(session: Session, arm: Arm, commit: str) -> None:
+    """Put exactly `commit` in the arm's worktree; a fresh checkout needs a fresh build."""
+    if session.git.worktree_at(arm.path, commit, keep=list(arm.links)):
+        (session.paths.state / "worktrees" / f"{arm.name}.built").unlink(missing_ok=True)
+    link_untracked(arm.path, session.root, list(arm.links))
+
+
+def build(session: Session, arm: Arm, cache_key: str | None, run_dir: Path) -> tuple[str, str] | None:
+    """Run the build command in an arm; the incumbent's build is reused while it is current."""
+    marker = session.paths.state / "worktrees" / f"{arm.name}.built"
+    if cache_key and marker.exists() and marker.read_text() == cache_key:
+        return None
+    assert session.config.commands.build
+    result = run_command(session.config.commands.build, arm.path, run_dir / f"build-{arm.name}",
+                         session.config.commands.build_timeout)
+    if not result.ok:
+        what = "timed out" if result.timed_out else f"exit code {result.returncode}"
+        return what, result.tail()
+    if cache_key:
+        marker.write_text(cache_key)
+    return None
+
+
+def run_checks(session: Session, arm: Arm, log_stem: Path) -> tuple[str, str] | None:
+    """Run the correctness checks in an arm; a (reason, output tail) pair when they fail."""
+    commands = session.config.commands
+    assert commands.checks
+    result = run_command(commands.checks, arm.path, log_stem, commands.checks_timeout)
+    if result.timed_out:
+        return f"checks timed out after {commands.checks_timeout:g} s", result.tail()
+    if result.returncode != 0:
+        return f"checks failed (exit code {result.returncode})", result.tail()
+    return None

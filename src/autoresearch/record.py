@@ -1,0 +1,121 @@
+"""Carry out a verdict in git and the ledger, in an order `kill -9` cannot corrupt; recover."""
+
+from __future__ import annotations
+
+import json
+
+from autoresearch import ledger
+from autoresearch.interrupts import deferred
+from autoresearch.ledger import RunRecord
+from autoresearch.runner import group_alive, kill_group
+from autoresearch.session import Session
+from autoresearch.state import read_json, write_json
+from autoresearch.workspace import Snapshot, advance_branch, restore, workspace_tree
+
+
+def carry_out(session: Session, record: RunRecord, snapshot: Snapshot) -> RunRecord:
+    """Commit or restore, then append to the ledger, in an order a `kill -9` cannot corrupt.
+
+    The decision is written to disk first; `recover` finishes it if the process dies after.
+    """
+    with deferred():
+        return _record_now(session, record, snapshot)
+
+
+def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> RunRecord:
+    git, paths = session.git, session.paths
+    keep_commit = None
+    if record.verdict == "keep":
+        keep_commit = git.commit_tree(snapshot.tree, snapshot.incumbent, commit_message(record))
+        record = record.model_copy(update={"commit": keep_commit})
+    scope = list(snapshot.untracked_scope)
+    write_json(paths.run_dir(record.run) / "result.json",
+               {"record": json.loads(record.model_dump_json()), "tree": snapshot.tree,
+                "incumbent": snapshot.incumbent, "keep_commit": keep_commit,
+                "untracked_scope": scope})
+    _apply(session, record, snapshot.tree, snapshot.incumbent, keep_commit, scope)
+    return record
+
+
+def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
+           keep_commit: str | None, scope: list[str]) -> list[str]:
+    """Carry out a recorded decision; safe to repeat after an interruption."""
+    git, paths = session.git, session.paths
+    notes = []
+    head = git.rev("HEAD")
+    if keep_commit:
+        if head == incumbent:
+            advance_branch(git, session.config.session.branch, keep_commit, incumbent)
+        elif head != keep_commit:
+            notes.append(f"HEAD moved to {head[:10]} meanwhile; kept commit {keep_commit[:10]} not applied")
+    else:
+        current = workspace_tree(git, paths, scope)
+        if current == tree:
+            restore(git, paths, scope)
+        elif current != git.tree_of("HEAD"):
+            notes.append("the working tree changed during the experiment; it was left as it is")
+    if record.run not in {r.run for r in session.ledger().runs}:
+        ledger.append(paths.ledger, record)
+    clear_pending(session)
+    return notes
+
+
+def commit_message(record: RunRecord) -> str:
+    """Description, optional hypothesis, and pi-autoresearch's `Result:` trailer."""
+    result = {"status": "keep", "metric": record.metric, "run": record.run,
+              "ratio": _round(record.ratio), "ci": [_round(x) for x in record.ci or ()],
+              "rounds": record.rounds, "incumbent_metric": record.incumbent_metric}
+    body = record.description.strip() or f"autoresearch run {record.run}"
+    if record.hypothesis:
+        body += f"\n\nHypothesis: {record.hypothesis.strip()}"
+    return f"{body}\n\nResult: {json.dumps(result, ensure_ascii=False)}\n"
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 5)
+
+
+def note_group(session: Session, pgid: int) -> None:
+    pending = read_json(session.paths.pending) or {}
+    pending["pgid"] = pgid
+    write_json(session.paths.pending, pending)
+
+
+def clear_pending(session: Session) -> None:
+    session.paths.pending.unlink(missing_ok=True)
+
+
+def recover(session: Session) -> list[str]:
+    """Finish or clean up after a run that was killed; say what state the workspace is in."""
+    pending = read_json(session.paths.pending)
+    if not pending:
+        return []
+    notes = []
+    run = int(pending["run"])
+    pgid = pending.get("pgid")
+    if pgid and group_alive(int(pgid)):
+        kill_group(int(pgid))
+        notes.append(f"stopped processes left running by interrupted run {run}")
+    decided = read_json(session.paths.run_dir(run) / "result.json")
+    if decided is None:
+        clear_pending(session)
+        scope = pending.get("untracked_scope", session.config.scope.include)
+        if workspace_tree(session.git, session.paths, scope) == pending.get("tree"):
+            notes.append(f"run {run} was interrupted before its verdict; the candidate is still "
+                         "in the working tree, unmeasured (`autoresearch run` measures it)")
+        else:
+            notes.append(f"run {run} was interrupted before its verdict; nothing was recorded")
+        return notes
+    record = RunRecord.model_validate(decided["record"])
+    notes += _apply(session, record, decided["tree"], decided["incumbent"], decided["keep_commit"],
+                    decided.get("untracked_scope", session.config.scope.include))
+    state = "committed" if record.verdict == "keep" else "working tree restored"
+    notes.append(f"run {run} was interrupted after its verdict ({record.verdict}); finished: {state}")
+    return notes
+
+
+def forget_undecided(session: Session) -> None:
+    """After an error before the verdict, the working tree is untouched: nothing to recover."""
+    pending = read_json(session.paths.pending)
+    if pending and not (session.paths.run_dir(int(pending["run"])) / "result.json").exists():
+        clear_pending(session)
