@@ -66,5 +66,20 @@ def run_checks(session: Session, arm: Arm, log_stem: Path) -> tuple[str, str] | 
     if result.timed_out:
         return f"checks timed out after {commands.checks_timeout:g} s", result.tail()
     if result.returncode != 0:
-        return f"checks failed (exit code {result.returncode})", result.tail()
+        tail = result.tail()
+        return f"checks failed (exit code {result.returncode}){_first_failure(tail)}", tail
     return None
+
+
+def _first_failure(tail: str) -> str:
+    r"""The first failing test a test runner named (pytest's summary line), and whether it hung.
+
+    >>> _first_failure("...\nFAILED tests/t.py::test_a - Failed: Timeout (>10.0s)\n")
+    ': tests/t.py::test_a (timed out)'
+    """
+    failed = next((line for line in tail.splitlines() if line.startswith("FAILED ")), None)
+    if failed is None:
+        return ""
+    name = failed[len("FAILED "):].split(" - ")[0].strip()
+    hung = "Timeout" in tail
+    return f": {name}" + (" (timed out)" if hung else "")
