@@ -135,13 +135,13 @@ class Config(_Section):
         """Globs no candidate may touch: the session's own files plus the user's list."""
         own = [CONFIG_FILE, LEDGER_FILE]
         for command in (self.commands.benchmark, self.commands.checks, self.commands.build):
-            script = _script_of(command)
+            script = script_of(command)
             if script:
                 own.append(script)
         return own + [p for p in self.scope.protect if p not in own]
 
 
-def _script_of(command: str | None) -> str | None:
+def script_of(command: str | None) -> str | None:
     """The repository file a command runs, if it starts with one (`./bench.sh --quick` → `bench.sh`)."""
     if not command:
         return None

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from autoresearch import config as cfg
 from autoresearch import ledger
-from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.errors import UsageError
 from autoresearch.git import Git
 from autoresearch.stats import audit_keeps, improvement_of
 from autoresearch.state import Paths, read_json
@@ -240,7 +240,7 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
 
 def check_benchmark(root: Path, command: str) -> None:
     """A benchmark that is a repository script must exist and be executable."""
-    script = cfg._script_of(command)
+    script = cfg.script_of(command)
     if script is None:
         return
     path = root / script
@@ -248,7 +248,3 @@ def check_benchmark(root: Path, command: str) -> None:
         raise UsageError(f"the benchmark {script} does not exist")
     if not os.access(path, os.X_OK):
         raise UsageError(f"the benchmark {script} is not executable: chmod +x {script}")
-
-
-class BaselineError(AutoresearchError):
-    """The incumbent itself cannot be measured or fails its checks."""
