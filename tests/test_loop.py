@@ -315,3 +315,14 @@ def test_a_proposers_new_file_outside_the_scope_is_judged_out_of_scope(session: 
     saved = session.git("show", "--name-only", "--format=", record["candidate_ref"]).split()
     assert sorted(saved) == ["sitecustomize.py", "work.py"]
     assert session.git("status", "--porcelain") == ""
+
+
+def test_patch_folder_inside_the_repository_with_an_open_scope(repo: Repo):
+    repo.cli("init", "--name", "open", "--metric", "cost", "--timeout", "5")  # no --scope
+    folder = repo.path / "ideas"
+    folder.mkdir()
+    _make_patch(repo, folder, "01-halve.patch", lambda: repo.set("COST", 50), subject="Halve")
+    summary = _loop(repo, "--patches", "ideas")
+    assert summary["experiments"] == 1 and summary["keeps"] == 1
+    assert (folder / "01-halve.patch").exists()  # the user's folder is not part of any candidate
+    assert repo.git("show", "--name-only", "--format=", "HEAD").split() == ["work.py"]

@@ -109,9 +109,11 @@ def _resume(session: Session, view: View, state: LoopState) -> None:
             view.message(note)
     scope = session.config.scope.include
     dirty = workspace_tree(session.git, session.paths, scope) != session.git.tree_of("HEAD")
-    if not dirty:
+    if pending is None and not session.git.dirty_tracked():
         # Untracked files present now (a patch folder, notes) are the user's, not a proposal's.
         remember_untracked(session.git, session.paths)
+        return
+    if not dirty:
         return
     if pending is None:
         raise UsageError("the working tree has uncommitted changes that no experiment made; "
@@ -119,7 +121,7 @@ def _resume(session: Session, view: View, state: LoopState) -> None:
                          "then start the loop")
     view.message(f"measuring the candidate of interrupted run {pending['run']} first")
     result = run_experiment(session.root, pending.get("description") or "resumed candidate",
-                            progress=view.phase)
+                            progress=view.phase, owns_new_files=True)
     _count(state, result)
     view.experiment(result, state)
 
