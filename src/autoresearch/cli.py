@@ -87,7 +87,7 @@ def init(
     metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark).")] = None,
     direction: Annotated[str, typer.Option(help="lower or higher is better.")] = "lower",
     unit: Annotated[str, typer.Option(help="Unit of the metric, for display (e.g. µs).")] = "",
-    measure: Annotated[str, typer.Option(help="wall (the benchmark's METRIC), cpu (CPU seconds the harness measures) or instructions (valgrind).")] = "wall",
+    measure: Annotated[str, typer.Option(help="wall (the benchmark's METRIC), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round) or single (one run against recorded runs, for expensive benchmarks; needs calibrate).")] = "wall",
     benchmark: Annotated[str, typer.Option(help="Benchmark command, run from the repository root.")] = "./autoresearch.sh",
     checks: Annotated[Optional[str], typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
     build: Annotated[Optional[str], typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
