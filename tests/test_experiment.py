@@ -414,3 +414,21 @@ def test_build_runs_in_each_checkout_and_a_failing_build_is_a_crash(repo: Repo):
     assert (result["status"], result["verdict"]) == ("crash", "crash")
     assert result["reason"] == "build failed: exit code 1"
     assert "COST = 40" in repo.read("work.py")
+
+
+def test_edits_made_during_an_experiment_are_never_lost(session: Repo):
+    session.set("COST", 200)  # worse: will be discarded
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "worse", "--json"],
+                            cwd=session.path, env=session.env(BENCH_SLEEP="1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pending = session.path / ".autoresearch" / "pending.json"
+    deadline = time.monotonic() + 60
+    while not (pending.exists() and "pgid" in pending.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    session.set("MEM", 77)  # the agent keeps typing while the harness measures
+    out, err = proc.communicate(timeout=120)
+    result = json.loads(out)
+    assert result["status"] == "discard"
+    assert any("changed during the experiment" in n for n in result["notes"])
+    assert "MEM = 77" in session.read("work.py") and "COST = 200" in session.read("work.py")

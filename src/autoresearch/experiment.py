@@ -132,7 +132,8 @@ def _experiment(
                   "timeout": "crash"}.get(verdict, "discard")
         rec = RunRecord(**base, **fields, status=status, verdict=verdict, reason=reason,
                         timestamp=now_ms(), durations=durations, tail=tail[-TAIL_CHARS:] or None)
-        return ExperimentResult(carry_out(session, rec, snapshot), notes=list(notes), tail=tail)
+        kept, more = carry_out(session, rec, snapshot)
+        return ExperimentResult(kept, notes=notes + more, tail=tail)
 
     if reject is not None:
         return finish("discard", reject)

@@ -13,16 +13,17 @@ from autoresearch.state import read_json, write_json
 from autoresearch.workspace import Snapshot, advance_branch, restore, workspace_tree
 
 
-def carry_out(session: Session, record: RunRecord, snapshot: Snapshot) -> RunRecord:
+def carry_out(session: Session, record: RunRecord, snapshot: Snapshot) -> tuple[RunRecord, list[str]]:
     """Commit or restore, then append to the ledger, in an order a `kill -9` cannot corrupt.
 
     The decision is written to disk first; `recover` finishes it if the process dies after.
+    Returns the record as kept in the ledger and anything a person should be told.
     """
     with deferred():
         return _record_now(session, record, snapshot)
 
 
-def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> RunRecord:
+def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> tuple[RunRecord, list[str]]:
     git, paths = session.git, session.paths
     keep_commit = None
     if record.verdict == "keep":
@@ -33,8 +34,8 @@ def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> RunR
                {"record": json.loads(record.model_dump_json()), "tree": snapshot.tree,
                 "incumbent": snapshot.incumbent, "keep_commit": keep_commit,
                 "untracked_scope": scope})
-    _apply(session, record, snapshot.tree, snapshot.incumbent, keep_commit, scope)
-    return record
+    notes = _apply(session, record, snapshot.tree, snapshot.incumbent, keep_commit, scope)
+    return record, notes
 
 
 def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
