@@ -508,6 +508,20 @@ def _render_demo(result) -> None:
     out.print("With an agent:      autoresearch loop --agent claude --max-experiments 20")
 
 
+@app.command()
+def mcp() -> None:
+    """Serve the session to an agent over MCP (stdio): tools run_experiment, status, log, brief,
+    add_idea. For Claude Code: `claude mcp add autoresearch -- autoresearch mcp`, run in the repo."""
+
+    def action() -> None:
+        from autoresearch.git import Git
+        from autoresearch.mcp_server import build_server
+
+        build_server(Git.discover(Path.cwd()).root).run("stdio")
+
+    _guarded(action)
+
+
 def _runs_table(runs, unit: str):
     from rich.table import Table
 
