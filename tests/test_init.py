@@ -190,3 +190,13 @@ def test_public_api_names_resolve_lazily():
             "print(heavy, missing)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False []"
+
+
+def test_cleanup_removes_the_measured_checkouts_and_runs_still_work(session: Repo):
+    assert len(session.git("worktree", "list").splitlines()) == 2  # the repo and the incumbent
+    removed = session.cli_json("cleanup")["removed"]
+    assert removed and all("worktrees" in p for p in removed)
+    assert session.git("worktree", "list").splitlines()[0].startswith(str(session.path))
+    assert len(session.git("worktree", "list").splitlines()) == 1
+    session.set("COST", 50)
+    assert session.cli_json("run", "-m", "after cleanup")["status"] == "keep"

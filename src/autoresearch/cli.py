@@ -509,6 +509,27 @@ def _render_demo(result) -> None:
 
 
 @app.command()
+def cleanup(json_out: JsonOpt = False) -> None:
+    """Remove the two measured checkouts (git worktrees under .autoresearch/); the ledger, the
+    logs and the saved candidates stay. The next run makes the checkouts again."""
+
+    def action() -> None:
+        from autoresearch.session import open_session
+        from autoresearch.state import session_lock
+        from autoresearch.workspace import remove_worktrees
+
+        session = open_session(Path.cwd())
+        with session_lock(session.paths, "cleanup"):
+            removed = remove_worktrees(session.git, session.paths)
+        if json_out:
+            _print_json({"removed": [str(p) for p in removed]})
+        else:
+            _console().print("removed " + (", ".join(str(p) for p in removed) or "nothing"))
+
+    _guarded(action, json_out)
+
+
+@app.command()
 def mcp() -> None:
     """Serve the session to an agent over MCP (stdio): tools run_experiment, status, log, brief,
     add_idea. For Claude Code: `claude mcp add autoresearch -- autoresearch mcp`, run in the repo."""

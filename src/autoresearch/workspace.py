@@ -191,3 +191,15 @@ def link_untracked(worktree: Path, repo: Path, links: list[str]) -> None:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(source, target, target_is_directory=source.is_dir())
+
+
+def remove_worktrees(git: Git, paths: Paths) -> list[Path]:
+    """Unregister and delete the measured checkouts; return the ones that existed."""
+    removed = []
+    for path in (paths.incumbent, paths.candidate):
+        if path.exists():
+            git.run("worktree", "remove", "--force", str(path))
+            removed.append(path)
+        (paths.state / "worktrees" / f"{path.name}.built").unlink(missing_ok=True)
+    git.run("worktree", "prune")
+    return removed
