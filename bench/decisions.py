@@ -193,13 +193,19 @@ def run_table(
             inc_p, cand_p = draw_trial(pairs, effect, rng)
             inc = [agg(p) for p in inc_p]
             cand = [agg(p) for p in cand_p]
-            for name, rule in rules.items():
-                keep, rounds = rule(inc, cand, inc_p, cand_p)
-                tallies[name][0].append(keep)
-                tallies[name][1].append(rounds)
+            judge_all(rules, inc, cand, inc_p, cand_p, tallies)
         for name, (keeps, rounds) in tallies.items():
             out[name][f"{effect:+.2f}"] = summarize(keeps, rounds)
     return out
+
+
+def judge_all(rules: dict[str, Rule], inc: list[float], cand: list[float], inc_p: list[Proc],
+              cand_p: list[Proc], tallies: dict[str, tuple[list[bool], list[int]]]) -> None:
+    """Apply every rule to the same trial and tally its keep and rounds."""
+    for name, rule in rules.items():
+        keep, rounds = rule(inc, cand, inc_p, cand_p)
+        tallies[name][0].append(keep)
+        tallies[name][1].append(rounds)
 
 
 def summarize(keeps: Sequence[bool], rounds: Sequence[int]) -> dict[str, float]:
@@ -314,10 +320,7 @@ def live(trials: int, effects: Sequence[float], policy: Policy, seed: int) -> di
             cand = [statistics.median(p) for p in cand_p]
             if effect == 0:
                 aa += [math.log(c / i) for i, c in zip(inc, cand)]
-            for name, rule in rules.items():
-                keep, rounds = rule(inc, cand, inc_p, cand_p)
-                tallies[name][0].append(keep)
-                tallies[name][1].append(rounds)
+            judge_all(rules, inc, cand, inc_p, cand_p, tallies)
         for name, (keeps, rounds) in tallies.items():
             results[name][f"{effect:+.2f}"] = summarize(keeps, rounds)
     return {"loops": loops, "trials": trials, "seconds": round(time.time() - started, 1),
