@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import ValidationError
+
 from autoresearch import config as cfg
 from autoresearch import ledger
 from autoresearch.errors import UsageError
@@ -234,8 +236,9 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
                 "scope": {"include": list(opts.scope), "protect": list(opts.protect)},
             }
         )
-    except Exception as exc:  # pydantic's message names the offending option
-        raise UsageError(f"invalid init options: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"--{str(e['loc'][-1]).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"invalid init options: {problems}") from None
 
 
 def check_benchmark(root: Path, command: str) -> None:
