@@ -144,3 +144,18 @@ def test_a_discard_names_the_measured_gain_and_the_bar(session: Repo):
     verdict, reason = decide(s, result)
     assert verdict == "discard"
     assert "measured" in reason and "keeps need ≥ 5%" in reason and "[" in reason
+
+
+def test_a_keep_whose_interval_reaches_below_min_effect_is_marginal(session: Repo):
+    from autoresearch import ledger
+    from autoresearch.ledger import RunRecord
+
+    session.set("COST", 50)
+    session.cli("run", "-m", "deterministic keep")
+    for run, ci in ((3, (0.45, 0.55)), (4, (0.70, 1.004))):  # clear; a close call
+        ledger.append(session.path / "autoresearch.jsonl", RunRecord(
+            run=run, status="keep", verdict="keep", timestamp=0, metric=40.0, ratio=sum(ci) / 2,
+            ci=ci, improvement=1 - sum(ci) / 2, p_value=0.001, description=f"run {run}"))
+    st = session.cli_json("status")
+    assert st["marginal_keeps"] == [4]
+    assert "marginal: run 4" in session.cli("status").stdout

@@ -289,8 +289,8 @@ def status(json_out: JsonOpt = False) -> None:
             out.print(f"keeps: {keeps}; expected number of them that are noise ≤ "
                       f"{st.expected_false_keeps:.2f}{marginal}")
             if st.marginal_keeps:
-                out.print("  (marginal = p-value close to alpha, or confirmed gain below min_effect:"
-                          " worth re-measuring)")
+                out.print("  (marginal = the confirmed 95% interval reaches below min_effect: "
+                          "worth measuring again)")
         if st.pending:
             out.print("[yellow]pending:[/] the working tree holds an unmeasured candidate "
                       "(`autoresearch run -m ...` measures it)", markup=True)

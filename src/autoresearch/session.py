@@ -180,8 +180,16 @@ def status(session: Session, check_workspace: bool = True) -> Status:
         interrupted=read_json(session.paths.pending),
         warnings=warnings,
         expected_false_keeps=audit.expected_false_keeps,
-        marginal_keeps=[measured_keeps[i].run for i in audit.marginal],
+        marginal_keeps=[r.run for r in measured_keeps if _close_call(r, c)],
     )
+
+
+def _close_call(record: ledger.RunRecord, config: cfg.Config) -> bool:
+    """A keep whose confirmed 95% interval reaches below min_effect: worth measuring again."""
+    if not record.ci or record.ci[0] == record.ci[1]:
+        return False  # deterministic metrics have no interval to doubt
+    worst = min(improvement_of(r, config.metric.direction) for r in record.ci)
+    return worst < config.stats.min_effect
 
 
 def median(values: list[float]) -> float:
