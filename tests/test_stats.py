@@ -183,3 +183,11 @@ def test_audit_keeps() -> None:
     assert a.expected_false_keeps == pytest.approx(0.01 * 97 / 0.99)
     assert a.marginal == (1, 2)
     assert audit_keeps([], judged=0).expected_false_keeps == 0.0
+
+
+def test_instruction_count_jitter_is_no_difference_not_worse():
+    one_round = Policy(min_effect=0.05, min_rounds=1, max_rounds=1, confirm_rounds=0)
+    jitter = compare([368_255_092.0], [368_157_691.0 * 1.0005], "lower", one_round)
+    assert (jitter.outcome, jitter.reason) == ("not_better", "no difference")
+    worse = compare([100.0], [101.0], "lower", one_round)
+    assert worse.outcome == "worse"

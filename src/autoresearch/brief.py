@@ -12,11 +12,18 @@ RESEARCH_CHARS = 4_000
 IDEAS_CHARS = 2_000
 FAILURE_CHARS = 1_500
 HISTORY_ROWS = 15
-PROPOSAL_FILE_HINT = ".autoresearch/proposal.md"
+STOP_AFTER_EDIT = ("Make ONE focused change that you expect to improve the metric, then stop; "
+                   "the harness runs the experiment (do not call `autoresearch run`).")
+CALL_RUN_EXPERIMENT = ("Make ONE focused change that you expect to improve the metric, then call "
+                       "the tool `run_experiment` with a description and a hypothesis, read the "
+                       "verdict, and decide the next change.")
 
 
-def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
+def build_brief(session: Session, proposal_file: str | None = None, driver: str = "loop") -> Brief:
     """Render the brief for the next proposal; deterministic and bounded in size.
+
+    `driver` is who runs the experiment after the edit: the loop (the proposer just stops) or
+    the agent itself over MCP (it calls `run_experiment`).
 
     >>> build_brief(session).text.splitlines()[0]  # doctest: +SKIP
     '# Optimization task: make combined_us lower'
@@ -33,11 +40,10 @@ def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
         f"`{c.metric.name}`{f' ({c.metric.unit})' if c.metric.unit else ''}, {better} is better, "
         f"measured by `{c.commands.benchmark}`."
         + (f" Correctness checks: `{c.commands.checks}` must pass." if c.commands.checks else ""),
-        "Make ONE focused change that you expect to improve the metric, then stop. Do not run "
-        "git commit, do not revert, do not call `autoresearch run`, do not run the benchmark "
-        "to judge yourself: the harness "
-        "measures your change against the current best and keeps it only if it is measurably "
-        f"better (at least {c.stats.min_effect:.0%}) and the checks pass.",
+        (STOP_AFTER_EDIT if driver == "loop" else CALL_RUN_EXPERIMENT)
+        + " Never commit, revert or run the benchmark to judge yourself: the harness measures "
+        "each change against the current best and keeps it only if it is measurably better "
+        f"(at least {c.stats.min_effect:.0%}) and the checks pass.",
         "",
         "## Rules",
         "- Files you may change: " + (", ".join(f"`{g}`" for g in c.scope.include) or "any file"),
@@ -62,8 +68,8 @@ def build_brief(session: Session, proposal_file: str | None = None) -> Brief:
     kept = [r for r in runs if r.verdict == "keep"]
     if kept:
         parts += ["", "## Kept so far", *[f"- run {r.run}: {r.description}" for r in kept[-10:]]]
-    dead: dict[str, str] = {}  # one line per idea, its latest verdict
-    for r in runs:
+    dead: dict[str, str] = {}  # one line per idea, its latest verdict, in every segment
+    for r in book.runs:
         if r.verdict not in ("keep", "baseline") and r.reason != "no change":
             dead.pop(r.description, None)
             dead[r.description] = r.reason

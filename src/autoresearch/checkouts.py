@@ -77,9 +77,9 @@ def _first_failure(tail: str) -> str:
     >>> _first_failure("...\nFAILED tests/t.py::test_a - Failed: Timeout (>10.0s)\n")
     ': tests/t.py::test_a (timed out)'
     """
-    failed = next((line for line in tail.splitlines() if line.startswith("FAILED ")), None)
-    if failed is None:
+    failed = [line for line in tail.splitlines() if line.startswith("FAILED ")]
+    if not failed:
         return ""
-    name = failed[len("FAILED "):].split(" - ")[0].strip()
-    hung = "Timeout" in tail
-    return f": {name}" + (" (timed out)" if hung else "")
+    name = failed[0][len("FAILED "):].split(" - ")[0].strip()
+    more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+    return f": {name}" + (" (timed out)" if "Timeout" in tail else "") + more

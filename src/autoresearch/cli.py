@@ -84,7 +84,7 @@ def _progress(enabled: bool) -> Callable[[str], None]:
 @app.command()
 def init(
     name: Annotated[Optional[str], typer.Option(help="Session name; the branch is autoresearch/NAME.")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark).")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark); with --measure cpu or instructions it is cpu_s or instructions, measured by the harness.")] = None,
     direction: Annotated[str, typer.Option(help="lower or higher is better.")] = "lower",
     unit: Annotated[str, typer.Option(help="Unit of the metric, for display (e.g. µs).")] = "",
     measure: Annotated[str, typer.Option(help="wall (the benchmark's METRIC), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round) or single (one run against recorded runs, for expensive benchmarks; needs calibrate).")] = "wall",
@@ -102,7 +102,8 @@ def init(
 
     Refuses a working tree with uncommitted changes to tracked files. If autoresearch.sh does not
     exist, a template is written and init stops so you can fill it in; run init again after.
-    An existing autoresearch.toml is used as it is.
+    An existing autoresearch.toml wins over the flags (a checks script added since the first
+    init is switched on in it).
     """
 
     def action() -> None:
@@ -111,11 +112,14 @@ def init(
         from autoresearch.scaffold import init_session
         from autoresearch.session import InitOptions
 
+        from autoresearch.config import HARNESS_METRICS
+
         cwd = Path.cwd()
-        if (name is None or metric is None) and not _has_config(cwd, CONFIG_FILE):
+        chosen_metric = metric or HARNESS_METRICS.get(measure, (None,))[0]
+        if (name is None or chosen_metric is None) and not _has_config(cwd, CONFIG_FILE):
             raise UsageError("--name and --metric are required to start a session")
         opts = InitOptions(
-            name=name or "", metric=metric or "", direction=direction, unit=unit, measure=measure,
+            name=name or "", metric=chosen_metric or "", direction=direction, unit=unit, measure=measure,
             benchmark=benchmark, checks=checks, build=build, scope=tuple(scope or ()),
             protect=tuple(protect or ()), timeout=timeout, checks_timeout=checks_timeout,
             new_segment=new_segment,
@@ -246,9 +250,12 @@ def calibrate(
         out = _console()
         out.print(f"A/A rounds: {c.rounds} on commit {c.commit[:10]}")
         out.print(f"noise (sd-equivalent of the per-round log-ratio): {c.noise:.2%}")
-        out.print(f"smallest gain detected with 80% power at the current settings "
+        smallest = max(c.detectable_effect, c.current_min_effect)
+        out.print(f"smallest gain kept with 80% power at the current settings "
                   f"(min_effect {c.current_min_effect:g}, max_rounds {c.current_max_rounds}): "
-                  f"{c.detectable_effect:.1%}")
+                  f"{smallest:.1%}" + (" (the noise alone would allow "
+                                       f"{c.detectable_effect:.1%}; min_effect is the floor)"
+                                       if c.detectable_effect < c.current_min_effect else ""))
         out.print(f"recommended: min_effect = {c.recommended_min_effect:g}, "
                   f"max_rounds = {c.recommended_max_rounds}")
         if c.detectable_effect > 0.1:

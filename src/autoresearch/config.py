@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autoresearch.errors import ConfigError
 
@@ -44,11 +44,30 @@ class SessionConfig(_Section):
         return f"autoresearch/{self.name}"
 
 
+# The measures whose primary metric the harness makes itself, by the name it must carry, so a
+# number is never shown under a name (or unit) the benchmark uses for something else.
+HARNESS_METRICS = {"cpu": ("cpu_s", "s"), "instructions": ("instructions", "instr")}
+
+
 class MetricConfig(_Section):
     name: str
     direction: Direction = "lower"
     unit: str = ""
     measure: Measure = "wall"
+
+    @model_validator(mode="after")
+    def _harness_metric_named_for_what_it_is(self) -> MetricConfig:
+        if self.measure in HARNESS_METRICS:
+            name, unit = HARNESS_METRICS[self.measure]
+            if self.name != name:
+                raise ValueError(f"with measure = {self.measure!r} the harness measures the primary "
+                                 f"metric itself and it is named {name!r} (got {self.name!r}); the "
+                                 "benchmark's own METRIC lines become secondary metrics")
+            if self.direction != "lower":
+                raise ValueError(f"{name} is a cost: direction must be 'lower'")
+            if not self.unit:
+                self.unit = unit
+        return self
 
     @field_validator("name")
     @classmethod

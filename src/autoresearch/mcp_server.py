@@ -39,6 +39,7 @@ def build_server(repo: Path):
     async def run_experiment(description: str, hypothesis: str = "") -> dict[str, Any]:
         """Judge the working tree's change against the incumbent: keep (commit) or restore.
 
+        `description`: what the change does (the commit message); `hypothesis`: why it should help.
         The verdict, the measured ratio with its 95% interval, the rounds and the reason come
         back; an error is raised when there is nothing to measure or the session is not set up.
         """
@@ -73,7 +74,7 @@ def build_server(repo: Path):
         from autoresearch.brief import build_brief
         from autoresearch.session import open_session
 
-        return await in_thread(lambda: build_brief(open_session(repo)).text)
+        return await in_thread(lambda: build_brief(open_session(repo), driver="mcp").text)
 
     @server.tool()
     async def add_idea(text: str) -> dict[str, Any]:

@@ -385,17 +385,23 @@ def _constant(d: Sequence[float]) -> bool:
     return len(d) >= 1 and max(d) - min(d) <= 1e-12 * max(1.0, abs(d[0]))
 
 
+# Instruction counts of an interpreter repeat to ~0.03%, not always exactly: a change smaller
+# than this is reported as no difference rather than as worse.
+DETERMINISTIC_TOLERANCE = 1e-3
+
+
 def _deterministic(d: Sequence[float], direction: Direction, threshold: float) -> Comparison:
     est = d[0]
     t = _Trimmed(est, 0.0, max(len(d) - 1, 1))
     if est >= threshold and est > 0:
         outcome: Outcome = "better"
         reason, p = "deterministic metric: better", 0.0
-    elif est < 0:
+    elif est < -DETERMINISTIC_TOLERANCE:
         outcome, reason, p = "worse", "deterministic metric: worse", 1.0
     else:
         outcome = "not_better"
-        reason = "no difference" if est == 0 else "improvement below min_effect"
+        reason = ("no difference" if abs(est) <= DETERMINISTIC_TOLERANCE
+                  else "improvement below min_effect")
         p = 1.0
     return _result(outcome, d, t, (est, est), p, direction, reason, len(d))
 
