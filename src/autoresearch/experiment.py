@@ -150,9 +150,9 @@ def _experiment(
     if config.commands.build:
         progress("build")
         t = time.monotonic()
-        failure = build(session, incumbent, snapshot.incumbent, run_dir) or None
+        failure = build(session, incumbent, snapshot.incumbent, run_dir)
         if failure:
-            raise AutoresearchError(f"the build fails on the incumbent: {failure}")
+            raise AutoresearchError(f"the build fails on the incumbent ({failure[0]}):\n{failure[1]}")
         failure = build(session, candidate, None, run_dir)
         durations["build_s"] = round(time.monotonic() - t, 3)
         if failure:
