@@ -47,7 +47,7 @@ def test_config_round_trips_through_dump(tmp_path: Path):
     })
     (tmp_path / cfg.CONFIG_FILE).write_text(cfg.dump(c))
     assert cfg.load(tmp_path) == c
-    assert c.guard_tolerance("rss") == pytest.approx(0.05)
+    assert c.guard("rss") == ("lower", pytest.approx(0.05))
     assert c.protected_paths()[:3] == ["autoresearch.toml", "autoresearch.jsonl", "autoresearch.sh"]
 
 

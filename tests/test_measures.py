@@ -159,3 +159,16 @@ def test_a_keep_whose_interval_reaches_below_min_effect_is_marginal(session: Rep
     st = session.cli_json("status")
     assert st["marginal_keeps"] == [4]
     assert "marginal: run 4" in session.cli("status").stdout
+
+
+def test_guard_on_a_metric_where_higher_is_better(repo: Repo):
+    repo.cli("init", "--name", "g", "--metric", "cost", "--scope", "work.py", "--timeout", "5")
+    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace(
+        '# tokens_per_s = "-2%"', 'mem = "-5%"'))  # here mem is a benefit: it may drop ≤ 5%
+    repo.git("commit", "-qm", "guard", "autoresearch.toml")
+    repo.set("COST", 50)
+    repo.set("MEM", 40)
+    assert repo.cli_json("run", "-m", "cheaper but less")["reason"] == "guard violated: mem (+20.0%)"
+    repo.set("COST", 50)
+    repo.set("MEM", 60)
+    assert repo.cli_json("run", "-m", "cheaper and more")["status"] == "keep"

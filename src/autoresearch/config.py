@@ -121,12 +121,17 @@ class StatsConfig(_Section):
         return value
 
 
-_GUARD = re.compile(r"^\s*(?:\+(?P<pct>\d+(?:\.\d+)?)%|<=\s*incumbent)\s*$")
+# "+5%": may grow by at most 5% (a cost: memory, allocations); "-5%": may drop by at most 5%
+# (a benefit: throughput); "<= incumbent" / ">= incumbent": no worsening at all.
+_GUARD = re.compile(
+    r"^\s*(?:(?P<sign>[+-])(?P<pct>\d+(?:\.\d+)?)%|(?P<cmp><=|>=)\s*incumbent)\s*$"
+)
 
 
 def _valid_guard(rule: str) -> str:
     if not _GUARD.match(rule):
-        raise ValueError(f'"{rule}" is not a guard: write "+5%" or "<= incumbent"')
+        raise ValueError(f'"{rule}" is not a guard: write "+5%", "-5%", "<= incumbent" or '
+                         '">= incumbent"')
     return rule
 
 
@@ -141,14 +146,22 @@ class Config(_Section):
     stats: StatsConfig = Field(default_factory=StatsConfig)
     guards: dict[str, GuardRule] = Field(
         default_factory=dict,
-        description='secondary metric -> allowed worsening: "+5%" or "<= incumbent"',
+        description='secondary metric -> allowed worsening: "+5%", "-5%", "<= incumbent", ">= incumbent"',
     )
 
-    def guard_tolerance(self, name: str) -> float:
-        """Allowed relative worsening of a guarded metric: `"+5%"` → 0.05, `"<= incumbent"` → 0."""
+    def guard(self, name: str) -> tuple[Direction, float]:
+        """Which way a guarded metric is better, and the relative worsening allowed.
+
+        >>> c = Config.model_validate({"session": {"name": "s"}, "metric": {"name": "t"},
+        ...     "guards": {"rss": "+5%", "tok_s": "-2%", "allocs": "<= incumbent"}})
+        >>> c.guard("rss"), c.guard("tok_s"), c.guard("allocs")
+        (('lower', 0.05), ('higher', 0.02), ('lower', 0.0))
+        """
         match = _GUARD.match(self.guards[name])
         assert match is not None
-        return float(match["pct"]) / 100 if match["pct"] else 0.0
+        if match["cmp"]:
+            return ("lower" if match["cmp"] == "<=" else "higher"), 0.0
+        return ("lower" if match["sign"] == "+" else "higher"), float(match["pct"]) / 100
 
     def protected_paths(self) -> list[str]:
         """Globs no candidate may touch: the session's own files plus the user's list."""
@@ -257,8 +270,9 @@ def dump(config: Config) -> str:
         f"warmup = {'true' if c.stats.warmup else 'false'}",
         "",
         "[guards]",
-        '# peak_rss_mb = "+5%"          # a secondary metric may not worsen by more than this',
-        '# allocations = "<= incumbent"',
+        '# peak_rss_mb = "+5%"          # may grow by at most 5%',
+        '# allocations = "<= incumbent"  # may not grow at all',
+        '# tokens_per_s = "-2%"         # may drop by at most 2%',
     ]
     lines += [f"{name} = {_q(rule)}" for name, rule in c.guards.items()]
     return "\n".join(lines) + "\n"

@@ -249,8 +249,8 @@ def decide(session: Session, result: Measurement) -> tuple[str, str]:
         before, after = result.values("incumbent", name), result.values("candidate", name)
         if not after or len(before) != len(after):
             return "discard", f"guard violated: {name} (not reported by the benchmark)"
-        check = stats.check_guard(before, after, _guard_direction(name), config.guard_tolerance(name),
-                                  config.stats.alpha)
+        direction, tolerance = config.guard(name)
+        check = stats.check_guard(before, after, direction, tolerance, config.stats.alpha)
         if check.violated:
             return "discard", f"guard violated: {name} ({check.worsening:+.1%})"
     if comparison.outcome == "better":
@@ -264,11 +264,6 @@ def decide(session: Session, result: Measurement) -> tuple[str, str]:
     low, high = min(low, high), max(low, high)
     return "discard", (f"{comparison.reason}: measured {comparison.improvement:+.1%} "
                        f"[{low:+.1%}, {high:+.1%}], keeps need ≥ {config.stats.min_effect:.0%}")
-
-
-def _guard_direction(name: str) -> stats.Direction:
-    # Guards protect costs (memory, allocations, size): lower is better unless named otherwise.
-    return "higher" if name.endswith(("_per_s", "per_second", "throughput", "tok_s", "ops")) else "lower"
 
 
 def _secondary_medians(result: Measurement) -> dict[str, float]:
