@@ -326,3 +326,15 @@ def test_patch_folder_inside_the_repository_with_an_open_scope(repo: Repo):
     assert summary["experiments"] == 1 and summary["keeps"] == 1
     assert (folder / "01-halve.patch").exists()  # the user's folder is not part of any candidate
     assert repo.git("show", "--name-only", "--format=", "HEAD").split() == ["work.py"]
+
+
+def test_dead_ends_survive_a_new_segment_in_the_brief(session: Repo):
+    from autoresearch.brief import build_brief
+    from autoresearch.session import open_session
+
+    session.set("COST", 300)
+    session.cli("run", "-m", "triple the cost")
+    session.cli("init", "--new-segment")
+    text = build_brief(open_session(session.path)).text
+    assert "## Dead ends" in text and "triple the cost → worse" in text
+    assert "do not call `autoresearch run`" in text  # the loop runs the experiment itself

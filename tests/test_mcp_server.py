@@ -34,7 +34,9 @@ def test_agent_runs_experiments_over_mcp(session: Repo):
             return sorted(t.name for t in (await client.list_tools()).tools)
 
     assert asyncio.run(tools()) == ["add_idea", "brief", "log", "run_experiment", "status"]
-    assert "make cost lower" in _call(server, "brief").content[0].text
+    brief = _call(server, "brief").content[0].text
+    assert "make cost lower" in brief and "call the tool `run_experiment`" in brief
+    assert "do not call `autoresearch run`" not in brief
 
     nothing = _call(server, "run_experiment", {"description": "nothing yet"})
     assert nothing.is_error and "nothing to measure" in nothing.content[0].text

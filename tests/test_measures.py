@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -172,3 +173,52 @@ def test_guard_on_a_metric_where_higher_is_better(repo: Repo):
     repo.set("COST", 50)
     repo.set("MEM", 60)
     assert repo.cli_json("run", "-m", "cheaper and more")["status"] == "keep"
+
+
+def test_status_warns_when_the_noise_grew_since_calibration(session: Repo):
+    from autoresearch import ledger
+    from autoresearch.ledger import RunRecord
+
+    session.cli("calibrate", "--rounds", "4")
+    assert not any("noise grew" in w for w in session.cli_json("status")["warnings"])
+    # Calibration saw no noise at all (a deterministic metric). Pretend the last two
+    # experiments saw ±20% swings, as on a machine that became busy.
+    calibration = session.path / ".autoresearch" / "calibration.json"
+    data = json.loads(calibration.read_text())
+    data["noise"] = 0.01
+    calibration.write_text(json.dumps(data))
+    swings = [1.0, 1.25, 0.8, 1.2, 0.85, 1.1, 0.9, 1.3]
+    for run in (2, 3):
+        ledger.append(session.path / "autoresearch.jsonl", RunRecord(
+            run=run, status="discard", verdict="discard", timestamp=0, description=f"noisy {run}",
+            samples={"incumbent": [100.0] * 8, "candidate": [100.0 * s for s in swings]}))
+    warnings = session.cli_json("status")["warnings"]
+    assert any("noise grew since calibration" in w for w in warnings), warnings
+
+
+def test_cpu_measure_names_its_primary_itself(repo: Repo):
+    _silent_benchmark(repo)
+    repo.set("SPIN", 200_000)
+    repo.git("commit", "-qam", "bench")
+    repo.cli("init", "--name", "cpu", "--measure", "cpu")  # no --metric needed
+    toml = repo.read("autoresearch.toml")
+    assert 'name = "cpu_s"' in toml and 'unit = "s"' in toml
+    proc = repo.cli("init", "--new-segment", check=0)
+    assert "baseline" in proc.stdout
+
+
+def test_instructions_without_valgrind_is_a_clear_error(repo: Repo, tmp_path):
+    import subprocess
+    import sys
+
+    bin_dir = tmp_path / "bin"  # a PATH with the basics and no valgrind
+    bin_dir.mkdir()
+    for tool in ("git", "bash", "env", "python3", "dirname", "sleep"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "init", "--name", "i",
+                           "--measure", "instructions"], cwd=repo.path, capture_output=True,
+                          text=True, env={**repo.env(), "PATH": str(bin_dir)})
+    assert proc.returncode == 2, proc.stderr
+    assert "needs valgrind" in proc.stderr and "apt-get install valgrind" in proc.stderr

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.ledger import RunRecord
 from autoresearch.checkouts import build, checkout, policy, wants_warmup
 from autoresearch.record import recover
 from autoresearch.measure import Arm, ArmFailure, Bench, measure
@@ -140,11 +141,10 @@ def _set_stats_key(text: str, key: str, value: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def recent_noise(session: Session, experiments: int = 8) -> float | None:
+def recent_noise(runs: list[RunRecord], direction: stats.Direction, experiments: int = 8) -> float | None:
     """Noise seen in recent experiments: the spread of each one's log-ratios around its own center."""
     residuals: list[float] = []
-    direction = session.config.metric.direction
-    for record in session.ledger().segment_runs()[-experiments:]:
+    for record in runs[-experiments:]:
         inc, cand = record.samples.get("incumbent"), record.samples.get("candidate")
         if not inc or not cand or len(inc) != len(cand) or len(inc) < 4:
             continue
@@ -154,7 +154,7 @@ def recent_noise(session: Session, experiments: int = 8) -> float | None:
     return stats.robust_spread(residuals) if len(residuals) >= 12 else None
 
 
-def noise_warnings(session: Session) -> list[str]:
+def noise_warnings(session: Session, runs: list[RunRecord]) -> list[str]:
     """What `status` says about calibration: never done, or the noise has grown since."""
     if session.config.metric.measure == "instructions":
         return []
@@ -162,7 +162,7 @@ def noise_warnings(session: Session) -> list[str]:
     if calibration is None:
         return ["never calibrated: `autoresearch calibrate` measures this machine's noise and "
                 "the smallest gain the harness can confirm"]
-    recent = recent_noise(session)
+    recent = recent_noise(runs, session.config.metric.direction)
     if recent is not None and calibration.noise > 0 and recent > NOISE_GROWTH_WARNING * calibration.noise:
         return [f"noise grew since calibration ({recent:.1%} now vs {calibration.noise:.1%}): "
                 "run `autoresearch calibrate` again"]

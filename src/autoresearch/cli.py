@@ -115,11 +115,11 @@ def init(
         from autoresearch.config import HARNESS_METRICS
 
         cwd = Path.cwd()
-        chosen_metric = metric or HARNESS_METRICS.get(measure, (None,))[0]
-        if (name is None or chosen_metric is None) and not _has_config(cwd, CONFIG_FILE):
+        needs_metric = metric is None and measure not in HARNESS_METRICS
+        if (name is None or needs_metric) and not _has_config(cwd, CONFIG_FILE):
             raise UsageError("--name and --metric are required to start a session")
         opts = InitOptions(
-            name=name or "", metric=chosen_metric or "", direction=direction, unit=unit, measure=measure,
+            name=name or "", metric=metric or "", direction=direction, unit=unit, measure=measure,
             benchmark=benchmark, checks=checks, build=build, scope=tuple(scope or ()),
             protect=tuple(protect or ()), timeout=timeout, checks_timeout=checks_timeout,
             new_segment=new_segment,

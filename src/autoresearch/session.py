@@ -151,7 +151,7 @@ def status(session: Session, check_workspace: bool = True) -> Status:
     from autoresearch.calibrate import noise_warnings
 
     if check_workspace:
-        warnings += noise_warnings(session)
+        warnings += noise_warnings(session, runs)
     c = session.config
     if not c.commands.checks:
         warnings.append("no checks configured: a faster but wrong change would be kept. Put your "
@@ -229,6 +229,8 @@ class InitResult:
 
 
 def build_config(opts: InitOptions, root: Path) -> cfg.Config:
+    """The configuration `init` writes; a harness-measured primary gets its fixed name."""
+    metric = opts.metric or cfg.HARNESS_METRICS.get(opts.measure, ("",))[0]
     checks = opts.checks
     if checks is None and (root / cfg.CHECKS_FILE).exists():
         checks = f"./{cfg.CHECKS_FILE}"
@@ -236,7 +238,7 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
         return cfg.Config.model_validate(
             {
                 "session": {"name": opts.name},
-                "metric": {"name": opts.metric, "direction": opts.direction, "unit": opts.unit,
+                "metric": {"name": metric, "direction": opts.direction, "unit": opts.unit,
                            "measure": opts.measure},
                 "commands": {"benchmark": opts.benchmark, "checks": checks or None,
                              "build": opts.build, "timeout": opts.timeout,
