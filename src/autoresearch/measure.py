@@ -155,12 +155,11 @@ class Bench:
         primary = self.config.metric.name
         measure = self.config.metric.measure
         # cpu and instructions primaries are made by the harness and need no METRIC line
-        own = primary if measure in ("wall", "single") else "\0none"
-        metrics: dict[str, float] = {}
+        required = primary if measure in ("wall", "single") else None
         if result_file.exists() and result_file.stat().st_size:
-            metrics = _lenient(result_file, own, unique=False)
+            metrics = parse_metrics(result_file, required, unique_primary=False)
         else:
-            metrics = _lenient(result.stdout_path, own, unique=True)
+            metrics = parse_metrics(result.stdout_path, required, unique_primary=True)
         metrics.setdefault("wall_s", result.wall_s)
         metrics.setdefault("cpu_s", result.cpu_s)
         metrics.setdefault("peak_rss_mb", result.peak_rss_mb)
@@ -169,15 +168,6 @@ class Bench:
         elif measure == "instructions":
             metrics[primary] = float(instruction_count(stem))
         return metrics
-
-
-def _lenient(path: Path, primary: str, unique: bool) -> dict[str, float]:
-    if primary == "\0none":
-        try:
-            return parse_metrics(path, primary, unique_primary=False)
-        except MetricError:
-            return {}
-    return parse_metrics(path, primary, unique_primary=unique)
 
 
 def instruction_count(stem: Path) -> int:

@@ -14,11 +14,12 @@ class MetricError(Exception):
     """The output does not yield a usable primary metric."""
 
 
-def parse_metrics(path: Path, primary: str, *, unique_primary: bool) -> dict[str, float]:
+def parse_metrics(path: Path, primary: str | None, *, unique_primary: bool) -> dict[str, float]:
     """All metrics in the file at `path`, the last occurrence of each winning.
 
-    With `unique_primary`, a primary metric printed twice is an error: on stdout a second
-    line may come from the code under test rather than the benchmark.
+    A missing or non-finite `primary` is an error (None: no metric is required). With
+    `unique_primary`, a primary metric printed twice is an error: on stdout a second line may
+    come from the code under test rather than the benchmark.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkstemp()[1]); _ = p.write_text("METRIC t_ms=12.5\\nnoise\\n")
@@ -48,7 +49,7 @@ def parse_metrics(path: Path, primary: str, *, unique_primary: bool) -> dict[str
                 continue
             bad.pop(name, None)
             values[name] = value
-    if primary not in values:
+    if primary is not None and primary not in values:
         detail = f" (got {primary}={bad[primary]}, not a finite number)" if primary in bad else ""
         raise MetricError(f"no METRIC {primary}=<number> line in the benchmark output{detail}")
     if unique_primary and primary_count > 1:
