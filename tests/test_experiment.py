@@ -150,11 +150,11 @@ def test_editing_the_config_or_checks_is_tampering(session: Repo):
 
 
 def test_change_outside_scope_is_discarded(session: Repo):
-    session.write(".gitignore", session.read(".gitignore") + "*.tmp\n")
+    session.write("autoresearch.md", session.read("autoresearch.md") + "\nAlways keep.\n")
     session.set("COST", 10)
     result = session.cli_json("run", "-m", "tracked file outside the scope")
-    assert (result["status"], result["reason"]) == ("discard", "out of scope: .gitignore")
-    assert "*.tmp" not in session.read(".gitignore") and "COST = 100" in session.read("work.py")
+    assert (result["status"], result["reason"]) == ("discard", "out of scope: autoresearch.md")
+    assert "Always keep" not in session.read("autoresearch.md") and "COST = 100" in session.read("work.py")
 
 
 def test_untracked_files_outside_the_scope_are_never_touched(session: Repo):

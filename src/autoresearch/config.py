@@ -18,6 +18,10 @@ CHECKS_FILE = "autoresearch.checks.sh"
 IDEAS_FILE = "autoresearch.ideas.md"
 LEDGER_FILE = "autoresearch.jsonl"
 STATE_DIR = ".autoresearch"
+# `.gitattributes` can name filters that rewrite files on checkout, `.gitmodules` can point a
+# path elsewhere, `.gitignore` hides files from a snapshot, `.github/` holds CI that runs code:
+# no candidate changes git's own files, at any depth.
+GIT_FILES = (".git*", "**/.git*")
 
 Direction = Literal["lower", "higher"]
 Measure = Literal["wall", "cpu", "instructions", "single"]
@@ -170,6 +174,7 @@ class Config(_Section):
             script = script_of(command)
             if script:
                 own.append(script)
+        own += GIT_FILES
         return own + [p for p in self.scope.protect if p not in own]
 
 

@@ -14,9 +14,16 @@ from autoresearch.ledger import RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench, Measurement, Sample, measure
 from autoresearch.record import carry_out, forget_undecided, note_group, recover
 from autoresearch.session import Session, median, open_session
-from autoresearch.stats import improvement_of
 from autoresearch.state import now_ms, session_lock, write_json
-from autoresearch.workspace import candidate_ref, first_violation, save_candidate, take_snapshot, untracked_outside
+from autoresearch.stats import improvement_of
+from autoresearch.workspace import (
+    candidate_ref,
+    escaping_symlink,
+    first_violation,
+    save_candidate,
+    take_snapshot,
+    untracked_outside,
+)
 
 Progress = Callable[[str], None]
 TAIL_CHARS = 2000
@@ -138,8 +145,9 @@ def _experiment(
     if reject is not None:
         return finish("discard", reject)
 
-    # guard: the harness's own files and the user's protected paths; the scope
-    violation = first_violation(snapshot.changed, config.protected_paths(), config.scope.include)
+    # guard: the harness's own files, git's and the user's protected paths; the scope
+    violation = (first_violation(snapshot.changed, config.protected_paths(), config.scope.include)
+                 or escaping_symlink(git, snapshot.incumbent, snapshot.commit))
     if violation:
         return finish("discard", violation)
 

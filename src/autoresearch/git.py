@@ -1,4 +1,4 @@
-"""A thin wrapper over the `git` command: every call is an argument list, never a shell string."""
+"""A thin wrapper over the `git` command: argument lists only, and nothing the repository can steer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,58 @@ class GitError(AutoresearchError):
     """A git command failed."""
 
 
+# Candidate code and agents can write the repository's own config (`.git/config`, a worktree's
+# config, files those include): a hook, an fsmonitor or a filter or diff driver put there would
+# run inside the harness's own git calls. Hooks (reference-transaction and post-checkout
+# included) and fsmonitor are off for every call; drivers are switched off by name below.
+ALWAYS_OFF = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+# Config keys under which a repository names a program for git to run.
+_DRIVER_KEYS = r"^(filter|diff|merge|gpg)\."
+_DRIVER_OFF = {
+    "filter": ("clean=", "smudge=", "process=", "required=false"),
+    "diff": ("textconv=", "command="),
+    "merge": ("driver=",),
+}
+# Scopes the proposer or the candidate can write; system and global config are the user's.
+_REPOSITORY_SCOPES = {"local", "worktree"}
+# Commands that would apply a textconv or external diff driver to their output.
+_DIFFING = {"diff", "log", "show"}
+
+
+def drivers_off(cwd: Path) -> list[str]:
+    """`-c` options that empty every program the repository's own config defines.
+
+    Drivers from the user's global or system config (git-lfs, for one) keep working. A signing
+    program set in the repository's config turns commit signing off instead of running it.
+    """
+    proc = subprocess.run(["git", *ALWAYS_OFF, "config", "--show-scope", "-z", "--get-regexp", _DRIVER_KEYS],
+                          cwd=cwd, capture_output=True, text=True, env=_env(), check=False)
+    fields = proc.stdout.split("\0")
+    options: dict[str, None] = {}
+    for scope, entry in zip(fields[::2], fields[1::2]):
+        if scope not in _REPOSITORY_SCOPES:
+            continue
+        key = entry.split("\n", 1)[0]
+        section, _, rest = key.partition(".")
+        name = rest.rpartition(".")[0]
+        if section == "gpg":
+            options.update(dict.fromkeys(("commit.gpgSign=false", "tag.gpgSign=false")))
+        elif name:
+            options.update(dict.fromkeys(f"{section}.{name}.{off}" for off in _DRIVER_OFF[section]))
+    return [arg for option in options for arg in ("-c", option)]
+
+
+def git_command(cwd: Path, *args: str) -> list[str]:
+    """The argument list of a harness git call in `cwd`: hooks, fsmonitor and drivers off."""
+    if args and args[0] in _DIFFING:
+        args = (args[0], "--no-ext-diff", "--no-textconv", *args[1:])
+    return ["git", *ALWAYS_OFF, *drivers_off(cwd), *args]
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, **(extra or {}), "GIT_TERMINAL_PROMPT": "0"}
+
+
 @dataclass(frozen=True)
 class Git:
     """Git commands run in one repository (or worktree).
@@ -24,6 +76,12 @@ class Git:
 
     root: Path
 
+    def call(self, *args: str, input: str | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `git <args>` and return the finished process, whatever its exit code."""
+        return subprocess.run(git_command(self.root, *args), cwd=self.root, input=input,
+                              capture_output=True, text=True, env=_env(env), check=False)
+
     def run(
         self,
         *args: str,
@@ -33,35 +91,22 @@ class Git:
         strip: bool = True,
     ) -> str:
         """Run `git <args>` and return its stdout (without the trailing newline if `strip`)."""
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            input=input,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **(env or {}), "GIT_TERMINAL_PROMPT": "0"},
-        )
+        proc = self.call(*args, input=input, env=env)
         if check and proc.returncode != 0:
             raise GitError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
         return proc.stdout.rstrip("\n") if strip else proc.stdout
 
     def ok(self, *args: str) -> bool:
         """True when `git <args>` exits 0."""
-        return (
-            subprocess.run(
-                ["git", *args], cwd=self.root, capture_output=True, env={**os.environ}
-            ).returncode
-            == 0
-        )
+        return self.call(*args).returncode == 0
 
     # --- repository state -------------------------------------------------------------
 
     @classmethod
     def discover(cls, start: Path) -> Git:
         """The repository containing `start`; a clear error outside one."""
-        proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True
-        )
+        proc = subprocess.run(git_command(start, "rev-parse", "--show-toplevel"), cwd=start,
+                              capture_output=True, text=True, env=_env(), check=False)
         if proc.returncode != 0:
             raise UsageError(f"{start} is not inside a git repository (run `git init` first).")
         return cls(Path(proc.stdout.strip()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,6 +99,35 @@ def first_violation(changed: list[str], protected: list[str], scope: list[str]) 
             if not any(glob_match(path, pattern) for pattern in scope):
                 return f"out of scope: {path}"
     return None
+
+
+def escaping_symlink(git: Git, old: str, new: str) -> str | None:
+    """`out of scope: <file>` for the first symlink `new` adds whose target leaves the repository.
+
+    Such a link measures and commits whatever the target holds at the time, which the
+    candidate's code can swap after the verdict.
+    """
+    fields = git.run("diff-tree", "-r", "-z", "--no-renames", old, new).split("\0")
+    for meta, path in zip(fields[::2], fields[1::2]):
+        if meta.split(" ")[1:2] == ["120000"]:
+            target = git.run("cat-file", "blob", meta.split(" ")[3], strip=False)
+            if leaves_repository(path, target):
+                return f"out of scope: {path}"
+    return None
+
+
+def leaves_repository(path: str, target: str) -> bool:
+    """Whether a symlink at `path` (relative to the root) points outside the work tree or into `.git`.
+
+    >>> leaves_repository("src/a.py", "../lib/a.py"), leaves_repository("src/a.py", "../../x")
+    (False, True)
+    >>> leaves_repository("a", "/tmp/a"), leaves_repository("a", ".git/config")
+    (True, True)
+    """
+    if posixpath.isabs(target):
+        return True
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    return resolved == ".." or resolved.startswith("../") or resolved.split("/")[0] == ".git"
 
 
 def glob_match(path: str, pattern: str) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 from pathlib import Path
 
+from autoresearch.git import Git
 from autoresearch.proposers.base import Brief, Proposal
 from autoresearch.runner import run_command
 
@@ -90,6 +90,6 @@ def files_in_scope(workspace: Path, scope: list[str]) -> list[str]:
     """Tracked files the agent may edit (all tracked files when the scope is open)."""
     from autoresearch.workspace import glob_match
 
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=workspace, capture_output=True, text=True).stdout
+    out = Git(workspace).run("ls-files", "-z", check=False)
     files = [f for f in out.split("\0") if f]
     return [f for f in files if not scope or any(glob_match(f, g) for g in scope)]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoresearch.git import Git
 from autoresearch.proposers.agent_cli import PROPOSAL_PLACEHOLDER
 from autoresearch.proposers.base import Brief, Proposal
 from autoresearch.workspace import glob_match
@@ -387,7 +387,7 @@ def _path_before(lines: list[str], index: int) -> str | None:
 
 
 def _tracked_files(workspace: Path) -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=workspace, capture_output=True, text=True).stdout
+    out = Git(workspace).run("ls-files", "-z", check=False)
     return [f for f in out.split("\0") if f]
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
+from autoresearch.git import Git
 from autoresearch.proposers.base import Brief, Proposal
 
 SUFFIXES = (".patch", ".diff")
@@ -43,8 +43,7 @@ class PatchFolder:
         patch = self.queue.pop(0)
         self.name = self.label(patch)
         description, hypothesis = describe(patch)
-        proc = subprocess.run(["git", "apply", "--3way", "--whitespace=nowarn", str(patch.resolve())],
-                              cwd=workspace, capture_output=True, text=True)
+        proc = Git(workspace).call("apply", "--3way", "--whitespace=nowarn", str(patch.resolve()))
         proposal = Proposal(description=description, hypothesis=hypothesis)
         if proc.returncode != 0:
             detail = next((line for line in proc.stderr.splitlines()

@@ -1,0 +1,137 @@
+"""Attacks on git and on the harness's state, tried end to end on real repositories."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import Repo
+
+from autoresearch.config import load
+from autoresearch.git import Git, drivers_off
+from autoresearch.workspace import first_violation
+
+
+def _counter(repo: Repo, name: str) -> tuple[Path, str]:
+    """A file outside the repository and a shell line that appends to it when run."""
+    path = repo.path.parent / f"{name}.count"
+    return path, f'echo {name} >> "{path}"'
+
+
+def _count(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _install_hostile_git_config(repo: Repo) -> dict[str, Path]:
+    """What an agent (or unsealed candidate code) can put in `.git`: a hook, an fsmonitor,
+    filter and diff drivers that every file is routed through. Each one counts its runs."""
+    counters = {}
+    common = Path(repo.git("rev-parse", "--path-format=absolute", "--git-common-dir"))
+    for name in ("reference-transaction", "post-checkout", "post-index-change"):
+        counters[name], line = _counter(repo, name)
+        hook = common / "hooks" / name
+        hook.parent.mkdir(exist_ok=True)
+        hook.write_text(f"#!/bin/sh\n{line}\n")
+        hook.chmod(0o755)
+    counters["fsmonitor"], line = _counter(repo, "fsmonitor")
+    script = repo.path.parent / "fsmonitor.sh"
+    script.write_text(f"#!/bin/sh\n{line}\nexit 1\n")
+    script.chmod(0o755)
+    repo.git("config", "core.fsmonitor", str(script))
+    for driver in ("smudge", "clean", "textconv", "command"):
+        counters[driver], line = _counter(repo, driver)
+    # The smudge filter would give the candidate's checkout a cheaper work.py than it committed.
+    _, smudge = _counter(repo, "smudge")
+    repo.git("config", "filter.evil.smudge", f"{smudge}; sed 's/^COST = .*/COST = 1/'")
+    repo.git("config", "filter.evil.clean", f"{_counter(repo, 'clean')[1]}; cat")
+    repo.git("config", "filter.evil.required", "true")
+    repo.git("config", "diff.evil.textconv", f"{_counter(repo, 'textconv')[1]}; cat")
+    repo.git("config", "diff.evil.command", f"{_counter(repo, 'command')[1]}; true")
+    (common / "info").mkdir(exist_ok=True)
+    (common / "info" / "attributes").write_text("* filter=evil diff=evil\n")
+    return counters
+
+
+def test_hooks_fsmonitor_and_drivers_in_the_repository_never_run_in_harness_git_calls(session: Repo):
+    counters = _install_hostile_git_config(session)
+    session.set("COST", 50)
+    result = session.cli_json("run", "-m", "halve cost")
+    assert {name: _count(path) for name, path in counters.items()} == dict.fromkeys(counters, 0)
+    # Measured and committed as written, not as the smudge filter would have checked it out.
+    assert (result["verdict"], result["metric"]) == ("keep", 50)
+    assert "COST = 50" in (session.path / ".autoresearch/worktrees/candidate/work.py").read_text()
+    assert session.git("rev-parse", "HEAD") == result["commit"]
+    # The same config does run in a plain git call: the counters above would have seen it.
+    session.git("update-ref", "refs/heads/probe", "HEAD")
+    assert _count(counters["reference-transaction"]) > 0
+
+
+def test_candidate_code_installing_hooks_during_its_checks_does_not_reach_the_harness(session: Repo):
+    hook_count, line = _counter(session, "hook")
+    fsmonitor_count, fsm_line = _counter(session, "fsm")
+    # Runs whenever the checks or the benchmark import the candidate's work.py.
+    session.write("work.py", session.read("work.py").replace("COST = 100", "COST = 50") + f"""
+import os, subprocess
+try:
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            capture_output=True, text=True).stdout.strip()
+    if common:
+        os.makedirs(common + "/hooks", exist_ok=True)
+        with open(common + "/hooks/reference-transaction", "w") as fh:
+            fh.write({"#!/bin/sh" + chr(10) + line + chr(10)!r})
+        os.chmod(common + "/hooks/reference-transaction", 0o755)
+        subprocess.run(["git", "config", "core.fsmonitor", {fsm_line!r}], capture_output=True)
+except OSError:
+    pass
+""")
+    result = session.cli_json("run", "-m", "halve cost, and plant a hook")
+    assert _count(hook_count) == 0 and _count(fsmonitor_count) == 0
+    assert result["verdict"] == "keep" and session.git("rev-parse", "HEAD") == result["commit"]
+
+
+def test_git_files_are_protected_at_any_depth(session: Repo):
+    session.write(".gitignore", session.read(".gitignore") + "work.py\n")
+    session.set("COST", 50)
+    result = session.cli_json("run", "-m", "hide work.py from snapshots")
+    assert (result["verdict"], result["reason"]) == ("discard", "tampered: .gitignore")
+    # A new .gitattributes outside the scope is the user's scratch: never part of a candidate.
+    session.write(".gitattributes", "autoresearch.sh filter=evil\n")
+    session.set("COST", 50)
+    assert session.cli_json("run", "-m", "attributes")["verdict"] == "keep"
+    assert ".gitattributes" not in session.git("ls-tree", "--name-only", "HEAD").split()
+    protected = load(session.path).protected_paths()
+    for path in (".gitattributes", "sub/.gitmodules", "a/b/.gitattributes", ".github/workflows/ci.yml"):
+        assert first_violation([path], protected, ["**"]) == f"tampered: {path}"
+    assert first_violation(["src/git.py", "digit"], protected, ["**"]) is None
+
+
+def test_symlink_leaving_the_repository_is_out_of_scope(session: Repo, tmp_path: Path):
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(session.read("work.py").replace("COST = 100", "COST = 1"))
+    (session.path / "work.py").unlink()
+    (session.path / "work.py").symlink_to(outside)
+    result = session.cli_json("run", "-m", "swap in a file from /tmp")
+    assert (result["verdict"], result["reason"]) == ("discard", "out of scope: work.py")
+    assert not (session.path / "work.py").is_symlink() and "COST = 100" in session.read("work.py")
+    (session.path / "work.py").unlink()
+    (session.path / "work.py").symlink_to("../../x/work.py")
+    assert session.cli_json("run", "-m", "dot-dot")["reason"] == "out of scope: work.py"
+
+
+def test_only_the_repositorys_own_drivers_are_switched_off(repo: Repo, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    (tmp_path / "home").mkdir()
+    subprocess.run(["git", "config", "--global", "filter.lfs.smudge", "git-lfs smudge -- %f"],
+                   check=True)
+    repo.git("config", "filter.evil.clean", "evil")
+    repo.git("config", "diff.evil.textconv", "evil")
+    repo.git("config", "gpg.program", "evil")
+    options = drivers_off(repo.path)
+    assert Git(repo.path).run("config", "filter.lfs.smudge") == "git-lfs smudge -- %f"
+    pairs = set(options[1::2])
+    assert {"filter.evil.clean=", "filter.evil.smudge=", "diff.evil.textconv=",
+            "commit.gpgSign=false"} <= pairs
+    assert not any(p.startswith("filter.lfs") for p in pairs)
