@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
 from autoresearch.git import Git
@@ -40,15 +41,21 @@ def remember_untracked(git: Git, paths: Paths) -> None:
 
 def exclude_harness_files(git: Git) -> None:
     """Keep the ledger and private state out of `git add -A`, without touching tracked files."""
+    exclude_paths(git, [f"/{p}" for p in HARNESS_ONLY], "harness-only files")
+
+
+def exclude_paths(git: Git, patterns: Iterable[str], label: str) -> None:
+    """Add the gitignore `patterns` missing from `.git/info/exclude` (the user's .gitignore and
+    tracked files stay untouched)."""
     common = Path(git.run("rev-parse", "--git-common-dir"))
     if not common.is_absolute():
         common = git.root / common
     exclude = common / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-    missing = [f"/{p}" for p in HARNESS_ONLY if f"/{p}" not in current.split("\n")]
+    missing = [p for p in patterns if p not in current.split("\n")]
     if missing:
-        block = "\n# autoresearch: harness-only files\n" + "\n".join(missing) + "\n"
+        block = f"\n# autoresearch: {label}\n" + "\n".join(missing) + "\n"
         exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + block, encoding="utf-8")
 
 
