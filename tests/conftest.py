@@ -120,7 +120,12 @@ class Repo:
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     """A committed project with a deterministic benchmark and checks; no session yet."""
-    r = Repo(tmp_path / "project")
+    return make_project(tmp_path / "project")
+
+
+def make_project(path: Path) -> Repo:
+    """Create the project of the `repo` fixture at `path` (for fixtures of a wider scope)."""
+    r = Repo(path)
     r.path.mkdir()
     r.git("init", "-q", "-b", "main")
     r.write("work.py", WORK_PY)

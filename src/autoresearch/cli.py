@@ -425,6 +425,63 @@ def _print_loop_summary(state, json_out: bool) -> None:
 
 
 @app.command()
+def report(
+    segment: Annotated[Optional[int], typer.Option(help="Which segment (default: the current one; `init --new-segment` starts a new one).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the files (default: .autoresearch/report, which git ignores).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write the session's report: report.md (a pull-request description), progress.png and
+    progress.svg (every experiment a dot, the keeps on the running-best line, per-keep gains with
+    intervals) and report.html (interactive, self-contained: opens with no network)."""
+
+    def action() -> None:
+        from autoresearch.faces.report import write_report
+        from autoresearch.faces.report import fmt
+        from autoresearch.session import open_session
+
+        session = open_session(Path.cwd())
+        folder = out if out is not None else session.paths.state / "report"
+        files = write_report(session, folder.absolute(), segment)
+        if json_out:
+            _print_json(files.as_dict())
+            return
+        d, console = files.data, _console()
+        total = (f"total {fmt.gain(d.total.gain, d.total.gain_ci)} from {d.total.keeps} keeps"
+                 if d.total else "nothing kept yet")
+        console.print(f"{d.session}: {len(d.judged)} experiments, {total}", markup=False)
+        for label, path in (("markdown", files.markdown), ("chart", files.png),
+                            ("chart", files.svg), ("page", files.html)):
+            console.print(f"  {label:8s} {path}", markup=False)
+        console.print("report.md reads as a pull-request description; report.html opens offline.")
+
+    _guarded(action, json_out)
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="Port to serve on (0 = any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to serve on; only this machine's own (127.0.0.1, localhost, ::1) unless --allow-remote.")] = "127.0.0.1",
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow an interface other machines can reach: anyone who can reach it sees the session.")] = False,
+    segment: Annotated[Optional[int], typer.Option(help="Which segment (default: the current one).")] = None,
+) -> None:
+    """A live page of the session in your browser: the progress chart, the experiment running
+    now (phase, round, running estimate) and the ledger, refreshed as experiments land. Read-only;
+    run it beside `loop` or `run`. Ctrl-C stops it."""
+
+    def action() -> None:
+        from autoresearch.faces.dashboard import serve
+        from autoresearch.session import open_session
+
+        session = open_session(Path.cwd())
+        out = _console()
+        serve(session, host, port, allow_remote, segment,
+              ready=lambda url: out.print(f"dashboard of {session.config.session.name} on {url}  "
+                                          "(Ctrl-C stops it)", markup=False))
+
+    _guarded(action)
+
+
+@app.command()
 def idea(text: Annotated[str, typer.Argument(help="The idea, one line.")]) -> None:
     """Append an idea to the backlog (autoresearch.ideas.md) that proposers read."""
 

@@ -46,6 +46,11 @@ class Paths:
         return self.state / "pending.json"
 
     @property
+    def progress(self) -> Path:
+        """The running experiment's latest progress event, for the dashboard."""
+        return self.state / "progress.json"
+
+    @property
     def preexisting(self) -> Path:
         """Untracked files that belong to the user, not to any candidate."""
         return self.state / "untracked.json"

@@ -1,0 +1,84 @@
+"""Numbers as a person reads them, the same in the markdown, the charts, the page and the terminal."""
+
+from __future__ import annotations
+
+
+def pct(x: float | None, signed: bool = True) -> str:
+    """A relative change: `0.123` → "+12.3%".
+
+    >>> pct(0.123), pct(-0.05), pct(None)
+    ('+12.3%', '-5.0%', '')
+    """
+    if x is None:
+        return ""
+    return f"{x:+.1%}" if signed else f"{x:.1%}"
+
+
+def interval(ci: tuple[float, float] | None) -> str:
+    """A gain interval; an exact measurement (instruction counts) has none to show.
+
+    >>> interval((0.1, 0.15)), interval((0.2, 0.2)), interval(None)
+    ('[+10.0%, +15.0%]', 'exact', '')
+    """
+    if ci is None:
+        return ""
+    if ci[0] == ci[1]:
+        return "exact"
+    return f"[{pct(ci[0])}, {pct(ci[1])}]"
+
+
+def gain(value: float | None, ci: tuple[float, float] | None) -> str:
+    """A gain with its interval: "+12.3% [+10.0%, +14.2%]".
+
+    >>> gain(0.123, (0.1, 0.142))
+    '+12.3% [+10.0%, +14.2%]'
+    """
+    return f"{pct(value)} {interval(ci)}".strip()
+
+
+def number(x: float | None, unit: str = "") -> str:
+    """A metric value with its unit: `1234.5678, "µs"` → "1234.57µs".
+
+    >>> number(1234.5678, "µs"), number(None)
+    ('1234.57µs', '—')
+    """
+    return "—" if x is None else f"{x:.6g}{unit}"
+
+
+def duration(seconds: float) -> str:
+    """`75` → "1 min 15 s", `3725` → "1 h 02 min".
+
+    >>> duration(42.4), duration(75), duration(3725)
+    ('42 s', '1 min 15 s', '1 h 02 min')
+    """
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{round(s / 60)} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def shorten(text: str, width: int) -> str:
+    """One line of at most `width` characters.
+
+    >>> shorten("cache the compiled regex in the lexer", 22)
+    'cache the compiled …'
+    """
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width * 0.6 else cut).rstrip(" ,;:") + " …"
+
+
+def tokens(n: int) -> str:
+    """`12345` → "12.3k".
+
+    >>> tokens(950), tokens(12345), tokens(2_500_000)
+    ('950', '12.3k', '2.50M')
+    """
+    if n < 1000:
+        return str(n)
+    return f"{n / 1000:.1f}k" if n < 1_000_000 else f"{n / 1_000_000:.2f}M"
