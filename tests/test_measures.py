@@ -183,7 +183,7 @@ def test_status_warns_when_the_noise_grew_since_calibration(session: Repo):
     assert not any("noise grew" in w for w in session.cli_json("status")["warnings"])
     # Calibration saw no noise at all (a deterministic metric). Pretend the last two
     # experiments saw ±20% swings, as on a machine that became busy.
-    calibration = session.path / ".autoresearch" / "calibration.json"
+    calibration = session.path / ".autoresearch" / "calibration-wall.json"
     data = json.loads(calibration.read_text())
     data["noise"] = 0.01
     calibration.write_text(json.dumps(data))

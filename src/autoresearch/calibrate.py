@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,18 +36,27 @@ class Calibration:
     current_max_rounds: int
     log_ratios: list[float]
     written: bool = False
+    measure: str = "wall"  # what was measured: a calibration speaks for its own measure only
+    metric: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def calibration_path(session: Session) -> Path:
-    return session.paths.state / "calibration.json"
+def calibration_path(session: Session, measure: str | None = None) -> Path:
+    """One file per measure: the noise of wall time says nothing about instruction counts."""
+    return session.paths.state / f"calibration-{measure or session.config.metric.measure}.json"
 
 
 def last_calibration(session: Session) -> Calibration | None:
+    """The latest calibration of the session's current measure and primary metric."""
     data = read_json(calibration_path(session))
-    return Calibration(**data) if data else None
+    if not data:
+        return None
+    calibration = Calibration(**data)
+    if calibration.metric and calibration.metric != session.config.metric.name:
+        return None  # a benchmark metric since replaced by another
+    return calibration
 
 
 def calibrate(start: Path, rounds: int = 12, write: bool = False,
@@ -110,35 +118,15 @@ def _write_settings(session: Session, min_effect: float, max_rounds: int) -> Non
     """Store the recommendations in autoresearch.toml and commit them on the session branch."""
     path = session.root / cfg.CONFIG_FILE
     text = path.read_text(encoding="utf-8")
-    text = _set_stats_key(text, "min_effect", f"{min_effect:g}")
-    text = _set_stats_key(text, "max_rounds", str(max(max_rounds, session.config.stats.min_rounds)))
+    text = cfg.set_key(text, "stats", "min_effect", f"{min_effect:g}")
+    text = cfg.set_key(text, "stats", "max_rounds", str(max(max_rounds, session.config.stats.min_rounds)))
+    # the settings hold for this measure only; switching measure resets them
+    text = cfg.set_key(text, "stats", "calibrated_for", f'"{session.config.metric.measure}"')
     path.write_text(text, encoding="utf-8")
     cfg.load(session.root)  # never commit a config the harness cannot read
     session.git.run("commit", "--quiet", "--no-verify", "-F", "-", "--", cfg.CONFIG_FILE,
                     input=f"autoresearch: calibrate (min_effect {min_effect:g}, max_rounds {max_rounds})\n",
                     env=session.git.identity())
-
-
-def _set_stats_key(text: str, key: str, value: str) -> str:
-    """Set `key = value` in the [stats] table, keeping comments and everything else."""
-    lines = text.splitlines()
-    section = None
-    for i, line in enumerate(lines):
-        header = re.match(r"^\s*\[([^\]]+)\]", line)
-        if header:
-            if section == "stats":
-                lines.insert(i, f"{key} = {value}")
-                return "\n".join(lines) + "\n"
-            section = header[1].strip()
-            continue
-        if section == "stats" and re.match(rf"^\s*{key}\s*=", line):
-            comment = line.split("#", 1)[1] if "#" in line else None
-            lines[i] = f"{key} = {value}" + (f"      #{comment}" if comment else "")
-            return "\n".join(lines) + "\n"
-    if section != "stats":
-        lines += ["", "[stats]"]
-    lines.append(f"{key} = {value}")
-    return "\n".join(lines) + "\n"
 
 
 def recent_noise(runs: list[RunRecord], direction: stats.Direction, experiments: int = 8) -> float | None:
@@ -156,7 +144,12 @@ def recent_noise(runs: list[RunRecord], direction: stats.Direction, experiments:
 
 def noise_warnings(session: Session, runs: list[RunRecord]) -> list[str]:
     """What `status` says about calibration: never done, or the noise has grown since."""
-    if session.config.metric.measure == "instructions":
+    s, measure = session.config.stats, session.config.metric.measure
+    if s.calibrated_for and s.calibrated_for != measure:
+        return [f"min_effect ({s.min_effect:g}) and max_rounds ({s.max_rounds}) were calibrated "
+                f"for measure {s.calibrated_for}, but the session measures {measure}: run "
+                "`autoresearch calibrate --write` again"]
+    if measure == "instructions":
         return []
     calibration = last_calibration(session)
     if calibration is None:

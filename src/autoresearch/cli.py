@@ -84,10 +84,10 @@ def _progress(enabled: bool) -> Callable[[str], None]:
 @app.command()
 def init(
     name: Annotated[Optional[str], typer.Option(help="Session name; the branch is autoresearch/NAME.")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark); with --measure cpu or instructions it is cpu_s or instructions, measured by the harness.")] = None,
-    direction: Annotated[str, typer.Option(help="lower or higher is better.")] = "lower",
-    unit: Annotated[str, typer.Option(help="Unit of the metric, for display (e.g. µs).")] = "",
-    measure: Annotated[str, typer.Option(help="wall (the benchmark's METRIC), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round) or single (one run against recorded runs, for expensive benchmarks; needs calibrate).")] = "wall",
+    metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark). With --measure cpu or instructions the harness measures the primary itself (cpu_s, instructions) and this metric is recorded beside it as a secondary one.")] = None,
+    direction: Annotated[Optional[str], typer.Option(help="lower or higher is better (default lower).")] = None,
+    unit: Annotated[Optional[str], typer.Option(help="Unit of the metric, for display (e.g. µs).")] = None,
+    measure: Annotated[Optional[str], typer.Option(help="wall (the benchmark's METRIC; default), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round) or single (one run against recorded runs, for expensive benchmarks; needs calibrate). With --new-segment: switch the session to this measure.")] = None,
     benchmark: Annotated[str, typer.Option(help="Benchmark command, run from the repository root.")] = "./autoresearch.sh",
     checks: Annotated[Optional[str], typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
     build: Annotated[Optional[str], typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
@@ -95,7 +95,7 @@ def init(
     protect: Annotated[Optional[list[str]], typer.Option("--protect", help="Glob a candidate may not change (repeatable); the benchmark, checks and config always are.")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds per benchmark run; default derived from the incumbent's own runs.")] = None,
     checks_timeout: Annotated[float, typer.Option(help="Seconds for the checks.")] = 300,
-    new_segment: Annotated[bool, typer.Option("--new-segment", help="On an existing session: measure a new baseline and start a new segment.")] = False,
+    new_segment: Annotated[bool, typer.Option("--new-segment", help="On an existing session: measure a new baseline and start a new segment; with --measure/--metric/--unit/--direction, switch what is measured first (committed in autoresearch.toml).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Start a session: scaffold missing files, create branch autoresearch/NAME, measure the baseline.
@@ -115,7 +115,7 @@ def init(
         from autoresearch.config import HARNESS_METRICS
 
         cwd = Path.cwd()
-        needs_metric = metric is None and measure not in HARNESS_METRICS
+        needs_metric = metric is None and (measure or "wall") not in HARNESS_METRICS
         if (name is None or needs_metric) and not _has_config(cwd, CONFIG_FILE):
             raise UsageError("--name and --metric are required to start a session")
         opts = InitOptions(
@@ -127,7 +127,7 @@ def init(
         result = init_session(cwd, opts, _progress(not json_out))
         if json_out:
             base = result.baseline
-            _print_json({"branch": result.branch, "created": result.created,
+            _print_json({"branch": result.branch, "created": result.created, "notes": result.notes,
                          "needs_benchmark": result.needs_benchmark,
                          "baseline": base.metric if base else None,
                          "baseline_samples": base.samples.get("incumbent") if base else None})
@@ -135,6 +135,8 @@ def init(
         out = _console()
         for path in result.created:
             out.print(f"created {path}")
+        for note in result.notes:
+            out.print(f"note: {note}")
         if result.needs_benchmark:
             out.print("\nNext: edit autoresearch.sh so it runs your benchmark and prints "
                       "`METRIC <name>=<value>`, review autoresearch.toml and autoresearch.md, "
@@ -146,7 +148,11 @@ def init(
 
         config = open_session(cwd).config
         out.print(f"session on branch [bold]{result.branch}[/]", markup=True)
-        out.print(f"baseline {base.metric:g}{config.metric.unit} (median of {base.rounds} runs)")
+        out.print(f"baseline {_value(base.metric, config.metric.unit)} (median of {base.rounds} runs, "
+                  f"measure {config.metric.measure})")
+        for other in config.metric.secondary:
+            if other in base.metrics:
+                out.print(f"         {other} {base.metrics[other]:g} (secondary)")
         if config.commands.checks:
             out.print(f"checks   {config.commands.checks} passed on the baseline")
         else:
@@ -208,7 +214,7 @@ def _render_experiment(result) -> None:
     if r.ratio is not None and r.ci is not None:
         out.print(f"  estimate ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}] "
                   f"({_change(r.improvement)}; paired rounds, 95% interval)")
-        out.print(f"  medians  candidate {r.metric:g}{unit}, incumbent {r.incumbent_metric:g}{unit}")
+        out.print(f"  medians  candidate {_value(r.metric, unit)}, incumbent {_value(r.incumbent_metric, unit)}")
         out.print(f"  rounds   {r.rounds}   p = {r.p_value:.2g}")
         secondary = {k: v for k, v in r.metrics.items()}
         if secondary:
@@ -275,7 +281,8 @@ def status(json_out: JsonOpt = False) -> None:
     def action() -> None:
         from autoresearch.session import open_session, status as get_status
 
-        st = get_status(open_session(Path.cwd()))
+        session = open_session(Path.cwd())
+        st = get_status(session)
         if json_out:
             _print_json(st.as_dict())
             return
@@ -286,7 +293,7 @@ def status(json_out: JsonOpt = False) -> None:
         if st.baseline is not None:
             inc = st.incumbent if st.incumbent is not None else st.baseline
             improvement = f"{st.improvement_pct:+.1f}%" if st.improvement_pct is not None else "+0.0%"
-            out.print(f"baseline {st.baseline:g}{u} → incumbent {inc:g}{u}  ({improvement})")
+            out.print(f"baseline {_value(st.baseline, u)} → incumbent {_value(inc, u)}  ({improvement})")
         counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items())) or "none yet"
         out.print(f"experiments: {counts}")
         keeps = st.counts.get("keep", 0)
@@ -310,7 +317,7 @@ def status(json_out: JsonOpt = False) -> None:
             out.print(f"[yellow]warning:[/] {warning}", markup=True)
         if st.runs:
             out.print("\nrecent experiments (`autoresearch log` shows all):")
-            out.print(_runs_table(st.runs[-10:], u))
+            out.print(_runs_table(st.runs[-10:], session.ledger(), session.config))
 
     _guarded(action, json_out)
 
@@ -329,11 +336,16 @@ def log(
         book = session.ledger()
         runs = book.runs[-limit:] if limit else book.runs
         if json_out:
-            _print_json({"runs": [summarize(r) for r in runs], "warnings": book.warnings})
+            rows = []
+            for r in runs:
+                name, unit, measure = _segment_metric(book, session.config, r.segment)
+                rows.append({**summarize(r), "segment": r.segment, "metric_name": name,
+                             "unit": unit, "measure": measure})
+            _print_json({"runs": rows, "warnings": book.warnings})
             return
         for warning in book.warnings:
             _console(stderr=True).print(f"warning: {warning}")
-        _console().print(_runs_table(runs, session.config.metric.unit))
+        _console().print(_runs_table(runs, book, session.config))
 
     _guarded(action, json_out)
 
@@ -553,7 +565,7 @@ def _render_demo(result) -> None:
     st = get_status(open_session(result.repo))
     if st.baseline is not None:
         inc = st.incumbent if st.incumbent is not None else st.baseline
-        out.print(f"{st.metric}: baseline {st.baseline:g}{st.unit} → incumbent {inc:g}{st.unit} "
+        out.print(f"{st.metric}: baseline {_value(st.baseline, st.unit)} → incumbent {_value(inc, st.unit)} "
                   f"({_change((st.improvement_pct or 0) / 100)})")
     out.print("\n[green]Kept[/] (each measured against the incumbent of its moment; ratio = "
               "candidate/incumbent, 95% interval):", markup=True)
@@ -607,18 +619,36 @@ def mcp() -> None:
     _guarded(action)
 
 
-def _runs_table(runs, unit: str):
+def _value(value: float, unit: str) -> str:
+    """A metric with its unit: `12.5 µs`, `0.77 s`, `1.2e+09 instr`."""
+    return f"{value:g} {unit}" if unit else f"{value:g}"
+
+
+def _runs_table(runs, book, config):
+    """Every row with its own segment's metric, measure and unit (they change between segments)."""
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("run", "verdict", "metric", "ratio [interval]", "rounds", "reason", "description"):
+    columns = ("run", "seg", "verdict", "metric", "ratio [interval]", "rounds", "reason", "description")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for r in runs:
+        name, unit, measure = _segment_metric(book, config, r.segment)
         ratio = f"{r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ratio and r.ci else ""
-        metric = f"{r.metric:g}{unit}" if r.metric is not None else ""
-        table.add_row(str(r.run), r.verdict, metric, ratio, str(r.rounds or ""), r.reason,
-                      r.description)
+        metric = f"{name} {_value(r.metric, unit)} ({measure})" if r.metric is not None else ""
+        table.add_row(str(r.run), str(r.segment), r.verdict, metric, ratio, str(r.rounds or ""),
+                      r.reason, r.description)
     return table
+
+
+def _segment_metric(book, config, segment: int) -> tuple[str, str, str]:
+    """Metric name, unit and measure of a segment, from its own header in the ledger."""
+    if 0 <= segment < len(book.headers):
+        header = book.headers[segment]
+        current = segment == book.segment
+        measure = header.measure or (config.metric.measure if current else "?")
+        return header.metricName, header.metricUnit, measure
+    return config.metric.name, config.metric.unit, config.metric.measure
 
 
 def _print_json(data: Any) -> None:

@@ -51,6 +51,7 @@ class SessionConfig(_Section):
 # The measures whose primary metric the harness makes itself, by the name it must carry, so a
 # number is never shown under a name (or unit) the benchmark uses for something else.
 HARNESS_METRICS = {"cpu": ("cpu_s", "s"), "instructions": ("instructions", "instr")}
+HARNESS_METRICS_NAMES = frozenset(name for name, _ in HARNESS_METRICS.values())
 
 
 class MetricConfig(_Section):
@@ -58,6 +59,10 @@ class MetricConfig(_Section):
     direction: Direction = "lower"
     unit: str = ""
     measure: Measure = "wall"
+    secondary: list[str] = Field(
+        default_factory=list,
+        description="METRIC lines the benchmark must print besides the primary, shown with it",
+    )
 
     @model_validator(mode="after")
     def _harness_metric_named_for_what_it_is(self) -> MetricConfig:
@@ -115,6 +120,9 @@ class StatsConfig(_Section):
     max_rounds: int = Field(default=24, ge=1)
     confirm_rounds: int = Field(default=3, ge=0, description="fresh rounds that re-estimate a keep")
     warmup: bool = True
+    calibrated_for: Measure | None = Field(
+        default=None, description="the measure whose noise set min_effect and max_rounds (calibrate --write)"
+    )
 
     @field_validator("max_rounds")
     @classmethod
@@ -246,6 +254,10 @@ def dump(config: Config) -> str:
         f"direction = {_q(c.metric.direction)}        # lower | higher",
         f"unit = {_q(c.metric.unit)}",
         f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions | single",
+    ]
+    if c.metric.secondary:
+        lines.append(f"secondary = {_list(c.metric.secondary)}   # METRIC lines the benchmark must print too")
+    lines += [
         "",
         "[commands]",
         f"benchmark = {_q(c.commands.benchmark)}",
@@ -273,6 +285,10 @@ def dump(config: Config) -> str:
         f"max_rounds = {c.stats.max_rounds}       # including the confirmation rounds",
         f"confirm_rounds = {c.stats.confirm_rounds}    # a keep's reported gain comes from these fresh rounds",
         f"warmup = {'true' if c.stats.warmup else 'false'}",
+    ]
+    if c.stats.calibrated_for:
+        lines.append(f"calibrated_for = {_q(c.stats.calibrated_for)}")
+    lines += [
         "",
         "[guards]",
         '# peak_rss_mb = "+5%"          # may grow by at most 5%',
@@ -281,6 +297,63 @@ def dump(config: Config) -> str:
     ]
     lines += [f"{name} = {_q(rule)}" for name, rule in c.guards.items()]
     return "\n".join(lines) + "\n"
+
+
+def set_key(text: str, section: str, key: str, value: str | None) -> str:
+    r"""Set `key = value` (TOML source) in `[section]`, or remove the key when `value` is None.
+
+    Comments and everything else in the file are kept, so a user's edits survive.
+
+    >>> set_key("[a]\nx = 1  # why\n[b]\n", "a", "x", "2")
+    '[a]\nx = 2  # why\n[b]\n'
+    >>> set_key("[a]\nx = 1\n", "b", "y", '"z"')
+    '[a]\nx = 1\n\n[b]\ny = "z"\n'
+    >>> set_key("[a]\nx = 1\ny = 2\n", "a", "x", None)
+    '[a]\ny = 2\n'
+    """
+    lines = text.splitlines()
+    current = None
+    last_in_section = None
+    for i, line in enumerate(lines):
+        header = re.match(r"^\s*\[([^\]]+)\]", line)
+        if header:
+            current = header[1].strip()
+            if current == section:
+                last_in_section = i
+            continue
+        if current != section:
+            continue
+        if line.strip():
+            last_in_section = i
+        if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            if value is None:
+                del lines[i]
+            else:
+                comment = re.search(r"(\s+#.*)$", line) if _outside_string(line) else None
+                lines[i] = f"{key} = {value}" + (comment[1] if comment else "")
+            return "\n".join(lines) + "\n"
+    if value is None:
+        return text
+    if last_in_section is None:
+        lines += ["", f"[{section}]", f"{key} = {value}"]
+    else:
+        lines.insert(last_in_section + 1, f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _outside_string(line: str) -> bool:
+    """Whether the line's first '#' starts a comment rather than sitting inside a quoted value."""
+    before = line.split("#", 1)[0]
+    return before.count('"') % 2 == 0 and before.count("'") % 2 == 0
+
+
+def toml_value(value: object) -> str:
+    """A string or a list of strings as TOML source.
+
+    >>> toml_value("cpu"), toml_value(["a", "b"])
+    ('"cpu"', '["a", "b"]')
+    """
+    return _list([str(v) for v in value]) if isinstance(value, list) else _q(str(value))
 
 
 def _q(value: str | None) -> str:

@@ -22,6 +22,7 @@ class ConfigHeader(BaseModel):
     metricName: str
     metricUnit: str = ""
     bestDirection: Literal["lower", "higher"] = "lower"
+    measure: str | None = None  # this tool's own: how the segment's primary metric was measured
 
 
 class RunRecord(BaseModel):

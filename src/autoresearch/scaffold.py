@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from autoresearch import config as cfg
 from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
@@ -14,7 +16,8 @@ from autoresearch.record import recover
 from autoresearch.git import Git
 from autoresearch.ledger import ConfigHeader, RunRecord
 from autoresearch.measure import Arm, ArmFailure, Bench
-from autoresearch.session import InitOptions, InitResult, Session, build_config, check_benchmark, median
+from autoresearch.session import (InitOptions, InitResult, Session, build_config, check_benchmark, median,
+                                  metric_section, option_errors)
 from autoresearch.state import Paths, now_ms, session_lock
 from autoresearch.workspace import exclude_harness_files, remember_untracked
 
@@ -25,11 +28,10 @@ BRIEF_TEMPLATE = """\
 Make {metric} {better} ({direction} is better) without changing behaviour.
 
 ## Metrics
-- Primary: `{metric}`{unit_note}, measured by `{benchmark}`.
-- Secondary: any other `METRIC name=value` line the benchmark prints.
+{metrics}
 
 ## How to run
-- Benchmark: `{benchmark}` prints `METRIC {metric}=<number>`.
+- Benchmark: {how}
 - Checks: the `checks` command in `autoresearch.toml` must exit 0 (usually the test suite).
 - The harness measures every change against the current best and commits or restores it; never
   commit or revert yourself. By hand: `autoresearch run -m "what you changed"`; unattended:
@@ -50,9 +52,29 @@ Make {metric} {better} ({direction} is better) without changing behaviour.
 (see `autoresearch status` and `autoresearch log`)
 """
 
+# What the primary metric is, per measure: the benchmark prints it, or the harness makes it.
+_PRIMARY = {
+    "wall": "- Primary: `{metric}`{unit_note}, printed by `{benchmark}` as `METRIC {metric}=<number>`.",
+    "single": ("- Primary: `{metric}`{unit_note}, printed by `{benchmark}` as `METRIC {metric}=<number>`;"
+               " one run per candidate, judged against the incumbent's recorded runs."),
+    "cpu": ("- Primary: `cpu_s` (s): CPU seconds (user + system) of the benchmark's whole process "
+            "tree, measured by the harness while `{benchmark}` runs. The benchmark prints nothing for "
+            "it; sleeping and waiting do not count."),
+    "instructions": ("- Primary: `instructions`: instructions executed by the benchmark's "
+                     "processes, counted by the harness under valgrind while `{benchmark}` runs "
+                     "(exact, so one round decides). The benchmark prints nothing for it; sleep, "
+                     "I/O and cache misses are invisible to it."),
+}
+_HOW = {
+    "wall": "`{benchmark}` prints `METRIC {metric}=<number>`.",
+    "single": "`{benchmark}` prints `METRIC {metric}=<number>`.",
+    "cpu": "`{benchmark}` runs the workload; the harness measures its CPU time.",
+    "instructions": "`{benchmark}` runs the workload; the harness counts its instructions.",
+}
+
 BENCHMARK_TEMPLATE = """\
 #!/usr/bin/env bash
-# Benchmark for autoresearch. Print the primary metric as one line: METRIC {metric}=<number>
+# Benchmark for autoresearch. {what}
 # Other METRIC lines become secondary metrics. Run your workload from this checkout
 # (not from an installed copy), with a fixed input, long enough to be measurable (>= 0.1 s).
 set -euo pipefail
@@ -61,8 +83,38 @@ cd "$(dirname "$0")"
 echo "Edit autoresearch.sh to run your benchmark, then run 'autoresearch init' again." >&2
 exit 1
 # Example:
-# python3 bench.py            # which prints: METRIC {metric}=1234.5
+# python3 bench.py            # {example}
 """
+
+
+def brief_text(config: cfg.Config) -> str:
+    """The scaffolded research brief, right for the session's measure."""
+    c, m = config, config.metric
+    fields = {"metric": m.name, "benchmark": c.commands.benchmark,
+              "unit_note": f" ({m.unit})" if m.unit else ""}
+    metrics = [_PRIMARY[m.measure].format(**fields)]
+    metrics += [f"- Also reported: `{name}` (the benchmark prints `METRIC {name}=<number>`)."
+                for name in m.secondary]
+    metrics.append("- Secondary: any other `METRIC name=value` line the benchmark prints.")
+    scope = "\n".join(f"- `{g}`" for g in c.scope.include) or "- (anything in the repository)"
+    protect = "\n".join(f"- `{g}`" for g in c.scope.protect)
+    return BRIEF_TEMPLATE.format(
+        name=c.session.name, metric=m.name, direction=m.direction,
+        better="smaller" if m.direction == "lower" else "larger", metrics="\n".join(metrics),
+        how=_HOW[m.measure].format(**fields), scope=scope, protect=protect)
+
+
+def benchmark_template(config: cfg.Config) -> str:
+    """The benchmark script `init` scaffolds; a harness-measured primary needs no METRIC line."""
+    m = config.metric
+    if m.measure in cfg.HARNESS_METRICS:
+        what = (f"The harness measures the primary metric ({m.name}) itself: just run the "
+                "workload; METRIC lines you print are optional.")
+        example = "which runs the workload once"
+    else:
+        what = f"Print the primary metric as one line: METRIC {m.name}=<number>"
+        example = f"which prints: METRIC {m.name}=1234.5"
+    return BENCHMARK_TEMPLATE.format(what=what, example=example)
 
 
 def init_session(start: Path, opts: InitOptions, progress: Progress = lambda _: None) -> InitResult:
@@ -161,25 +213,71 @@ def _continue_session(git: Git, opts: InitOptions, progress: Progress) -> InitRe
         )
     if git.dirty_tracked():
         raise UsageError("the working tree has uncommitted changes; run or discard the candidate first")
+    session, notes = _switch_metric(session, opts)
     baseline = _measure_baseline(session, progress)
-    return InitResult([], session.config.session.branch, baseline)
+    return InitResult([], session.config.session.branch, baseline, notes=notes)
+
+
+def _switch_metric(session: Session, opts: InitOptions) -> tuple[Session, list[str]]:
+    """A new segment may measure something else: rewrite `[metric]`, commit, say what changed.
+
+    Settings calibrated for the old measure are dropped (a min_effect tuned on wall-time noise
+    means nothing for instruction counts), and a brief still as scaffolded is rewritten.
+    """
+    old = session.config
+    if not (opts.metric or opts.measure or opts.direction or opts.unit is not None):
+        return session, []
+    section = metric_section(opts, old.metric)
+    try:
+        new_metric = cfg.MetricConfig.model_validate(section)
+    except ValidationError as exc:
+        raise UsageError(f"invalid init options: {option_errors(exc)}") from None
+    if new_metric == old.metric:
+        return session, []
+    path = session.root / cfg.CONFIG_FILE
+    text = path.read_text(encoding="utf-8")
+    for key, value in section.items():
+        text = cfg.set_key(text, "metric", key, cfg.toml_value(value) if value != [] else None)
+    notes = [f"primary metric: {old.metric.name} ({old.metric.measure}) → {new_metric.name} "
+             f"({new_metric.measure})"]
+    notes += [f"{name} is reported as a secondary metric" for name in new_metric.secondary
+              if name not in old.metric.secondary]
+    s = old.stats
+    if s.calibrated_for and s.calibrated_for != new_metric.measure:
+        for key in ("min_effect", "max_rounds", "calibrated_for"):
+            text = cfg.set_key(text, "stats", key, None)
+        notes.append(f"min_effect and max_rounds were calibrated for {s.calibrated_for}: back to "
+                     f"the defaults; `autoresearch calibrate --write` tunes them for {new_metric.measure}")
+    path.write_text(text, encoding="utf-8")
+    try:
+        config = cfg.load(session.root)
+    except AutoresearchError:
+        session.git.run("checkout", "--quiet", "--", cfg.CONFIG_FILE)  # ours: leave it as it was
+        raise
+    changed = [cfg.CONFIG_FILE]
+    brief = session.root / cfg.BRIEF_FILE
+    if brief.exists() and session.git.ok("ls-files", "--error-unmatch", cfg.BRIEF_FILE):
+        if brief.read_text(encoding="utf-8") == brief_text(old):
+            brief.write_text(brief_text(config), encoding="utf-8")
+            changed.append(cfg.BRIEF_FILE)
+            notes.append(f"{cfg.BRIEF_FILE} rewritten for measure {new_metric.measure}")
+        else:
+            notes.append(f"{cfg.BRIEF_FILE} is your own: check what it says about the metric")
+    session.git.run("commit", "--quiet", "--no-verify", "-F", "-", "--", *changed,
+                    input=f"autoresearch: measure {new_metric.name} ({new_metric.measure})\n",
+                    env=session.git.identity())
+    return Session(session.git, config, session.paths), notes
 
 
 def _scaffold(root: Path, config: cfg.Config, opts: InitOptions) -> list[str]:
     created = []
     c = config
     if not (root / cfg.BRIEF_FILE).exists():
-        scope = "\n".join(f"- `{g}`" for g in c.scope.include) or "- (anything in the repository)"
-        protect = "\n".join(f"- `{g}`" for g in c.scope.protect)
-        (root / cfg.BRIEF_FILE).write_text(BRIEF_TEMPLATE.format(
-            name=c.session.name, metric=c.metric.name, direction=c.metric.direction,
-            better="smaller" if c.metric.direction == "lower" else "larger",
-            unit_note=f" ({c.metric.unit})" if c.metric.unit else "",
-            benchmark=c.commands.benchmark, scope=scope, protect=protect), encoding="utf-8")
+        (root / cfg.BRIEF_FILE).write_text(brief_text(c), encoding="utf-8")
         created.append(cfg.BRIEF_FILE)
     if opts.benchmark == f"./{cfg.BENCHMARK_FILE}" and not (root / cfg.BENCHMARK_FILE).exists():
         path = root / cfg.BENCHMARK_FILE
-        path.write_text(BENCHMARK_TEMPLATE.format(metric=c.metric.name), encoding="utf-8")
+        path.write_text(benchmark_template(c), encoding="utf-8")
         path.chmod(0o755)
         created.append(cfg.BENCHMARK_FILE)
     if not (root / cfg.CONFIG_FILE).exists():
@@ -223,11 +321,17 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     except ArmFailure as failure:
         raise AutoresearchError(f"the benchmark fails on the baseline: {failure.message}. "
                                 f"Log: {failure.log}\n{failure.tail}") from None
+    missing = [name for name in config.metric.secondary if name not in samples[0].metrics]
+    if missing:
+        raise AutoresearchError(f"the benchmark prints no METRIC {missing[0]}=<number> line, but "
+                                f"{cfg.CONFIG_FILE} names it in [metric] secondary; print it or "
+                                "remove it there")
     values = [s.value for s in samples]
     secondary = {name: median([s.metrics[name] for s in samples if name in s.metrics])
                  for name in samples[0].metrics}
     header = ConfigHeader(name=config.session.name, metricName=config.metric.name,
-                          metricUnit=config.metric.unit, bestDirection=config.metric.direction)
+                          metricUnit=config.metric.unit, bestDirection=config.metric.direction,
+                          measure=config.metric.measure)
     segment = len(book.headers)
     record = RunRecord(
         run=run, commit=head, metric=median(values), metrics=secondary, status="keep",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -201,13 +201,13 @@ def median(values: list[float]) -> float:
 
 @dataclass(frozen=True)
 class InitOptions:
-    """What `autoresearch init` was asked for."""
+    """What `autoresearch init` was asked for; None (or "") = not given."""
 
     name: str
     metric: str
-    direction: str = "lower"
-    unit: str = ""
-    measure: str = "wall"
+    direction: str | None = None
+    unit: str | None = None
+    measure: str | None = None
     benchmark: str = f"./{cfg.BENCHMARK_FILE}"
     checks: str | None = None
     build: str | None = None
@@ -226,11 +226,50 @@ class InitResult:
     branch: str
     baseline: ledger.RunRecord | None
     needs_benchmark: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -> dict[str, Any]:
+    """The `[metric]` table for `opts`, on top of `current` when a session switches measure.
+
+    A harness-measured primary (cpu, instructions) carries its fixed name and unit; a metric
+    named beside it, or the benchmark metric it replaces, becomes a secondary one.
+
+    >>> metric_section(InitOptions("s", "render_ms", measure="cpu"))["secondary"]
+    ['render_ms']
+    >>> wall = cfg.MetricConfig(name="render_ms", unit="ms")
+    >>> section = metric_section(InitOptions("", "", measure="instructions"), wall)
+    >>> section["name"], section["unit"], section["secondary"]
+    ('instructions', 'instr', ['render_ms'])
+    """
+    measure = opts.measure or (current.measure if current else "wall")
+    secondary = list(current.secondary) if current else []
+    harness = cfg.HARNESS_METRICS.get(measure)
+    if harness:
+        name, unit = harness
+        named = opts.metric or (current.name if current and current.measure not in cfg.HARNESS_METRICS
+                                else "")
+        if named and named != name and named not in secondary:
+            secondary.insert(0, named)
+        direction = opts.direction or "lower"
+    else:
+        name = opts.metric or (current.name if current and current.measure == measure else "")
+        if not name and current:
+            # back from a harness measure: the benchmark's own metric it reported beside it
+            name = next(iter(current.secondary), "")
+        if not name:
+            raise UsageError(f"--measure {measure} needs --metric: the METRIC line of the benchmark "
+                             "that is the primary metric")
+        same = current is not None and current.name == name
+        unit = opts.unit if opts.unit is not None else (current.unit if same and current else "")
+        direction = opts.direction or (current.direction if same and current else "lower")
+        secondary = [m for m in secondary if m != name]
+    return {"name": name, "direction": direction, "unit": unit, "measure": measure,
+            "secondary": [m for m in secondary if m not in cfg.HARNESS_METRICS_NAMES]}
 
 
 def build_config(opts: InitOptions, root: Path) -> cfg.Config:
     """The configuration `init` writes; a harness-measured primary gets its fixed name."""
-    metric = opts.metric or cfg.HARNESS_METRICS.get(opts.measure, ("",))[0]
     checks = opts.checks
     if checks is None and (root / cfg.CHECKS_FILE).exists():
         checks = f"./{cfg.CHECKS_FILE}"
@@ -238,8 +277,7 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
         return cfg.Config.model_validate(
             {
                 "session": {"name": opts.name},
-                "metric": {"name": metric, "direction": opts.direction, "unit": opts.unit,
-                           "measure": opts.measure},
+                "metric": metric_section(opts),
                 "commands": {"benchmark": opts.benchmark, "checks": checks or None,
                              "build": opts.build, "timeout": opts.timeout,
                              "checks_timeout": opts.checks_timeout},
@@ -247,8 +285,12 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
             }
         )
     except ValidationError as exc:
-        problems = "; ".join(f"--{str(e['loc'][-1]).replace('_', '-')}: {e['msg']}" for e in exc.errors())
-        raise UsageError(f"invalid init options: {problems}") from None
+        raise UsageError(f"invalid init options: {option_errors(exc)}") from None
+
+
+def option_errors(exc: ValidationError) -> str:
+    """Validation errors named by the `init` option that set the field."""
+    return "; ".join(f"--{str(e['loc'][-1]).replace('_', '-')}: {e['msg']}" for e in exc.errors())
 
 
 def check_benchmark(root: Path, command: str) -> None:
