@@ -494,6 +494,65 @@ def dashboard(
 
 
 @app.command()
+def brief(
+    driver: Annotated[str, typer.Option("--for", help="loop: what `autoresearch loop` hands an agent CLI or LLM (the agent edits, then stops); mcp: what the MCP tool `brief` returns (the agent calls run_experiment itself).")] = "loop",
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the brief a proposer is given: objective, rules, history, dead ends, ideas, last failure."""
+
+    def action() -> None:
+        from autoresearch.brief import build_brief
+        from autoresearch.errors import UsageError
+        from autoresearch.proposers.agent_cli import PROPOSAL_FILE
+        from autoresearch.session import open_session
+
+        if driver not in ("loop", "mcp"):
+            raise UsageError(f"--for must be loop or mcp, not {driver!r}")
+        b = build_brief(open_session(Path.cwd()), proposal_file=PROPOSAL_FILE if driver == "loop" else None,
+                        driver=driver)
+        if json_out:
+            _print_json({"driver": driver, "run": b.run, "metric": b.metric, "direction": b.direction,
+                         "scope": b.scope, "protected": b.protected,
+                         "proposal_file": PROPOSAL_FILE if driver == "loop" else None, "text": b.text})
+        else:
+            sys.stdout.write(b.text.rstrip("\n") + "\n")
+
+    _guarded(action, json_out)
+
+
+@app.command()
+def setup(
+    agent: Annotated[str, typer.Option(help="claude (skill + `claude mcp add`), codex (AGENTS.md + ~/.codex/config.toml), gemini (GEMINI.md + .gemini/settings.json), cursor (.cursor/rules + .cursor/mcp.json), opencode (AGENTS.md + opencode.json) or pi (AGENTS.md).")],
+    remove: Annotated[bool, typer.Option("--remove", help="Undo what setup did: files back exactly as they were (your later edits kept), the MCP server unregistered.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Teach an agent to drive this repository's session: install its instructions and register
+    the MCP server (`autoresearch mcp`) where the agent has a place for it.
+
+    Idempotent: running it again changes nothing. Every file it changes is backed up under
+    .autoresearch/setup/ first.
+    """
+
+    def action() -> None:
+        from autoresearch.agent_setup import setup_agent
+        from autoresearch.git import Git
+
+        result = setup_agent(Git.discover(Path.cwd()).root, agent, remove)
+        if json_out:
+            _print_json(result.as_dict())
+            return
+        out = _console()
+        for change in result.changes:
+            out.print(f"{change.action:>10}  {change.path}" + (f"  ({change.detail})" if change.detail else ""),
+                      markup=False)
+        if not result.changed:
+            out.print("nothing to do: " + ("nothing of autoresearch's is installed" if remove
+                                           else "already set up"))
+
+    _guarded(action, json_out)
+
+
+@app.command()
 def idea(text: Annotated[str, typer.Argument(help="The idea, one line.")]) -> None:
     """Append an idea to the backlog (autoresearch.ideas.md) that proposers read."""
 

@@ -34,8 +34,7 @@ Make {metric} {better} ({direction} is better) without changing behaviour.
 - Benchmark: {how}
 - Checks: the `checks` command in `autoresearch.toml` must exit 0 (usually the test suite).
 - The harness measures every change against the current best and commits or restores it; never
-  commit or revert yourself. By hand: `autoresearch run -m "what you changed"`; unattended:
-  `autoresearch loop` runs the proposers.
+  commit or revert yourself, and never judge a change by your own run of the benchmark.
 
 ## Files in scope
 {scope}
