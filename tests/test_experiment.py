@@ -37,7 +37,7 @@ def test_init_creates_branch_commits_session_files_and_records_baseline(repo: Re
     assert "autoresearch.jsonl" not in repo.git("ls-files")
     header, baseline = repo.ledger()
     assert header == {"type": "config", "name": "speed", "metricName": "cost", "metricUnit": "",
-                      "bestDirection": "lower"}
+                      "bestDirection": "lower", "measure": "wall"}
     assert baseline["verdict"] == "baseline" and baseline["metric"] == 100
     assert baseline["status"] == "keep"
     assert repo.git("status", "--porcelain") == ""
