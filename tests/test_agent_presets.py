@@ -10,10 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import Repo
 
 from autoresearch.proposers.agent_cli import PRESETS, AgentCommand, Preset
 from autoresearch.proposers.base import Brief
-from conftest import Repo
 
 
 def flags_of(preset: Preset) -> list[str]:

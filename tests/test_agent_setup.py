@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Repo
 
 from autoresearch.agent_setup import AGENTS, GUIDE
-from conftest import Repo
 
 
 def _files(repo: Path, home: Path) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ import pytest
 
 from autoresearch import config as cfg
 from autoresearch.demo import examples, prepare
-from autoresearch.metrics import parse_metrics
+from autoresearch.measure.metrics import parse_metrics
 
 
 @pytest.mark.parametrize("name", examples())

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from conftest import Repo, live_members
 
+from autoresearch.model import SCHEMA_VERSION
+
 
 def _procs_with(marker: str) -> list[str]:
     """Command lines of live processes that mention `marker`."""
@@ -37,7 +39,7 @@ def test_init_creates_branch_commits_session_files_and_records_baseline(repo: Re
     assert "autoresearch.jsonl" not in repo.git("ls-files")
     header, baseline = repo.ledger()
     assert header == {"type": "config", "name": "speed", "metricName": "cost", "metricUnit": "",
-                      "bestDirection": "lower", "measure": "wall"}
+                      "bestDirection": "lower", "schema_version": SCHEMA_VERSION, "measure": "wall"}
     assert baseline["verdict"] == "baseline" and baseline["metric"] == 100
     assert baseline["status"] == "keep"
     assert repo.git("status", "--porcelain") == ""

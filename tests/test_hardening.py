@@ -9,8 +9,8 @@ import pytest
 from conftest import Repo
 
 from autoresearch.config import load
-from autoresearch.git import Git, drivers_off
-from autoresearch.workspace import first_violation
+from autoresearch.infra.git import Git, drivers_off
+from autoresearch.infra.workspace import first_violation
 
 
 def _counter(repo: Repo, name: str) -> tuple[Path, str]:

@@ -167,7 +167,7 @@ def test_other_branches_are_untouched(session: Repo):
 
 
 def test_help_is_fast_and_imports_no_heavy_library():
-    code = ("import sys; from autoresearch.cli import app; "
+    code = ("import sys; from autoresearch.faces.cli import app; "
             "print(sorted(m for m in ('scipy', 'numpy', 'pydantic', 'rich') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"

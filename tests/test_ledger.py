@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autoresearch import ledger
-from autoresearch.ledger import ConfigHeader, RunRecord
+from autoresearch.infra import ledger
+from autoresearch.model import ConfigHeader, RunRecord
 
 
 def _record(run: int) -> RunRecord:

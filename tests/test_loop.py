@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import Repo, live_members
 
 from autoresearch.loop import Budget, LoopState, stop_reason
-from conftest import Repo, live_members
+from autoresearch.model import StopReason
 
 # A fake coding agent: a real executable that edits files the way an agent would. It pops its
 # next action from a plan file outside the repository.
@@ -169,13 +170,16 @@ def test_loop_refuses_uncommitted_work_it_did_not_make(session: Repo, tmp_path: 
 
 
 @pytest.mark.parametrize(("budget", "state", "expected"), [
-    (Budget(max_experiments=3), LoopState(experiments=3), "reached --max-experiments 3"),
-    (Budget(max_usd=1.0), LoopState(spent_usd=1.25), "spent $1.25 of --max-usd 1"),
-    (Budget(patience=4), LoopState(since_keep=4), "4 experiments without a keep (--patience 4)"),
-    (Budget(max_failures=3), LoopState(failures_in_a_row=3), "3 crashes or proposer failures in a row"),
+    (Budget(max_experiments=3), LoopState(experiments=3),
+     (StopReason.MAX_EXPERIMENTS, "reached --max-experiments 3")),
+    (Budget(max_usd=1.0), LoopState(spent_usd=1.25), (StopReason.MAX_USD, "spent $1.25 of --max-usd 1")),
+    (Budget(patience=4), LoopState(since_keep=4),
+     (StopReason.PATIENCE, "4 experiments without a keep (--patience 4)")),
+    (Budget(max_failures=3), LoopState(failures_in_a_row=3),
+     (StopReason.FAILURES, "3 crashes or proposer failures in a row")),
     (Budget(max_experiments=3, max_usd=2), LoopState(experiments=2, spent_usd=1.0), None),
 ])
-def test_stop_rules(budget: Budget, state: LoopState, expected: str | None):
+def test_stop_rules(budget: Budget, state: LoopState, expected: tuple[StopReason, str] | None):
     assert stop_reason(budget, state) == expected
 
 
@@ -276,9 +280,9 @@ def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: R
     from rich.console import Console
 
     from autoresearch.experiment import ExperimentResult
-    from autoresearch.ledger import RunRecord
+    from autoresearch.faces.view import LiveView, PlainView
+    from autoresearch.model import RunRecord
     from autoresearch.session import open_session
-    from autoresearch.view import LiveView, PlainView
 
     session.set("COST", 80)
     session.cli("run", "-m", "trim the work")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+from conftest import Repo
 from mcp import Client
 
-from autoresearch.mcp_server import build_server
-from conftest import Repo
+from autoresearch.faces.mcp_server import build_server
 
 
 def _call(server, name: str, arguments: dict | None = None):

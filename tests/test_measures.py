@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import Repo
 
 
@@ -126,10 +125,10 @@ def test_single_mode_on_real_timing_keeps_a_4x_cut(repo: Repo):
 
 
 def test_a_discard_names_the_measured_gain_and_the_bar(session: Repo):
-    from autoresearch.experiment import decide
-    from autoresearch.measure import Measurement, Sample
-    from autoresearch.session import open_session
     from autoresearch import stats
+    from autoresearch.experiment import decide
+    from autoresearch.measure.bench import Measurement, Sample
+    from autoresearch.session import open_session
 
     s = open_session(session.path)
     result = Measurement()
@@ -148,8 +147,8 @@ def test_a_discard_names_the_measured_gain_and_the_bar(session: Repo):
 
 
 def test_a_keep_whose_interval_reaches_below_min_effect_is_marginal(session: Repo):
-    from autoresearch import ledger
-    from autoresearch.ledger import RunRecord
+    from autoresearch.infra import ledger
+    from autoresearch.model import RunRecord
 
     session.set("COST", 50)
     session.cli("run", "-m", "deterministic keep")
@@ -176,8 +175,8 @@ def test_guard_on_a_metric_where_higher_is_better(repo: Repo):
 
 
 def test_status_warns_when_the_noise_grew_since_calibration(session: Repo):
-    from autoresearch import ledger
-    from autoresearch.ledger import RunRecord
+    from autoresearch.infra import ledger
+    from autoresearch.model import RunRecord
 
     session.cli("calibrate", "--rounds", "4")
     assert not any("noise grew" in w for w in session.cli_json("status")["warnings"])

@@ -13,7 +13,7 @@ from conftest import BENCH_SH, Repo, make_project
 from autoresearch.experiment import run_experiment
 from autoresearch.faces.report import Group, build_report, total_gain, write_report
 from autoresearch.faces.report.data import group_of
-from autoresearch.ledger import RunRecord
+from autoresearch.model import RunRecord
 from autoresearch.session import open_session
 
 

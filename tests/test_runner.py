@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from autoresearch.runner import read_tail, run_command
+from autoresearch.infra.runner import read_tail, run_command
 
 
 def _alive(marker: str) -> bool:
@@ -57,7 +57,7 @@ def test_huge_output_stays_out_of_memory(tmp_path: Path):
     # 200 MB of output; the parent's peak RSS must stay far below that. VmHWM is this process's
     # own high-water mark (ru_maxrss would include the pytest process it was forked from).
     code = (
-        "import re, sys; from pathlib import Path; from autoresearch.runner import run_command\n"
+        "import re, sys; from pathlib import Path; from autoresearch.infra.runner import run_command\n"
         f"r = run_command('head -c 200000000 /dev/zero | tr \"\\\\0\" x', Path({str(tmp_path)!r}), "
         f"Path({str(tmp_path / 'big')!r}), timeout=120)\n"
         "hwm = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"

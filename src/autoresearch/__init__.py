@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 # Imported on first use, so `import autoresearch` (and `autoresearch --help`) stays fast.
 _API = {
     "init_session": "autoresearch.scaffold",
-    "InitOptions": "autoresearch.session",
+    "InitOptions": "autoresearch.scaffold",
     "open_session": "autoresearch.session",
-    "status": "autoresearch.session",
+    "status": "autoresearch.status",
     "run_experiment": "autoresearch.experiment",
     "calibrate": "autoresearch.calibrate",
     "run_loop": "autoresearch.loop",

@@ -1,5 +1,5 @@
 """`python -m autoresearch` runs the command line."""
 
-from autoresearch.cli import main
+from autoresearch.faces.cli import main
 
 main()

@@ -363,7 +363,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _not_a_candidate(root: Path, written: list[str]) -> None:
     """Files setup writes into a repository with a session are the user's, never a candidate's."""
-    from autoresearch.state import Paths, read_json, write_json
+    from autoresearch.infra.state import Paths, read_json, write_json
 
     paths = Paths(root)
     data = read_json(paths.preexisting)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autoresearch import config as cfg
-from autoresearch.ledger import RunRecord
+from autoresearch.model import NO_CHANGE, RunRecord, Status, Verdict
 from autoresearch.proposers.base import Brief
 from autoresearch.session import Session
 
@@ -65,12 +65,12 @@ def build_brief(session: Session, proposal_file: str | None = None, driver: str 
     if research:
         parts += ["", "## Research brief (autoresearch.md)", research]
     parts += ["", "## History (most recent last)", *_history(runs, c.metric.unit)]
-    kept = [r for r in runs if r.verdict == "keep"]
+    kept = [r for r in runs if r.is_keep]
     if kept:
         parts += ["", "## Kept so far", *[f"- run {r.run}: {r.description}" for r in kept[-10:]]]
     dead: dict[str, str] = {}  # one line per idea, its latest verdict, in every segment
     for r in book.runs:
-        if r.verdict not in ("keep", "baseline") and r.reason != "no change":
+        if r.verdict not in (Verdict.KEEP, Verdict.BASELINE) and r.reason != NO_CHANGE:
             dead.pop(r.description, None)
             dead[r.description] = r.reason
     if dead:
@@ -79,7 +79,7 @@ def build_brief(session: Session, proposal_file: str | None = None, driver: str 
     ideas = _read(root / cfg.IDEAS_FILE, IDEAS_CHARS)
     if ideas:
         parts += ["", "## Ideas backlog (autoresearch.ideas.md; you may append to it)", ideas]
-    failure = next((r for r in reversed(runs) if r.status in ("crash", "checks_failed")), None)
+    failure = next((r for r in reversed(runs) if r.status in (Status.CRASH, Status.CHECKS_FAILED)), None)
     if failure is not None and getattr(failure, "tail", None):
         parts += ["", f"## Output of the last failure (run {failure.run}: {failure.reason})",
                   "```", str(failure.tail)[-FAILURE_CHARS:], "```"]

@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.ledger import RunRecord
-from autoresearch.checkouts import build, checkout, policy, wants_warmup
+from autoresearch.infra.state import now_ms, read_json, session_lock, write_json
+from autoresearch.measure.arms import build, checkout
+from autoresearch.measure.bench import Arm, ArmFailure, Bench, measure
+from autoresearch.model import Progress, RunRecord
 from autoresearch.record import recover
-from autoresearch.measure import Arm, ArmFailure, Bench, measure
 from autoresearch.session import Session, open_session
-from autoresearch.state import now_ms, read_json, session_lock, write_json
 
-Progress = Callable[[str], None]
 NOISE_GROWTH_WARNING = 1.5  # recent noise this many times the calibrated noise triggers a warning
 
 
@@ -84,14 +83,14 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
                 if failure:
                     raise AutoresearchError(f"the build fails: {failure[0]}\n{failure[1]}")
         bench = Bench(config, run_dir)
-        pol = policy(session)
-        if config.metric.measure == "instructions":
+        pol = session.config.policy()
+        if config.metric.measure.deterministic:
             pol = stats.Policy(alpha=pol.alpha, min_effect=pol.min_effect, min_rounds=2,
                                max_rounds=2, confirm_rounds=0)
         # Instruction counts need no spread estimate, only proof that they repeat.
-        measure_rounds = 2 if config.metric.measure == "instructions" else rounds
+        measure_rounds = 2 if config.metric.measure.deterministic else rounds
         try:
-            result = measure(bench, a, b, config.metric.direction, pol, wants_warmup(session),
+            result = measure(bench, a, b, config.metric.direction, pol, session.config.wants_warmup(),
                              progress, fixed_rounds=measure_rounds)
         except ArmFailure as failure:
             raise AutoresearchError(f"the benchmark failed during calibration: {failure.message}. "
@@ -108,7 +107,7 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
             current_max_rounds=config.stats.max_rounds, log_ratios=[round(x, 6) for x in d],
             written=write,
         )
-        if write and config.metric.measure != "instructions":
+        if write and not config.metric.measure.deterministic:
             _write_settings(session, plan.min_effect, plan.max_rounds)
         write_json(calibration_path(session), calibration.as_dict())
         return calibration
@@ -149,7 +148,7 @@ def noise_warnings(session: Session, runs: list[RunRecord]) -> list[str]:
         return [f"min_effect ({s.min_effect:g}) and max_rounds ({s.max_rounds}) were calibrated "
                 f"for measure {s.calibrated_for}, but the session measures {measure}: run "
                 "`autoresearch calibrate --write` again"]
-    if measure == "instructions":
+    if measure.deterministic:
         return []
     calibration = last_calibration(session)
     if calibration is None:

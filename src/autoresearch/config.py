@@ -5,11 +5,23 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from autoresearch.errors import ConfigError
+from autoresearch.model import Direction, Measure
+
+if TYPE_CHECKING:
+    from autoresearch import stats
 
 CONFIG_FILE = "autoresearch.toml"
 BRIEF_FILE = "autoresearch.md"
@@ -23,8 +35,6 @@ STATE_DIR = ".autoresearch"
 # no candidate changes git's own files, at any depth.
 GIT_FILES = (".git*", "**/.git*")
 
-Direction = Literal["lower", "higher"]
-Measure = Literal["wall", "cpu", "instructions", "single"]
 
 
 class _Section(BaseModel):
@@ -50,15 +60,15 @@ class SessionConfig(_Section):
 
 # The measures whose primary metric the harness makes itself, by the name it must carry, so a
 # number is never shown under a name (or unit) the benchmark uses for something else.
-HARNESS_METRICS = {"cpu": ("cpu_s", "s"), "instructions": ("instructions", "instr")}
+HARNESS_METRICS = {Measure.CPU: ("cpu_s", "s"), Measure.INSTRUCTIONS: ("instructions", "instr")}
 HARNESS_METRICS_NAMES = frozenset(name for name, _ in HARNESS_METRICS.values())
 
 
 class MetricConfig(_Section):
     name: str
-    direction: Direction = "lower"
+    direction: Direction = Direction.LOWER
     unit: str = ""
-    measure: Measure = "wall"
+    measure: Measure = Measure.WALL
     secondary: list[str] = Field(
         default_factory=list,
         description="METRIC lines the benchmark must print besides the primary, shown with it",
@@ -72,7 +82,7 @@ class MetricConfig(_Section):
                 raise ValueError(f"with measure = {self.measure!r} the harness measures the primary "
                                  f"metric itself and it is named {name!r} (got {self.name!r}); the "
                                  "benchmark's own METRIC lines become secondary metrics")
-            if self.direction != "lower":
+            if self.direction is not Direction.LOWER:
                 raise ValueError(f"{name} is a cost: direction must be 'lower'")
             if not self.unit:
                 self.unit = unit
@@ -166,14 +176,28 @@ class Config(_Section):
 
         >>> c = Config.model_validate({"session": {"name": "s"}, "metric": {"name": "t"},
         ...     "guards": {"rss": "+5%", "tok_s": "-2%", "allocs": "<= incumbent"}})
-        >>> c.guard("rss"), c.guard("tok_s"), c.guard("allocs")
-        (('lower', 0.05), ('higher', 0.02), ('lower', 0.0))
+        >>> [(str(d), tolerance) for d, tolerance in map(c.guard, ["rss", "tok_s", "allocs"])]
+        [('lower', 0.05), ('higher', 0.02), ('lower', 0.0)]
         """
         match = _GUARD.match(self.guards[name])
         assert match is not None
         if match["cmp"]:
-            return ("lower" if match["cmp"] == "<=" else "higher"), 0.0
-        return ("lower" if match["sign"] == "+" else "higher"), float(match["pct"]) / 100
+            return (Direction.LOWER if match["cmp"] == "<=" else Direction.HIGHER), 0.0
+        return (Direction.LOWER if match["sign"] == "+" else Direction.HIGHER), float(match["pct"]) / 100
+
+    def policy(self) -> stats.Policy:
+        """The statistics policy this configuration implies for its measure."""
+        from autoresearch import stats
+
+        s = self.stats
+        if self.metric.measure.deterministic:
+            return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1)
+        return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
+                            max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds)
+
+    def wants_warmup(self) -> bool:
+        """A discarded first run per arm, except for exact counts and unaffordable single runs."""
+        return self.stats.warmup and self.metric.measure not in (Measure.INSTRUCTIONS, Measure.SINGLE)
 
     def protected_paths(self) -> list[str]:
         """Globs no candidate may touch: the session's own files plus the user's list."""

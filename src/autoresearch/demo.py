@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoresearch.errors import UsageError
-from autoresearch.git import Git
-from autoresearch.ledger import RunRecord
+from autoresearch.infra.git import Git
+from autoresearch.model import RunRecord
 
 EXAMPLES = Path(__file__).parent / "examples"
 SKIP = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", "weights", ".autoresearch",
@@ -58,8 +58,8 @@ def run_demo(example: str, directory: Path | None, make_view, progress=lambda _:
     """Prepare the example, start a session, and judge every bundled candidate patch."""
     from autoresearch.loop import Budget, run_loop
     from autoresearch.proposers.patches import PatchFolder
-    from autoresearch.scaffold import init_session
-    from autoresearch.session import InitOptions, open_session
+    from autoresearch.scaffold import InitOptions, init_session
+    from autoresearch.session import open_session
 
     repo = prepare(example, directory)
     progress(f"example copied to {repo}")

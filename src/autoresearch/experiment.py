@@ -5,18 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from autoresearch import ledger, stats
-from autoresearch.checkouts import build, policy, prepare_arms, run_checks, wants_warmup
+from autoresearch import stats
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.ledger import RunRecord
-from autoresearch.measure import Arm, ArmFailure, Bench, Measurement, Sample, measure
-from autoresearch.record import carry_out, forget_undecided, note_group, recover
-from autoresearch.session import Session, median, open_session
-from autoresearch.state import now_ms, session_lock, write_json
-from autoresearch.stats import improvement_of
-from autoresearch.workspace import (
+from autoresearch.infra import ledger
+from autoresearch.infra.state import now_ms, session_lock, write_json
+from autoresearch.infra.workspace import (
     candidate_ref,
     escaping_symlink,
     first_violation,
@@ -24,8 +19,19 @@ from autoresearch.workspace import (
     take_snapshot,
     untracked_outside,
 )
+from autoresearch.measure.arms import build, prepare_arms, run_checks
+from autoresearch.measure.bench import (
+    ArmFailure,
+    Bench,
+    Measurement,
+    measure,
+)
+from autoresearch.measure.single import measure_single
+from autoresearch.model import Measure, Progress, RunRecord, Status, Verdict
+from autoresearch.record import carry_out, forget_undecided, note_group, recover
+from autoresearch.session import Session, open_session
+from autoresearch.stats import improvement_of, median
 
-Progress = Callable[[str], None]
 TAIL_CHARS = 2000
 
 
@@ -55,7 +61,7 @@ class ExperimentResult:
             "metrics": r.metrics,
             "durations": r.durations,
             "logs": r.logs,
-            "candidate_ref": getattr(r, "candidate_ref", None),
+            "candidate_ref": r.candidate_ref,
             "notes": self.notes,
         }
 
@@ -133,23 +139,21 @@ def _experiment(
     notes = ([f"untracked files outside the scope are not part of the candidate: {', '.join(ignored[:5])}"
               + (" …" if len(ignored) > 5 else "")] if ignored else [])
 
-    def finish(verdict: str, reason: str, tail: str = "", **fields: Any) -> ExperimentResult:
+    def finish(verdict: Verdict, reason: str, tail: str = "", **fields: Any) -> ExperimentResult:
         durations["total_s"] = round(time.monotonic() - started, 3)
-        status = {"keep": "keep", "checks_failed": "checks_failed", "crash": "crash",
-                  "timeout": "crash"}.get(verdict, "discard")
-        rec = RunRecord(**base, **fields, status=status, verdict=verdict, reason=reason,
+        rec = RunRecord(**base, **fields, status=verdict.status, verdict=verdict, reason=reason,
                         timestamp=now_ms(), durations=durations, tail=tail[-TAIL_CHARS:] or None)
         kept, more = carry_out(session, rec, snapshot)
         return ExperimentResult(kept, notes=notes + more, tail=tail)
 
     if reject is not None:
-        return finish("discard", reject)
+        return finish(Verdict.DISCARD, reject)
 
     # guard: the harness's own files, git's and the user's protected paths; the scope
     violation = (first_violation(snapshot.changed, config.protected_paths(), config.scope.include)
                  or escaping_symlink(git, snapshot.incumbent, snapshot.commit))
     if violation:
-        return finish("discard", violation)
+        return finish(Verdict.DISCARD, violation)
 
     progress("preparing checkouts")
     incumbent, candidate = prepare_arms(session, snapshot)
@@ -164,7 +168,7 @@ def _experiment(
         failure = build(session, candidate, None, run_dir)
         durations["build_s"] = round(time.monotonic() - t, 3)
         if failure:
-            return finish("crash", f"build failed: {failure[0]}", failure[1])
+            return finish(Verdict.CRASH, f"build failed: {failure[0]}", failure[1])
 
     # checks
     if config.commands.checks:
@@ -173,18 +177,18 @@ def _experiment(
         failure = run_checks(session, candidate, run_dir / "checks")
         durations["checks_s"] = round(time.monotonic() - t, 3)
         if failure:
-            return finish("checks_failed", failure[0], failure[1])
+            return finish(Verdict.CHECKS_FAILED, failure[0], failure[1])
 
     # measure
     t = time.monotonic()
     bench = Bench(config, run_dir, slowest_known_s=_slowest_incumbent(book),
                   on_start=lambda pgid: note_group(session, pgid))
     try:
-        if config.metric.measure == "single":
+        if config.metric.measure is Measure.SINGLE:
             result = measure_single(session, bench, candidate, book, progress)
         else:
             result = measure(bench, incumbent, candidate, config.metric.direction,
-                             policy(session), wants_warmup(session), progress)
+                             session.config.policy(), session.config.wants_warmup(), progress)
     except ArmFailure as failure:
         durations["measure_s"] = round(time.monotonic() - t, 3)
         if failure.arm == "incumbent":
@@ -192,7 +196,7 @@ def _experiment(
                 f"the incumbent's benchmark failed ({failure.message}); the candidate is left "
                 f"unmeasured in the working tree. Log: {failure.log}\n{failure.tail}"
             ) from None
-        verdict = "timeout" if failure.kind == "timeout" else "crash"
+        verdict = Verdict.TIMEOUT if failure.kind == "timeout" else Verdict.CRASH
         return finish(verdict, failure.message, failure.tail)
     durations["measure_s"] = round(time.monotonic() - t, 3)
 
@@ -217,38 +221,13 @@ def _unmeasured(session: Session, run: int, segment: int, description: str,
     """Record a proposal that left nothing to measure; the working tree is already the incumbent."""
     head = session.git.rev("HEAD")
     record = RunRecord(run=run, segment=segment, description=description, hypothesis=hypothesis,
-                       proposer=proposer, incumbent_commit=head, status="discard",
-                       verdict="discard", reason=reason, timestamp=now_ms(), **extra)
+                       proposer=proposer, incumbent_commit=head, status=Status.DISCARD,
+                       verdict=Verdict.DISCARD, reason=reason, timestamp=now_ms(), **extra)
     ledger.append(session.paths.ledger, record)
     return ExperimentResult(record)
 
 
-def measure_single(session: Session, bench: Bench, candidate: Arm, book: ledger.Ledger,
-                   progress: Progress) -> Measurement:
-    """One candidate run, judged against the incumbent's recorded runs and the noise floor."""
-    from autoresearch.calibrate import last_calibration
-
-    calibration = last_calibration(session)
-    if calibration is None:
-        raise UsageError("measure = single judges one run against the calibrated noise floor: "
-                         "run `autoresearch calibrate` first")
-    reference = next(r for r in reversed(book.segment_runs()) if r.status == "keep")
-    values = reference.samples.get("incumbent" if reference.verdict == "baseline" else "candidate")
-    progress("single run")
-    sample = bench.run(candidate, "single")
-    s = session.config.stats
-    result = Measurement(order=["c"])
-    recorded = Sample("incumbent", median(values), dict(reference.metrics), reference.timestamp / 1000,
-                      0.0, 0.0, 0)
-    result.rounds.append((recorded, sample))
-    result.comparison = stats.judge_single(values, sample.value, session.config.metric.direction,
-                                           calibration.noise, s.alpha, s.min_effect)
-    result.warnings.append(f"single mode: compared with the {len(values)} recorded run(s) of run "
-                           f"{reference.run}")
-    return result
-
-
-def decide(session: Session, result: Measurement) -> tuple[str, str]:
+def decide(session: Session, result: Measurement) -> tuple[Verdict, str]:
     """Keep only a significant gain of at least min_effect that no guard vetoes."""
     comparison = result.comparison
     assert comparison is not None
@@ -256,21 +235,21 @@ def decide(session: Session, result: Measurement) -> tuple[str, str]:
     for name in config.guards:
         before, after = result.values("incumbent", name), result.values("candidate", name)
         if not after or len(before) != len(after):
-            return "discard", f"guard violated: {name} (not reported by the benchmark)"
+            return Verdict.DISCARD, f"guard violated: {name} (not reported by the benchmark)"
         direction, tolerance = config.guard(name)
         check = stats.check_guard(before, after, direction, tolerance, config.stats.alpha)
         if check.violated:
-            return "discard", f"guard violated: {name} ({check.worsening:+.1%})"
+            return Verdict.DISCARD, f"guard violated: {name} ({check.worsening:+.1%})"
     if comparison.outcome == "better":
-        return "keep", f"better by {comparison.improvement:.1%}"
+        return Verdict.KEEP, f"better by {comparison.improvement:.1%}"
     if comparison.outcome == "worse" or comparison.reason == "worse":
-        return "discard", "worse"
+        return Verdict.DISCARD, "worse"
     if comparison.ci[0] == comparison.ci[1]:  # a deterministic metric: the number says it all
-        return "discard", comparison.reason
+        return Verdict.DISCARD, comparison.reason
     # A discard names the measured gain, so a reader can see how close it came.
     low, high = (improvement_of(r, config.metric.direction) for r in comparison.ci)
     low, high = min(low, high), max(low, high)
-    return "discard", (f"{comparison.reason}: measured {comparison.improvement:+.1%} "
+    return Verdict.DISCARD, (f"{comparison.reason}: measured {comparison.improvement:+.1%} "
                        f"[{low:+.1%}, {high:+.1%}], keeps need ≥ {config.stats.min_effect:.0%}")
 
 

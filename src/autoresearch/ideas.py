@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autoresearch.config import IDEAS_FILE
-from autoresearch.git import Git
+from autoresearch.infra.git import Git
 
 HEADER = "# Ideas backlog\n\nOne idea per line. Agents read this before each proposal and may add to it.\n\n"
 

@@ -10,13 +10,13 @@ from typing import Protocol
 from autoresearch.brief import build_brief
 from autoresearch.errors import UsageError
 from autoresearch.experiment import ExperimentResult, run_experiment
+from autoresearch.infra.interrupts import StopRequest
+from autoresearch.infra.state import read_json, session_lock
+from autoresearch.infra.workspace import remember_untracked, restore, workspace_tree
+from autoresearch.model import NO_CHANGE, StopReason
+from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposal, Proposer
 from autoresearch.record import recover
-from autoresearch.interrupts import StopRequest
-from autoresearch.proposers.agent_cli import PROPOSAL_PLACEHOLDER
-from autoresearch.proposers.base import Proposal, Proposer
 from autoresearch.session import Session, open_session
-from autoresearch.state import read_json, session_lock
-from autoresearch.workspace import remember_untracked, restore, workspace_tree
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class LoopState:
     spent_usd: float = 0.0
     tokens: int = 0
     results: list[ExperimentResult] = field(default_factory=list)
-    stop_reason: str | None = None
+    stop: StopReason | None = None
+    stop_reason: str | None = None  # the same, in words
 
     @property
     def hours(self) -> float:
@@ -50,26 +51,32 @@ class LoopState:
 
 
 class View(Protocol):
-    """What the loop tells the person watching (see `autoresearch.view`)."""
+    """What the loop tells the person watching (see `autoresearch.faces.view`)."""
 
     def phase(self, text: str) -> None: ...
     def experiment(self, result: ExperimentResult, state: LoopState) -> None: ...
     def message(self, text: str) -> None: ...
 
 
-def stop_reason(budget: Budget, state: LoopState) -> str | None:
-    """The first budget or stop rule that says stop, in words."""
+def stop_reason(budget: Budget, state: LoopState) -> tuple[StopReason, str] | None:
+    """The first budget or stop rule that says stop, and the same in words."""
     if budget.max_experiments is not None and state.experiments >= budget.max_experiments:
-        return f"reached --max-experiments {budget.max_experiments}"
+        return StopReason.MAX_EXPERIMENTS, f"reached --max-experiments {budget.max_experiments}"
     if budget.max_hours is not None and state.hours >= budget.max_hours:
-        return f"reached --max-hours {budget.max_hours:g}"
+        return StopReason.MAX_HOURS, f"reached --max-hours {budget.max_hours:g}"
     if budget.max_usd is not None and state.spent_usd >= budget.max_usd:
-        return f"spent ${state.spent_usd:.2f} of --max-usd {budget.max_usd:g}"
+        return StopReason.MAX_USD, f"spent ${state.spent_usd:.2f} of --max-usd {budget.max_usd:g}"
     if budget.patience is not None and state.since_keep >= budget.patience:
-        return f"{state.since_keep} experiments without a keep (--patience {budget.patience})"
+        return (StopReason.PATIENCE,
+                f"{state.since_keep} experiments without a keep (--patience {budget.patience})")
     if state.failures_in_a_row >= budget.max_failures:
-        return f"{state.failures_in_a_row} crashes or proposer failures in a row"
+        return StopReason.FAILURES, f"{state.failures_in_a_row} crashes or proposer failures in a row"
     return None
+
+
+def _stop(state: LoopState, reason: StopReason, words: str) -> LoopState:
+    state.stop, state.stop_reason = reason, words
+    return state
 
 
 def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> LoopState:
@@ -80,15 +87,15 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
     with StopRequest(lambda: view.message(
             "stopping after the current experiment (Ctrl-C again to stop now)")) as stop:
         while True:
-            state.stop_reason = stop_reason(budget, state) or (
-                "stopped by Ctrl-C" if stop.requested else None)
-            if state.stop_reason:
-                return state
+            rule = stop_reason(budget, state)
+            if rule:
+                return _stop(state, *rule)
+            if stop.requested:
+                return _stop(state, StopReason.INTERRUPTED, "stopped by Ctrl-C")
             view.phase("proposing")
             proposal = _propose(session, proposer)
             if proposal is None:
-                state.stop_reason = "no more proposals"
-                return state
+                return _stop(state, StopReason.NO_PROPOSALS, "no more proposals")
             state.spent_usd += proposal.cost_usd
             state.tokens += sum(proposal.tokens.values())
             if proposal.failed:
@@ -167,12 +174,12 @@ def _count(state: LoopState, result: ExperimentResult) -> None:
     record = result.record
     state.experiments += 1
     state.results.append(result)
-    if record.verdict == "keep":
+    if record.is_keep:
         state.keeps += 1
         state.since_keep = 0
     else:
         state.since_keep += 1
-    if record.verdict in ("crash", "timeout") or record.reason == "no change":
+    if record.verdict.failed or record.reason == NO_CHANGE:
         state.failures_in_a_row += 1
     else:
         state.failures_in_a_row = 0

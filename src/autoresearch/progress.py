@@ -76,7 +76,7 @@ def progress_writer(path: Path, run: int, description: str) -> Progress:
     The file is tiny and replaced atomically (a reader sees the old or the new one); it names
     the writing process, so a reader can tell a file left by a killed run from a live one.
     """
-    from autoresearch.state import write_json
+    from autoresearch.infra.state import write_json
 
     started = time.time()
 
@@ -89,7 +89,7 @@ def progress_writer(path: Path, run: int, description: str) -> Progress:
 
 def read_progress(path: Path) -> dict[str, Any] | None:
     """The running experiment's latest event, or None when none is running."""
-    from autoresearch.state import read_json
+    from autoresearch.infra.state import read_json
 
     data = read_json(path)
     if not data or not _alive(int(data.get("pid", 0))):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 
-from autoresearch import ledger
-from autoresearch.interrupts import deferred
-from autoresearch.ledger import RunRecord
-from autoresearch.runner import group_alive, kill_group
+from autoresearch.infra import ledger
+from autoresearch.infra.interrupts import deferred
+from autoresearch.infra.runner import group_alive, kill_group
+from autoresearch.infra.state import read_json, write_json
+from autoresearch.infra.workspace import (
+    Snapshot,
+    advance_branch,
+    restore,
+    workspace_tree,
+)
+from autoresearch.model import RunRecord
 from autoresearch.session import Session
-from autoresearch.state import read_json, write_json
-from autoresearch.workspace import Snapshot, advance_branch, restore, workspace_tree
 
 
 def carry_out(session: Session, record: RunRecord, snapshot: Snapshot) -> tuple[RunRecord, list[str]]:
@@ -26,7 +31,7 @@ def carry_out(session: Session, record: RunRecord, snapshot: Snapshot) -> tuple[
 def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> tuple[RunRecord, list[str]]:
     git, paths = session.git, session.paths
     keep_commit = None
-    if record.verdict == "keep":
+    if record.is_keep:
         keep_commit = git.commit_tree(snapshot.tree, snapshot.incumbent, commit_message(record))
         record = record.model_copy(update={"commit": keep_commit})
     scope = list(snapshot.untracked_scope)
@@ -110,7 +115,7 @@ def recover(session: Session) -> list[str]:
     record = RunRecord.model_validate(decided["record"])
     notes += _apply(session, record, decided["tree"], decided["incumbent"], decided["keep_commit"],
                     decided.get("untracked_scope", session.config.scope.include))
-    state = "committed" if record.verdict == "keep" else "working tree restored"
+    state = "committed" if record.is_keep else "working tree restored"
     notes.append(f"run {run} was interrupted after its verdict ({record.verdict}); finished: {state}")
     return notes
 

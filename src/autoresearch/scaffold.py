@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from autoresearch import config as cfg
-from autoresearch import ledger
 from autoresearch.errors import AutoresearchError, UsageError
-from autoresearch.checkouts import build, checkout, policy, run_checks, wants_warmup
-from autoresearch.experiment import Progress
+from autoresearch.infra import ledger
+from autoresearch.infra.git import Git
+from autoresearch.infra.state import Paths, now_ms, session_lock
+from autoresearch.infra.workspace import exclude_harness_files, remember_untracked
+from autoresearch.measure.arms import build, checkout, run_checks
+from autoresearch.measure.bench import Arm, ArmFailure, Bench
+from autoresearch.model import (
+    SCHEMA_VERSION,
+    ConfigHeader,
+    Progress,
+    RunRecord,
+    Status,
+    Verdict,
+)
 from autoresearch.record import recover
-from autoresearch.git import Git
-from autoresearch.ledger import ConfigHeader, RunRecord
-from autoresearch.measure import Arm, ArmFailure, Bench
-from autoresearch.session import (InitOptions, InitResult, Session, build_config, check_benchmark, median,
-                                  metric_section, option_errors)
-from autoresearch.state import Paths, now_ms, session_lock
-from autoresearch.workspace import exclude_harness_files, remember_untracked
+from autoresearch.session import Session
+from autoresearch.stats import median
 
 BRIEF_TEMPLATE = """\
 # Research brief: {name}
@@ -114,6 +123,112 @@ def benchmark_template(config: cfg.Config) -> str:
         what = f"Print the primary metric as one line: METRIC {m.name}=<number>"
         example = f"which prints: METRIC {m.name}=1234.5"
     return BENCHMARK_TEMPLATE.format(what=what, example=example)
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What `autoresearch init` was asked for; None (or "") = not given."""
+
+    name: str
+    metric: str
+    direction: str | None = None
+    unit: str | None = None
+    measure: str | None = None
+    benchmark: str = f"./{cfg.BENCHMARK_FILE}"
+    checks: str | None = None
+    build: str | None = None
+    scope: tuple[str, ...] = ()
+    protect: tuple[str, ...] = ()
+    timeout: float | None = None
+    checks_timeout: float = 300
+    new_segment: bool = False
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What `init` did."""
+
+    created: list[str]
+    branch: str
+    baseline: RunRecord | None
+    needs_benchmark: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -> dict[str, Any]:
+    """The `[metric]` table for `opts`, on top of `current` when a session switches measure.
+
+    A harness-measured primary (cpu, instructions) carries its fixed name and unit; a metric
+    named beside it, or the benchmark metric it replaces, becomes a secondary one.
+
+    >>> metric_section(InitOptions("s", "render_ms", measure="cpu"))["secondary"]
+    ['render_ms']
+    >>> wall = cfg.MetricConfig(name="render_ms", unit="ms")
+    >>> section = metric_section(InitOptions("", "", measure="instructions"), wall)
+    >>> section["name"], section["unit"], section["secondary"]
+    ('instructions', 'instr', ['render_ms'])
+    """
+    measure = opts.measure or (current.measure if current else "wall")
+    secondary = list(current.secondary) if current else []
+    harness = cfg.HARNESS_METRICS.get(measure)
+    if harness:
+        name, unit = harness
+        named = opts.metric or (current.name if current and current.measure not in cfg.HARNESS_METRICS
+                                else "")
+        if named and named != name and named not in secondary:
+            secondary.insert(0, named)
+        direction = opts.direction or "lower"
+    else:
+        name = opts.metric or (current.name if current and current.measure == measure else "")
+        if not name and current:
+            # back from a harness measure: the benchmark's own metric it reported beside it
+            name = next(iter(current.secondary), "")
+        if not name:
+            raise UsageError(f"--measure {measure} needs --metric: the METRIC line of the benchmark "
+                             "that is the primary metric")
+        same = current is not None and current.name == name
+        unit = opts.unit if opts.unit is not None else (current.unit if same and current else "")
+        direction = opts.direction or (current.direction if same and current else "lower")
+        secondary = [m for m in secondary if m != name]
+    return {"name": name, "direction": direction, "unit": unit, "measure": measure,
+            "secondary": [m for m in secondary if m not in cfg.HARNESS_METRICS_NAMES]}
+
+
+def build_config(opts: InitOptions, root: Path) -> cfg.Config:
+    """The configuration `init` writes; a harness-measured primary gets its fixed name."""
+    checks = opts.checks
+    if checks is None and (root / cfg.CHECKS_FILE).exists():
+        checks = f"./{cfg.CHECKS_FILE}"
+    try:
+        return cfg.Config.model_validate(
+            {
+                "session": {"name": opts.name},
+                "metric": metric_section(opts),
+                "commands": {"benchmark": opts.benchmark, "checks": checks or None,
+                             "build": opts.build, "timeout": opts.timeout,
+                             "checks_timeout": opts.checks_timeout},
+                "scope": {"include": list(opts.scope), "protect": list(opts.protect)},
+            }
+        )
+    except ValidationError as exc:
+        raise UsageError(f"invalid init options: {option_errors(exc)}") from None
+
+
+def option_errors(exc: ValidationError) -> str:
+    """Validation errors named by the `init` option that set the field."""
+    return "; ".join(f"--{str(e['loc'][-1]).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+
+
+def check_benchmark(root: Path, command: str) -> None:
+    """A benchmark that is a repository script must exist and be executable."""
+    script = cfg.script_of(command)
+    if script is None:
+        return
+    path = root / script
+    if not path.exists():
+        raise UsageError(f"the benchmark {script} does not exist")
+    if not os.access(path, os.X_OK):
+        raise UsageError(f"the benchmark {script} is not executable: chmod +x {script}")
 
 
 def init_session(start: Path, opts: InitOptions, progress: Progress = lambda _: None) -> InitResult:
@@ -308,10 +423,10 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
             raise AutoresearchError(f"the checks fail on the baseline itself ({failure[0]}); "
                                     f"fix them, then run `autoresearch init` again.\n{failure[1]}")
     bench = Bench(config, run_dir)
-    rounds = max(policy(session).min_rounds, 1)
+    rounds = max(session.config.policy().min_rounds, 1)
     samples = []
     try:
-        if wants_warmup(session) and rounds > 1:
+        if session.config.wants_warmup() and rounds > 1:
             progress("warm-up")
             bench.run(arm, "warmup")
         for i in range(rounds):
@@ -330,11 +445,11 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
                  for name in samples[0].metrics}
     header = ConfigHeader(name=config.session.name, metricName=config.metric.name,
                           metricUnit=config.metric.unit, bestDirection=config.metric.direction,
-                          measure=config.metric.measure)
+                          schema_version=SCHEMA_VERSION, measure=config.metric.measure)
     segment = len(book.headers)
     record = RunRecord(
-        run=run, commit=head, metric=median(values), metrics=secondary, status="keep",
-        description="baseline", timestamp=now_ms(), segment=segment, verdict="baseline",
+        run=run, commit=head, metric=median(values), metrics=secondary, status=Status.KEEP,
+        description="baseline", timestamp=now_ms(), segment=segment, verdict=Verdict.BASELINE,
         reason="baseline", incumbent_commit=head, incumbent_metric=median(values),
         rounds=len(values), logs=str(run_dir),
         samples={"incumbent": values, "wall_s": [[round(s.wall_s, 4)] for s in samples]},

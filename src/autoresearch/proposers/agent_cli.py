@@ -7,9 +7,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoresearch.git import Git
-from autoresearch.proposers.base import Brief, Proposal
-from autoresearch.runner import run_command
+from autoresearch.infra.git import Git
+from autoresearch.infra.runner import run_command
+from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Brief, Proposal
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 # git, because some agents refuse to write into dot-directories or git-ignored paths (aider skips
 # "files that match gitignore spec"); the harness reads and removes it before judging.
 PROPOSAL_FILE = "autoresearch.proposal.md"
-PROPOSAL_PLACEHOLDER = "{proposal_file}"
+
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class AgentCommand:
         prompt = brief.text.replace(PROPOSAL_PLACEHOLDER, PROPOSAL_FILE)
         prompt_file.write_text(prompt, encoding="utf-8")
         if self.scratch:
-            from autoresearch.workspace import exclude_paths
+            from autoresearch.infra.workspace import exclude_paths
 
             exclude_paths(Git.discover(workspace), self.scratch, "agents' scratch files")
         result = run_command(self.command(workspace, brief, prompt, prompt_file), workspace,
@@ -160,7 +160,7 @@ def _tracked(workspace: Path) -> list[str]:
 
 def files_in_scope(workspace: Path, scope: list[str]) -> list[str]:
     """Tracked files the agent may edit (all tracked files when the scope is open)."""
-    from autoresearch.workspace import glob_match
+    from autoresearch.infra.workspace import glob_match
 
     return [f for f in _tracked(workspace) if not scope or any(glob_match(f, g) for g in scope)]
 
@@ -169,7 +169,7 @@ def read_only_files(workspace: Path, protected: list[str], in_scope: list[str]) 
     """Tracked files the brief names that the agent must not change: the protected files and,
     when the scope leaves it out, the research brief."""
     from autoresearch.config import BRIEF_FILE
-    from autoresearch.workspace import glob_match
+    from autoresearch.infra.workspace import glob_match
 
     editable = set(in_scope)
     return [f for f in _tracked(workspace)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+# Stands in a brief for the path of the file a proposer may write its description to; each
+# proposer replaces it with a path it can write (or drops the line).
+PROPOSAL_PLACEHOLDER = "{proposal_file}"
 
 @dataclass(frozen=True)
 class Brief:

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch.git import Git
-from autoresearch.proposers.agent_cli import PROPOSAL_PLACEHOLDER
-from autoresearch.proposers.base import Brief, Proposal
-from autoresearch.workspace import glob_match
+from autoresearch.infra.git import Git
+from autoresearch.infra.workspace import glob_match
+from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Brief, Proposal
 
 # Directories no proposal may write into, whatever the scope says: git's own data and the
 # harness's private state.

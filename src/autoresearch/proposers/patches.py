@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from autoresearch.git import Git
+from autoresearch.infra.git import Git
 from autoresearch.proposers.base import Brief, Proposal
 
 SUFFIXES = (".patch", ".diff")

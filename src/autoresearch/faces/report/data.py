@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from autoresearch.ledger import RunRecord
+from autoresearch.model import RunRecord
 from autoresearch.session import Session
 from autoresearch.stats import improvement_of
 
@@ -39,7 +39,7 @@ DISCARD_ORDER = [Group.WORSE, Group.NO_GAIN, Group.GUARD, Group.CHECKS_FAILED, G
 def group_of(record: RunRecord) -> Group:
     """The report group of one ledger record, from its verdict and reason.
 
-    >>> from autoresearch.ledger import RunRecord
+    >>> from autoresearch.model import RunRecord
     >>> group_of(RunRecord(run=3, status="discard", verdict="discard", timestamp=0,
     ...                    reason="tampered: autoresearch.sh"))
     <Group.TAMPERED: 'tampered or out of scope'>

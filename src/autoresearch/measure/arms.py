@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoresearch import stats
-from autoresearch.measure import Arm
-from autoresearch.runner import run_command
+from autoresearch.infra.runner import run_command
+from autoresearch.infra.workspace import Snapshot, link_untracked
+from autoresearch.measure.bench import Arm
 from autoresearch.session import Session
-from autoresearch.workspace import Snapshot, link_untracked
-
-
-def policy(session: Session) -> stats.Policy:
-    """The statistics policy of the session's configuration and measure."""
-    s = session.config.stats
-    if session.config.metric.measure == "instructions":
-        return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1)
-    return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
-                        max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds)
-
-
-def wants_warmup(session: Session) -> bool:
-    """A discarded first run per arm, except for exact counts and unaffordable single runs."""
-    return session.config.stats.warmup and session.config.metric.measure not in ("instructions", "single")
 
 
 def prepare_arms(session: Session, snapshot: Snapshot) -> tuple[Arm, Arm]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Iterable
 
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
-from autoresearch.git import Git
-from autoresearch.state import Paths, read_json, write_json
+from autoresearch.infra.git import Git
+from autoresearch.infra.state import Paths, read_json, write_json
 
 # Files the harness and agents write during a session that are never part of a candidate.
 HARNESS_ONLY = (LEDGER_FILE, IDEAS_FILE, f"{STATE_DIR}/")

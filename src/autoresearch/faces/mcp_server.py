@@ -52,14 +52,16 @@ def build_server(repo: Path):
     @server.tool()
     async def status() -> dict[str, Any]:
         """Baseline, incumbent, improvement in %, counts per verdict, pending candidate, warnings."""
-        from autoresearch.session import open_session, status as get_status
+        from autoresearch.session import open_session
+        from autoresearch.status import status as get_status
 
         return await in_thread(lambda: get_status(open_session(repo)).as_dict())
 
     @server.tool()
     async def log(limit: int = 20) -> dict[str, Any]:
         """The last `limit` experiments: verdict, reason, metric, ratio and interval, rounds."""
-        from autoresearch.session import open_session, summarize
+        from autoresearch.session import open_session
+        from autoresearch.status import summarize
 
         def read() -> dict[str, Any]:
             book = open_session(repo).ledger()
@@ -79,7 +81,8 @@ def build_server(repo: Path):
     @server.tool()
     async def add_idea(text: str) -> dict[str, Any]:
         """Append an idea to the backlog (autoresearch.ideas.md) for later experiments."""
-        from autoresearch.ideas import add_idea as add, list_ideas
+        from autoresearch.ideas import add_idea as add
+        from autoresearch.ideas import list_ideas
 
         await in_thread(lambda: add(repo, text))
         return {"ideas": list_ideas(repo)}

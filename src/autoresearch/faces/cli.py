@@ -107,12 +107,9 @@ def init(
     """
 
     def action() -> None:
-        from autoresearch.config import CONFIG_FILE
+        from autoresearch.config import CONFIG_FILE, HARNESS_METRICS
         from autoresearch.errors import UsageError
-        from autoresearch.scaffold import init_session
-        from autoresearch.session import InitOptions
-
-        from autoresearch.config import HARNESS_METRICS
+        from autoresearch.scaffold import InitOptions, init_session
 
         cwd = Path.cwd()
         needs_metric = metric is None and (measure or "wall") not in HARNESS_METRICS
@@ -164,7 +161,7 @@ def init(
 
 
 def _has_config(cwd: Path, name: str) -> bool:
-    from autoresearch.git import Git
+    from autoresearch.infra.git import Git
 
     try:
         return (Git.discover(cwd).root / name).exists()
@@ -202,6 +199,7 @@ def _change(improvement: float) -> str:
 
 
 def _render_experiment(result) -> None:
+    from autoresearch.faces.render import ratio_with_interval
     from autoresearch.session import open_session
 
     out = _console()
@@ -212,7 +210,7 @@ def _render_experiment(result) -> None:
     color = {"keep": "green", "discard": "yellow"}.get(r.verdict, "red")
     out.print(f"run {r.run}: [bold {color}]{r.verdict.upper()}[/] — {r.reason}", markup=True)
     if r.ratio is not None and r.ci is not None:
-        out.print(f"  estimate ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}] "
+        out.print(f"  estimate ratio {ratio_with_interval(r)} "
                   f"({_change(r.improvement)}; paired rounds, 95% interval)")
         out.print(f"  medians  candidate {_value(r.metric, unit)}, incumbent {_value(r.incumbent_metric, unit)}")
         out.print(f"  rounds   {r.rounds}   p = {r.p_value:.2g}")
@@ -221,10 +219,10 @@ def _render_experiment(result) -> None:
             out.print("  secondary " + ", ".join(f"{k}={v:g}" for k, v in sorted(secondary.items())))
     times = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in r.durations.items())
     out.print(f"  time     {times}")
-    if r.verdict == "keep":
+    if r.is_keep:
         out.print(f"  committed {r.commit[:12]} on the session branch")
     else:
-        saved = getattr(r, "candidate_ref", None)
+        saved = r.candidate_ref
         out.print("  working tree restored" + (f"; the candidate is kept in {saved} and "
                                                f"{r.logs}/candidate.patch" if saved else ""))
     tail = result.tail.strip()
@@ -279,7 +277,8 @@ def status(json_out: JsonOpt = False) -> None:
     """Where the session stands: baseline, incumbent, improvement, counts, pending candidate."""
 
     def action() -> None:
-        from autoresearch.session import open_session, status as get_status
+        from autoresearch.session import open_session
+        from autoresearch.status import status as get_status
 
         session = open_session(Path.cwd())
         st = get_status(session)
@@ -330,7 +329,8 @@ def log(
     """A table of the experiments in the ledger, newest last."""
 
     def action() -> None:
-        from autoresearch.session import open_session, summarize
+        from autoresearch.session import open_session
+        from autoresearch.status import summarize
 
         session = open_session(Path.cwd())
         book = session.ledger()
@@ -378,9 +378,9 @@ def loop(
 
     def action() -> None:
         from autoresearch.errors import UsageError
+        from autoresearch.faces.view import make_view
         from autoresearch.loop import Budget, run_loop
         from autoresearch.session import open_session
-        from autoresearch.view import make_view
 
         chosen = [x for x in (patches, agent, agent_cmd, llm) if x]
         if len(chosen) != 1:
@@ -396,7 +396,7 @@ def loop(
         finally:
             view.close()
         _print_loop_summary(state, json_out)
-        if state.stop_reason and "failures in a row" in state.stop_reason:
+        if state.stop is not None and state.stop.gave_up:
             raise typer.Exit(1)  # scripts must see that the loop gave up, not finished
 
     _guarded(action, json_out)
@@ -420,11 +420,11 @@ def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_
 
 
 def _print_loop_summary(state, json_out: bool) -> None:
-    from autoresearch.session import summarize
+    from autoresearch.status import summarize
 
     runs = [r.record for r in state.results]
     if json_out:
-        _print_json({"stop_reason": state.stop_reason, "experiments": state.experiments,
+        _print_json({"stop": state.stop, "stop_reason": state.stop_reason, "experiments": state.experiments,
                      "keeps": state.keeps, "spent_usd": state.spent_usd, "tokens": state.tokens,
                      "runs": [summarize(r) for r in runs]})
         return
@@ -447,8 +447,7 @@ def report(
     intervals) and report.html (interactive, self-contained: opens with no network)."""
 
     def action() -> None:
-        from autoresearch.faces.report import write_report
-        from autoresearch.faces.report import fmt
+        from autoresearch.faces.report import fmt, write_report
         from autoresearch.session import open_session
 
         session = open_session(Path.cwd())
@@ -535,7 +534,7 @@ def setup(
 
     def action() -> None:
         from autoresearch.agent_setup import setup_agent
-        from autoresearch.git import Git
+        from autoresearch.infra.git import Git
 
         result = setup_agent(Git.discover(Path.cwd()).root, agent, remove)
         if json_out:
@@ -597,8 +596,8 @@ def demo(
 
     def action() -> None:
         from autoresearch.demo import run_demo
-        from autoresearch.session import summarize
-        from autoresearch.view import make_view
+        from autoresearch.faces.view import make_view
+        from autoresearch.status import summarize
 
         progress = _progress(not json_out)
         result = run_demo(example, directory, lambda s, b: make_view(s, b, json_out), progress)
@@ -613,13 +612,16 @@ def demo(
 
 
 def _render_demo(result) -> None:
+    from autoresearch.faces.render import ratio_with_interval
+
     out = _console()
-    runs = [r for r in result.runs if r.verdict != "baseline"]
-    kept = [r for r in runs if r.verdict == "keep"]
+    runs = [r for r in result.runs if not r.is_baseline]
+    kept = [r for r in runs if r.is_keep]
     out.print()
     out.print(f"[bold]Demo finished[/] ({result.stop_reason}) — {len(runs)} candidates judged, "
               f"{len(kept)} kept", markup=True)
-    from autoresearch.session import open_session, status as get_status
+    from autoresearch.session import open_session
+    from autoresearch.status import status as get_status
 
     st = get_status(open_session(result.repo))
     if st.baseline is not None:
@@ -630,10 +632,10 @@ def _render_demo(result) -> None:
               "candidate/incumbent, 95% interval):", markup=True)
     for r in kept:
         out.print(f"  run {r.run}: {r.description} — {_change(r.improvement or 0)}, ratio "
-                  f"{r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}], {r.rounds} rounds")
+                  f"{ratio_with_interval(r)}, {r.rounds} rounds")
     out.print("\n[yellow]Not kept[/]:", markup=True)
     for r in runs:
-        if r.verdict != "keep":
+        if not r.is_keep:
             out.print(f"  run {r.run}: {r.description} — {r.verdict}: {r.reason}")
     out.print(f"\nrepository: {result.repo}")
     out.print(f"ledger:     {result.repo / 'autoresearch.jsonl'}")
@@ -649,9 +651,9 @@ def cleanup(json_out: JsonOpt = False) -> None:
     logs and the saved candidates stay. The next run makes the checkouts again."""
 
     def action() -> None:
+        from autoresearch.infra.state import session_lock
+        from autoresearch.infra.workspace import remove_worktrees
         from autoresearch.session import open_session
-        from autoresearch.state import session_lock
-        from autoresearch.workspace import remove_worktrees
 
         session = open_session(Path.cwd())
         with session_lock(session.paths, "cleanup"):
@@ -670,8 +672,8 @@ def mcp() -> None:
     add_idea. For Claude Code: `claude mcp add autoresearch -- autoresearch mcp`, run in the repo."""
 
     def action() -> None:
-        from autoresearch.git import Git
-        from autoresearch.mcp_server import build_server
+        from autoresearch.faces.mcp_server import build_server
+        from autoresearch.infra.git import Git
 
         build_server(Git.discover(Path.cwd()).root).run("stdio")
 
@@ -687,13 +689,15 @@ def _runs_table(runs, book, config):
     """Every row with its own segment's metric, measure and unit (they change between segments)."""
     from rich.table import Table
 
+    from autoresearch.faces.render import ratio_with_interval
+
     table = Table(show_edge=False, pad_edge=False)
     columns = ("run", "seg", "verdict", "metric", "ratio [interval]", "rounds", "reason", "description")
     for column in columns:
         table.add_column(column, overflow="fold")
     for r in runs:
         name, unit, measure = _segment_metric(book, config, r.segment)
-        ratio = f"{r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ratio and r.ci else ""
+        ratio = ratio_with_interval(r)
         metric = f"{name} {_value(r.metric, unit)} ({measure})" if r.metric is not None else ""
         table.add_row(str(r.run), str(r.segment), r.verdict, metric, ratio, str(r.rounds or ""),
                       r.reason, r.description)

@@ -6,7 +6,9 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from autoresearch.session import Session, status
+from autoresearch.faces.render import ratio_with_interval
+from autoresearch.session import Session
+from autoresearch.status import status
 
 if TYPE_CHECKING:
     from autoresearch.experiment import ExperimentResult
@@ -25,7 +27,7 @@ def make_view(session: Session, budget: Budget, json_out: bool = False):
 
 def verdict_line(result: ExperimentResult) -> str:
     r = result.record
-    ratio = f" ratio {r.ratio:.3f} [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ratio and r.ci else ""
+    ratio = f" ratio {ratio_with_interval(r)}" if r.ratio and r.ci else ""
     return f"run {r.run} {r.verdict.upper()}: {r.description} — {r.reason}{ratio}"
 
 

@@ -6,55 +6,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-Status = Literal["keep", "discard", "crash", "checks_failed"]
-
-
-class ConfigHeader(BaseModel):
-    """First line of each segment, as pi-autoresearch's `init_experiment` writes it."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-    type: Literal["config"] = "config"
-    name: str
-    metricName: str
-    metricUnit: str = ""
-    bestDirection: Literal["lower", "higher"] = "lower"
-    measure: str | None = None  # this tool's own: how the segment's primary metric was measured
-
-
-class RunRecord(BaseModel):
-    """One experiment. pi-autoresearch's fields first, then this tool's own."""
-
-    model_config = ConfigDict(extra="allow")
-    run: int
-    commit: str | None = None  # the kept commit, or the measured snapshot for other verdicts
-    metric: float | None = None
-    metrics: dict[str, float] = Field(default_factory=dict)
-    status: Status
-    description: str = ""
-    timestamp: int  # milliseconds since the epoch, as pi-autoresearch writes it
-    segment: int = 0
-    confidence: float | None = None
-    asi: dict[str, Any] | None = None
-
-    verdict: str  # keep | discard | checks_failed | crash | timeout | baseline
-    reason: str = ""
-    hypothesis: str | None = None
-    incumbent_commit: str | None = None
-    incumbent_metric: float | None = None
-    ratio: float | None = None
-    ci: tuple[float, float] | None = None
-    improvement: float | None = None
-    p_value: float | None = None
-    rounds: int = 0
-    samples: dict[str, Any] = Field(default_factory=dict)
-    durations: dict[str, float] = Field(default_factory=dict)
-    diff_stat: dict[str, int] = Field(default_factory=dict)
-    proposer: str | None = None
-    logs: str | None = None
+from autoresearch.model import ConfigHeader, RunRecord
 
 
 @dataclass

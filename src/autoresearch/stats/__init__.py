@@ -640,6 +640,15 @@ def audit_keeps(
     return KeepAudit(max(judged, keeps), keeps, expected, tuple(marginal))
 
 
+def median(values: Sequence[float]) -> float:
+    """The middle value (mean of the two middle ones for an even count).
+
+    >>> median([3.0, 1.0, 2.0, 10.0])
+    2.5
+    """
+    return _median(values)
+
+
 def _median(values: Sequence[float]) -> float:
     s = sorted(values)
     mid = len(s) // 2

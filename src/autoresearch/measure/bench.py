@@ -13,12 +13,12 @@ from typing import Callable, Literal
 
 from autoresearch import stats
 from autoresearch.config import Config
-from autoresearch.git import Git
-from autoresearch.metrics import MetricError, parse_metrics
-from autoresearch.runner import RunResult, run_command
+from autoresearch.infra.git import Git
+from autoresearch.infra.runner import RunResult, run_command
+from autoresearch.measure.metrics import MetricError, parse_metrics
+from autoresearch.model import Measure, Progress
 
 ArmName = Literal["incumbent", "candidate"]
-Progress = Callable[[str], None]
 
 TIMEOUT_FLOOR_S = 10.0
 TIMEOUT_MULTIPLE = 5.0
@@ -99,7 +99,7 @@ class Bench:
         self.slowest_incumbent_s = slowest_known_s
         self.on_start = on_start
         self._count = 0
-        if config.metric.measure == "instructions" and shutil.which("valgrind") is None:
+        if config.metric.measure is Measure.INSTRUCTIONS and shutil.which("valgrind") is None:
             from autoresearch.errors import UsageError
 
             raise UsageError("measure = instructions needs valgrind, which is not installed "
@@ -141,7 +141,7 @@ class Bench:
 
     def _command(self, stem: Path) -> tuple[str, dict[str, str]]:
         command = self.config.commands.benchmark
-        if self.config.metric.measure != "instructions":
+        if self.config.metric.measure is not Measure.INSTRUCTIONS:
             return command, {}
         # Cachegrind without cache simulation counts instructions only, and much faster.
         out = shlex.quote(str(stem)) + ".cg.%p"
@@ -155,7 +155,7 @@ class Bench:
         primary = self.config.metric.name
         measure = self.config.metric.measure
         # cpu and instructions primaries are made by the harness and need no METRIC line
-        required = primary if measure in ("wall", "single") else None
+        required = None if measure.harness_measured else primary
         if result_file.exists() and result_file.stat().st_size:
             metrics = parse_metrics(result_file, required, unique_primary=False)
         else:
@@ -163,9 +163,9 @@ class Bench:
         metrics.setdefault("wall_s", result.wall_s)
         metrics.setdefault("cpu_s", result.cpu_s)
         metrics.setdefault("peak_rss_mb", result.peak_rss_mb)
-        if measure == "cpu":
+        if measure is Measure.CPU:
             metrics[primary] = result.cpu_s
-        elif measure == "instructions":
+        elif measure is Measure.INSTRUCTIONS:
             metrics[primary] = float(instruction_count(stem))
         return metrics
 

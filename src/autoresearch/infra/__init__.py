@@ -1,0 +1,1 @@
+"""The infrastructure: git, processes, private state and the ledger."""

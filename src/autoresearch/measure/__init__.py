@@ -1,0 +1,1 @@
+"""Measurement: the measured checkouts, benchmark runs, metrics and single mode."""

@@ -1,0 +1,158 @@
+"""The words of the ledger: outcome enums and the typed records every face reads and writes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Version of the ledger's line format, written in every config header. Lines of older versions
+# (and pi-autoresearch's, which carry none) are still read.
+SCHEMA_VERSION = 2
+
+# Progress of a long operation, in words, for whichever face shows it.
+Progress = Callable[[str], None]
+
+
+class Verdict(StrEnum):
+    """What the harness concluded about one candidate."""
+
+    KEEP = "keep"
+    DISCARD = "discard"
+    CHECKS_FAILED = "checks_failed"
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    BASELINE = "baseline"
+
+    @property
+    def status(self) -> Status:
+        """pi-autoresearch's coarser status for the same verdict (its readers know only four)."""
+        return _STATUS_OF.get(self, Status.DISCARD)
+
+    @property
+    def failed(self) -> bool:
+        """The candidate produced no usable measurement."""
+        return self in (Verdict.CRASH, Verdict.TIMEOUT)
+
+
+class Status(StrEnum):
+    """pi-autoresearch's status field: keep | discard | crash | checks_failed."""
+
+    KEEP = "keep"
+    DISCARD = "discard"
+    CRASH = "crash"
+    CHECKS_FAILED = "checks_failed"
+
+
+_STATUS_OF = {
+    Verdict.KEEP: Status.KEEP,
+    Verdict.BASELINE: Status.KEEP,
+    Verdict.CHECKS_FAILED: Status.CHECKS_FAILED,
+    Verdict.CRASH: Status.CRASH,
+    Verdict.TIMEOUT: Status.CRASH,
+}
+
+
+class Measure(StrEnum):
+    """How the primary metric is obtained."""
+
+    WALL = "wall"  # the benchmark's own METRIC, interleaved rounds
+    CPU = "cpu"  # user+sys CPU of the benchmark's processes, measured by the harness
+    INSTRUCTIONS = "instructions"  # instruction count under valgrind: deterministic
+    SINGLE = "single"  # one run against the incumbent's recorded runs and the calibrated noise
+
+    @property
+    def deterministic(self) -> bool:
+        return self is Measure.INSTRUCTIONS
+
+    @property
+    def harness_measured(self) -> bool:
+        """The harness makes the primary number itself; no METRIC line is needed."""
+        return self in (Measure.CPU, Measure.INSTRUCTIONS)
+
+
+class Direction(StrEnum):
+    """Which way the primary metric is better."""
+
+    LOWER = "lower"
+    HIGHER = "higher"
+
+
+class StopReason(StrEnum):
+    """Why a loop ended."""
+
+    MAX_EXPERIMENTS = "max_experiments"
+    MAX_HOURS = "max_hours"
+    MAX_USD = "max_usd"
+    PATIENCE = "patience"
+    FAILURES = "failures"  # crashes or proposer failures in a row: the loop gave up
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    NO_PROPOSALS = "no_proposals"  # the proposer has nothing left
+
+    @property
+    def gave_up(self) -> bool:
+        return self is StopReason.FAILURES
+
+
+# Reasons the harness gives without measuring; loops read them, so they are named once.
+NO_CHANGE = "no change"
+
+
+class ConfigHeader(BaseModel):
+    """First line of each segment, as pi-autoresearch's `init_experiment` writes it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    type: Literal["config"] = "config"
+    name: str
+    metricName: str
+    metricUnit: str = ""
+    bestDirection: Direction = Direction.LOWER
+    schema_version: int = 1  # headers written before versioning are version 1
+    measure: Measure | None = None
+
+
+class RunRecord(BaseModel):
+    """One experiment. pi-autoresearch's fields first, then this tool's own."""
+
+    model_config = ConfigDict(extra="allow")
+    run: int
+    commit: str | None = None  # the kept commit, or the measured snapshot for other verdicts
+    metric: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    status: Status
+    description: str = ""
+    timestamp: int  # milliseconds since the epoch, as pi-autoresearch writes it
+    segment: int = 0
+    confidence: float | None = None
+    asi: dict[str, Any] | None = None
+
+    verdict: Verdict
+    reason: str = ""
+    hypothesis: str | None = None
+    incumbent_commit: str | None = None
+    incumbent_metric: float | None = None
+    ratio: float | None = None
+    ci: tuple[float, float] | None = None
+    improvement: float | None = None
+    p_value: float | None = None
+    rounds: int = 0
+    samples: dict[str, Any] = Field(default_factory=dict)
+    durations: dict[str, float] = Field(default_factory=dict)
+    diff_stat: dict[str, int] = Field(default_factory=dict)
+    proposer: str | None = None
+    logs: str | None = None
+    candidate_ref: str | None = None
+    tail: str | None = None
+    decided_at: int | None = None
+    screen_ratio: float | None = None
+    tokens: dict[str, int] | None = None
+    cost_usd: float | None = None
+
+    @property
+    def is_keep(self) -> bool:
+        return self.verdict is Verdict.KEEP
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.verdict is Verdict.BASELINE

@@ -1,0 +1,143 @@
+"""Where a session stands: the summary `status` prints and the fields `log` shows per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from autoresearch import config as cfg
+from autoresearch.infra.state import read_json
+from autoresearch.infra.workspace import workspace_tree
+from autoresearch.model import RunRecord, Status, Verdict
+from autoresearch.session import Session
+from autoresearch.stats import audit_keeps, improvement_of
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """Where a session stands, for people (`render`) and scripts (`as_dict`)."""
+
+    session: str
+    branch: str
+    metric: str
+    unit: str
+    direction: str
+    measure: str
+    segment: int
+    baseline: float | None
+    incumbent: float | None
+    improvement_pct: float | None
+    counts: dict[str, int]
+    runs: list[RunRecord]
+    pending: bool
+    interrupted: dict[str, Any] | None
+    warnings: list[str]
+    expected_false_keeps: float
+    marginal_keeps: list[int]  # run numbers of keeps that were close calls
+
+    def as_dict(self, last: int = 10) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "branch": self.branch,
+            "metric": self.metric,
+            "unit": self.unit,
+            "direction": self.direction,
+            "measure": self.measure,
+            "segment": self.segment,
+            "baseline": self.baseline,
+            "incumbent": self.incumbent,
+            "improvement_pct": self.improvement_pct,
+            "counts": self.counts,
+            "experiments": len([r for r in self.runs if not r.is_baseline]),
+            "last": [summarize(r) for r in self.runs[-last:]],
+            "pending": self.pending,
+            "interrupted": self.interrupted,
+            "warnings": self.warnings,
+            "expected_false_keeps": self.expected_false_keeps,
+            "marginal_keeps": self.marginal_keeps,
+        }
+
+
+def summarize(record: RunRecord) -> dict[str, Any]:
+    """The few fields of a ledger record a person scans first."""
+    return {
+        "run": record.run,
+        "status": record.status,
+        "verdict": record.verdict,
+        "reason": record.reason,
+        "metric": record.metric,
+        "ratio": record.ratio,
+        "ci": list(record.ci) if record.ci else None,
+        "rounds": record.rounds,
+        "commit": record.commit,
+        "description": record.description,
+        "timestamp": record.timestamp,
+    }
+
+
+def status(session: Session, check_workspace: bool = True) -> SessionStatus:
+    """Summarize the current segment and the state of the working tree.
+
+    `check_workspace=False` skips snapshotting the working tree (the live view refreshes
+    between benchmark runs and must not load the machine).
+    """
+    book = session.ledger()
+    runs = book.segment_runs()
+    baseline = next((r.metric for r in runs if r.is_baseline), None)
+    keeps = [r for r in runs if r.status is Status.KEEP and r.metric is not None]
+    incumbent = keeps[-1].metric if keeps else None
+    improvement = None
+    if baseline and incumbent is not None:
+        improvement = 100 * improvement_of(incumbent / baseline, session.config.metric.direction)
+    counts: dict[str, int] = {}
+    for r in runs:
+        if not r.is_baseline:
+            counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    pending = check_workspace and (
+        workspace_tree(session.git, session.paths, session.config.scope.include)
+        != session.git.tree_of("HEAD"))
+    warnings = list(book.warnings)
+    if not book.headers:
+        warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
+    from autoresearch.calibrate import noise_warnings
+
+    if check_workspace:
+        warnings += noise_warnings(session, runs)
+    c = session.config
+    if not c.commands.checks:
+        warnings.append("no checks configured: a faster but wrong change would be kept. Put your "
+                        "tests in autoresearch.checks.sh, set `checks` in autoresearch.toml and "
+                        "commit it on the session branch")
+    judged = [r for r in runs if r.verdict in (Verdict.KEEP, Verdict.DISCARD) and r.p_value is not None]
+    measured_keeps = [r for r in judged if r.is_keep]
+    audit = audit_keeps([r.p_value or 0.0 for r in measured_keeps], judged=len(judged),
+                        alpha=c.stats.alpha,
+                        keep_improvements=[r.improvement or 0.0 for r in measured_keeps],
+                        min_effect=c.stats.min_effect)
+    return SessionStatus(
+        session=c.session.name,
+        branch=c.session.branch,
+        metric=c.metric.name,
+        unit=c.metric.unit,
+        direction=c.metric.direction,
+        measure=c.metric.measure,
+        segment=book.segment,
+        baseline=baseline,
+        incumbent=incumbent,
+        improvement_pct=improvement,
+        counts=counts,
+        runs=runs,
+        pending=pending,
+        interrupted=read_json(session.paths.pending),
+        warnings=warnings,
+        expected_false_keeps=audit.expected_false_keeps,
+        marginal_keeps=[r.run for r in measured_keeps if _close_call(r, c)],
+    )
+
+
+def _close_call(record: RunRecord, config: cfg.Config) -> bool:
+    """A keep whose confirmed 95% interval reaches below min_effect: worth measuring again."""
+    if not record.ci or record.ci[0] == record.ci[1]:
+        return False  # deterministic metrics have no interval to doubt
+    worst = min(improvement_of(r, config.metric.direction) for r in record.ci)
+    return worst < config.stats.min_effect
