@@ -73,7 +73,7 @@ def offline(page) -> list[str]:
 
 @needs_browser
 def test_dashboard_shows_a_new_experiment_without_a_reload(session: Repo, browser, tmp_path: Path):
-    from autoresearch.progress import ProgressEvent, progress_writer
+    from autoresearch.progress import ProgressEvent, tracked
     from autoresearch.session import open_session
 
     proc, url = start_dashboard(session)
@@ -90,7 +90,7 @@ def test_dashboard_shows_a_new_experiment_without_a_reload(session: Repo, browse
 
         # the running experiment's progress, as the experiment's progress hook writes it
         paths = open_session(session.path).paths
-        write = progress_writer(paths.progress, 2, "halve the cost")
+        write = tracked(lambda _: None, paths.progress, 2, "halve the cost")
         write(ProgressEvent("measuring", round=3, max_rounds=24, seconds_per_round=2.0))
         page.wait_for_function("document.getElementById('now').textContent.includes('round 3/24')")
         assert "halve the cost" in page.locator("#now").inner_text()

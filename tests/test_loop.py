@@ -147,6 +147,25 @@ def test_patch_folder_runs_in_order_records_conflicts_and_resumes(session: Repo,
     assert again["experiments"] == 0 and again["stop_reason"] == "no more proposals"
 
 
+def test_loop_ends_with_its_keeps_gains_and_why_it_stopped(session: Repo, tmp_path: Path):
+    folder = tmp_path / "candidates"
+    folder.mkdir()
+    _make_patch(session, folder, "01-halve.patch", lambda: session.set("COST", 50),
+                subject="Halve the cost")
+    _make_patch(session, folder, "02-wrong-answer.diff", lambda: session.set("FAIL", True))
+    out = session.cli("loop", "--patches", str(folder)).stdout  # piped: plain lines
+    assert "\x1b[" not in out, "no terminal codes when piped"
+    summary = out[out.index("stopped: no more proposals"):]
+    for expected in ("2 experiments, 1 kept", "Kept (each measured against the incumbent",
+                     "run 2: Halve the cost — 50.0% better, ratio 0.500 [0.500, 0.500], 2 rounds",
+                     "Not kept:", "run 3: wrong answer — checks_failed: checks failed",
+                     "session speed: cost 100 → 50, total +50.0% exact from 1 keep",
+                     "autoresearch report"):
+        assert expected in summary, expected
+    again = session.cli("loop", "--patches", str(folder)).stdout
+    assert "nothing left to judge" in again and "total +50.0% exact from 1 keep" in again
+
+
 def test_patience_stops_after_experiments_without_a_keep(session: Repo, tmp_path: Path):
     cmd, env = _agent(tmp_path, ["slower", "slower", "slower", "faster"])
     summary = _loop(session, "--agent-cmd", cmd, "--patience", "2", env=env)
@@ -282,7 +301,9 @@ def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: R
     from autoresearch.experiment import ExperimentResult
     from autoresearch.faces.view import LiveView, PlainView
     from autoresearch.model import RunRecord
+    from autoresearch.progress import MEASURING, ProgressEvent
     from autoresearch.session import open_session
+    from autoresearch.stats import Comparison
 
     session.set("COST", 80)
     session.cli("run", "-m", "trim the work")
@@ -290,14 +311,18 @@ def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: R
     console = Console(file=buffer, force_terminal=True, width=120, color_system=None)
     budget = Budget(max_experiments=10, patience=5)
     view = LiveView(open_session(session.path), budget, console=console)
-    view.phase("round 3/24")
+    running = Comparison("continue", 2, 0.88, (0.80, 0.96), 0.12, 0.2, "too few rounds")
+    view.phase(ProgressEvent(MEASURING, 3, 24, running, "lower", seconds_per_round=10.0, run=4,
+                             description="cache the lexer"))
     view.message("stopping after the current experiment")
     state = LoopState(experiments=2, since_keep=1)
     record = RunRecord(run=3, status="discard", verdict="discard", reason="worse", timestamp=0)
     view.experiment(ExperimentResult(record), state)
     view.close()
     screen = buffer.getvalue()
-    for expected in ("now: round 3/24", "baseline 100 → incumbent 80", "+20.0%", "trim the work",
+    for expected in ("now: run 4 cache the lexer · round 3/24",
+                     "estimate +12.0% [+4.0%, +20.0%]", "≤ 3 min 40 s left",
+                     "baseline 100 → incumbent 80", "+20.0%", "trim the work",
                      "better by 20.0%", "experiments 2/10", "without keep 1/5",
                      "stopping after the current experiment"):
         assert expected in screen, expected

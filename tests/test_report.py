@@ -143,3 +143,15 @@ def _rgb(png: Path) -> np.ndarray:
 
     with Image.open(png) as image:
         return np.asarray(image.convert("RGB"), dtype=int).reshape(-1, 3)
+
+
+def test_status_draws_the_running_best(finished: Repo):
+    out = finished.cli("status").stdout
+    assert "running best  ▁▇▇▇▇██  (7 experiments, taller is better)" in out
+
+
+def test_run_ends_with_where_the_session_stands(session: Repo):
+    session.set("COST", 50)
+    out = session.cli("run", "-m", "halve the cost").stdout
+    assert ("session speed: cost 100 → 50, total +50.0% exact from 1 keep (paired ratios "
+            "combined); 1 experiment") in out

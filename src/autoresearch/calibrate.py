@@ -13,7 +13,8 @@ from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, session_lock, write_json
 from autoresearch.measure.arms import build, checkout
 from autoresearch.measure.bench import Arm, ArmFailure, Bench, measure
-from autoresearch.model import Progress, RunRecord
+from autoresearch.model import RunRecord
+from autoresearch.progress import Progress
 from autoresearch.record import recover
 from autoresearch.session import Session, open_session
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from autoresearch.errors import UsageError
 from autoresearch.infra.git import Git
 from autoresearch.model import RunRecord
+from autoresearch.progress import Progress, ProgressEvent
 
 EXAMPLES = Path(__file__).parent / "examples"
 SKIP = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", "weights", ".autoresearch",
@@ -54,7 +55,8 @@ def prepare(example: str, directory: Path | None) -> Path:
     return directory
 
 
-def run_demo(example: str, directory: Path | None, make_view, progress=lambda _: None) -> DemoResult:
+def run_demo(example: str, directory: Path | None, make_view,
+             progress: Progress = lambda _: None) -> DemoResult:
     """Prepare the example, start a session, and judge every bundled candidate patch."""
     from autoresearch.loop import Budget, run_loop
     from autoresearch.proposers.patches import PatchFolder
@@ -62,7 +64,7 @@ def run_demo(example: str, directory: Path | None, make_view, progress=lambda _:
     from autoresearch.session import open_session
 
     repo = prepare(example, directory)
-    progress(f"example copied to {repo}")
+    progress(ProgressEvent(f"example copied to {repo}"))
     init_session(repo, InitOptions(name="", metric=""), progress)
     session = open_session(repo)
     budget = Budget(max_failures=1000)  # the bad candidates are the point of the demo

@@ -27,7 +27,8 @@ from autoresearch.measure.bench import (
     measure,
 )
 from autoresearch.measure.single import measure_single
-from autoresearch.model import Measure, Progress, RunRecord, Status, Verdict
+from autoresearch.model import Measure, RunRecord, Status, Verdict
+from autoresearch.progress import Progress, ProgressEvent, clear_progress, tracked
 from autoresearch.record import carry_out, forget_undecided, note_group, recover
 from autoresearch.session import Session, open_session
 from autoresearch.stats import improvement_of, median
@@ -95,6 +96,8 @@ def run_experiment(
         except Exception:
             forget_undecided(session)
             raise
+        finally:
+            clear_progress(session.paths.progress)
         result.notes[:0] = notes
         return result
 
@@ -114,6 +117,7 @@ def _experiment(
     if not book.headers:
         raise UsageError("this session has no baseline yet: run `autoresearch init` to measure it")
     run = book.next_run()
+    progress = tracked(progress, paths.progress, run, description)  # also for the dashboard
     scope = [] if owns_new_files else config.scope.include  # for new untracked files
     snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}", scope)
     if snapshot is None:
@@ -155,12 +159,12 @@ def _experiment(
     if violation:
         return finish(Verdict.DISCARD, violation)
 
-    progress("preparing checkouts")
+    progress(ProgressEvent("preparing checkouts"))
     incumbent, candidate = prepare_arms(session, snapshot)
 
     # build
     if config.commands.build:
-        progress("build")
+        progress(ProgressEvent("build"))
         t = time.monotonic()
         failure = build(session, incumbent, snapshot.incumbent, run_dir)
         if failure:
@@ -172,7 +176,7 @@ def _experiment(
 
     # checks
     if config.commands.checks:
-        progress("checks")
+        progress(ProgressEvent("checks"))
         t = time.monotonic()
         failure = run_checks(session, candidate, run_dir / "checks")
         durations["checks_s"] = round(time.monotonic() - t, 3)

@@ -16,6 +16,7 @@ from autoresearch.infra.workspace import remember_untracked, restore, workspace_
 from autoresearch.model import NO_CHANGE, StopReason
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposal, Proposer
 from autoresearch.record import recover
+from autoresearch.progress import ProgressEvent
 from autoresearch.session import Session, open_session
 
 
@@ -53,7 +54,7 @@ class LoopState:
 class View(Protocol):
     """What the loop tells the person watching (see `autoresearch.faces.view`)."""
 
-    def phase(self, text: str) -> None: ...
+    def phase(self, event: ProgressEvent) -> None: ...
     def experiment(self, result: ExperimentResult, state: LoopState) -> None: ...
     def message(self, text: str) -> None: ...
 
@@ -92,7 +93,7 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
                 return _stop(state, *rule)
             if stop.requested:
                 return _stop(state, StopReason.INTERRUPTED, "stopped by Ctrl-C")
-            view.phase("proposing")
+            view.phase(ProgressEvent("proposing"))
             proposal = _propose(session, proposer)
             if proposal is None:
                 return _stop(state, StopReason.NO_PROPOSALS, "no more proposals")

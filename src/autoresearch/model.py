@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # Version of the ledger's line format, written in every config header. Lines of older versions
 # (and pi-autoresearch's, which carry none) are still read.
 SCHEMA_VERSION = 2
-
-# Progress of a long operation, in words, for whichever face shows it.
-Progress = Callable[[str], None]
 
 
 class Verdict(StrEnum):

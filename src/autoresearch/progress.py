@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -13,18 +14,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from autoresearch.stats import Comparison
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ProgressEvent:
     """One step of a long operation: its phase and, while measuring, the running estimate.
 
     `comparison` is the judgement after the rounds run so far (None before the first), for a
-    metric where `direction` is better; `seconds_per_round` is how long rounds have taken, for an estimate of the time left.
+    metric where `direction` is better; `seconds_per_round` is how long rounds have taken, for
+    an estimate of the time left.
 
     >>> str(ProgressEvent("checks"))
     'checks'
-    >>> str(ProgressEvent("measuring", round=3, max_rounds=24))
-    'round 3/24'
+    >>> str(ProgressEvent(MEASURING, round=3, max_rounds=24, seconds_per_round=5))
+    'round 3/24, at most 1 min 50 s left'
     """
 
     phase: str
@@ -33,20 +37,38 @@ class ProgressEvent:
     comparison: Comparison | None = None
     direction: str = "lower"
     seconds_per_round: float | None = None
+    run: int = 0  # the experiment's run number and description, once it has them
+    description: str = ""
 
     def __str__(self) -> str:
-        return f"round {self.round}/{self.max_rounds}" if self.max_rounds else self.phase
+        if not self.max_rounds:
+            return self.phase
+        step = f"{'round' if self.phase == MEASURING else self.phase} {self.round}/{self.max_rounds}"
+        estimate, interval, left = self.estimate, self.interval, self.seconds_left
+        if estimate is not None:
+            step += f", estimate {_pct(estimate)}"
+        if interval:
+            step += f" [{_pct(interval[0])}, {_pct(interval[1])}]"
+        if left:
+            step += f", at most {_duration(left)} left"
+        return step
 
     @property
-    def estimate(self) -> tuple[float, tuple[float, float]] | None:
-        """The running gain and its 95% interval (+0.1 = 10% better), once there is one."""
+    def estimate(self) -> float | None:
+        """The running gain (+0.1 = 10% better), once a round has been measured."""
         c = self.comparison
-        if c is None or c.rounds == 0 or not all(map(math.isfinite, c.ci)):
-            return None
+        return c.improvement if c is not None and c.rounds else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The running gain's 95% interval, once the rounds allow one."""
         from autoresearch.stats import improvement_of
 
+        c = self.comparison
+        if c is None or not c.rounds or not all(map(math.isfinite, c.ci)) or min(c.ci) <= 0:
+            return None
         low, high = sorted(improvement_of(r, self.direction) for r in c.ci)  # type: ignore[arg-type]
-        return c.improvement, (low, high)
+        return low, high
 
     @property
     def seconds_left(self) -> float | None:
@@ -56,35 +78,58 @@ class ProgressEvent:
         return self.seconds_per_round * (self.max_rounds - self.round + 1)
 
     def as_dict(self) -> dict[str, Any]:
-        estimate = self.estimate
-        return {"phase": self.phase, "round": self.round, "max_rounds": self.max_rounds,
-                "ratio": self.comparison.ratio if estimate and self.comparison else None,
-                "gain": estimate[0] if estimate else None,
-                "gain_ci": list(estimate[1]) if estimate else None,
+        estimate, interval = self.estimate, self.interval
+        return {"run": self.run, "description": self.description,
+                "phase": self.phase, "round": self.round, "max_rounds": self.max_rounds,
+                "ratio": self.comparison.ratio if estimate is not None and self.comparison else None,
+                "gain": estimate, "gain_ci": list(interval) if interval else None,
                 "eta_s": self.seconds_left, "text": str(self)}
 
 
+MEASURING = "measuring"  # the phase of the interleaved rounds
+
 Progress = Callable[[ProgressEvent], None]
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.1%}"
+
+
+def _duration(seconds: float) -> str:
+    from autoresearch.faces.report.fmt import duration
+
+    return duration(seconds)
 
 
 # --- the progress file: the dashboard reads it from another process ------------------------
 
 
-def progress_writer(path: Path, run: int, description: str) -> Progress:
-    """A progress callback that keeps `path` up to date with the latest event.
+def tracked(progress: Progress, path: Path, run: int, description: str) -> Progress:
+    """`progress`, with each event naming the candidate and also written to `path`.
 
     The file is tiny and replaced atomically (a reader sees the old or the new one); it names
     the writing process, so a reader can tell a file left by a killed run from a live one.
     """
+    from dataclasses import replace
+
     from autoresearch.infra.state import write_json
 
     started = time.time()
 
-    def write(event: ProgressEvent) -> None:
-        write_json(path, {"run": run, "description": description, "pid": os.getpid(),
-                          "started": started, "updated": time.time(), **event.as_dict()})
+    def hook(event: ProgressEvent) -> None:
+        event = replace(event, run=run, description=description)
+        try:
+            write_json(path, {"pid": os.getpid(), "started": started, "updated": time.time(),
+                              **event.as_dict()})
+        except OSError as exc:  # the dashboard's view is not worth failing an experiment for
+            log.warning("could not write %s: %s", path, exc)
+        progress(event)
 
-    return write
+    return hook
+
+
+def clear_progress(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def read_progress(path: Path) -> dict[str, Any] | None:

@@ -21,11 +21,11 @@ from autoresearch.measure.bench import Arm, ArmFailure, Bench
 from autoresearch.model import (
     SCHEMA_VERSION,
     ConfigHeader,
-    Progress,
     RunRecord,
     Status,
     Verdict,
 )
+from autoresearch.progress import Progress, ProgressEvent
 from autoresearch.record import recover
 from autoresearch.session import Session
 from autoresearch.stats import median
@@ -411,13 +411,13 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     checkout(session, arm, head)
     started = time.monotonic()
     if config.commands.build:
-        progress("build of the baseline")
+        progress(ProgressEvent("build of the baseline"))
         failure = build(session, arm, head, run_dir)
         if failure:
             raise AutoresearchError(f"the build fails on the baseline ({failure[0]}); fix it, then "
                                     f"run `autoresearch init` again.\n{failure[1]}")
     if config.commands.checks:
-        progress("checks on the baseline")
+        progress(ProgressEvent("checks on the baseline"))
         failure = run_checks(session, arm, run_dir / "checks")
         if failure:
             raise AutoresearchError(f"the checks fail on the baseline itself ({failure[0]}); "
@@ -427,10 +427,10 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     samples = []
     try:
         if session.config.wants_warmup() and rounds > 1:
-            progress("warm-up")
+            progress(ProgressEvent("warm-up"))
             bench.run(arm, "warmup")
         for i in range(rounds):
-            progress(f"baseline run {i + 1}/{rounds}")
+            progress(ProgressEvent("baseline run", i + 1, rounds))
             samples.append(bench.run(arm, f"b{i + 1:02d}"))
     except ArmFailure as failure:
         raise AutoresearchError(f"the benchmark fails on the baseline: {failure.message}. "

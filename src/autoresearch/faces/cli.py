@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from autoresearch.progress import Progress
 
 app = typer.Typer(
     name="autoresearch",
@@ -74,11 +77,11 @@ def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
         raise typer.Exit(1) from None
 
 
-def _progress(enabled: bool) -> Callable[[str], None]:
+def _progress(enabled: bool) -> Progress:
     if not enabled:
         return lambda _: None
     err = _console(stderr=True)
-    return lambda phase: err.print(f"[dim]… {phase}[/]", markup=True)
+    return lambda event: err.print(f"… {event}", style="dim", markup=False)
 
 
 @app.command()
@@ -188,7 +191,10 @@ def run(
         if json_out:
             _print_json(result.as_dict())
         else:
+            from autoresearch.session import open_session
+
             _render_experiment(result)
+            _render_session_line(_console(), open_session(Path.cwd()))
 
     _guarded(action, json_out)
 
@@ -277,6 +283,8 @@ def status(json_out: JsonOpt = False) -> None:
     """Where the session stands: baseline, incumbent, improvement, counts, pending candidate."""
 
     def action() -> None:
+        from autoresearch.faces.report.data import running_best
+        from autoresearch.faces.report.fmt import sparkline
         from autoresearch.session import open_session
         from autoresearch.status import status as get_status
 
@@ -293,6 +301,10 @@ def status(json_out: JsonOpt = False) -> None:
             inc = st.incumbent if st.incumbent is not None else st.baseline
             improvement = f"{st.improvement_pct:+.1f}%" if st.improvement_pct is not None else "+0.0%"
             out.print(f"baseline {_value(st.baseline, u)} → incumbent {_value(inc, u)}  ({improvement})")
+        best = [b for b in running_best(st.runs) if b is not None]
+        if len(best) > 1:
+            out.print(f"running best  {sparkline(best, st.direction == 'higher')}  "
+                      f"({len(best)} experiments, taller is better)", markup=False)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items())) or "none yet"
         out.print(f"experiments: {counts}")
         keeps = st.counts.get("keep", 0)
@@ -395,7 +407,7 @@ def loop(
             state = run_loop(Path.cwd(), proposer, budget, view)
         finally:
             view.close()
-        _print_loop_summary(state, json_out)
+        _print_loop_summary(session, state, json_out)
         if state.stop is not None and state.stop.gave_up:
             raise typer.Exit(1)  # scripts must see that the loop gave up, not finished
 
@@ -419,7 +431,8 @@ def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_
                        price_in_per_mtok=price_in, price_out_per_mtok=price_out)
 
 
-def _print_loop_summary(state, json_out: bool) -> None:
+def _print_loop_summary(session, state, json_out: bool) -> None:
+    from autoresearch.faces.report.fmt import count
     from autoresearch.status import summarize
 
     runs = [r.record for r in state.results]
@@ -430,10 +443,48 @@ def _print_loop_summary(state, json_out: bool) -> None:
         return
     out = _console()
     out.print(f"\nstopped: {state.stop_reason}")
-    out.print(f"{state.experiments} experiments, {state.keeps} kept"
-              + (f", ${state.spent_usd:.2f} spent" if state.spent_usd else ""))
-    out.print("`autoresearch status` and `autoresearch log` show the whole session; "
+    if not runs and state.stop_reason == "no more proposals":
+        out.print("nothing left to judge: every candidate the proposer has was judged before "
+                  "(`autoresearch log` lists them)")
+    else:
+        out.print(f"{count(state.experiments, 'experiment')}, {state.keeps} kept"
+                  + (f", ${state.spent_usd:.2f} spent" if state.spent_usd else ""))
+        _render_outcomes(out, runs)
+    _render_session_line(out, session)
+    out.print("`autoresearch report` writes report.md, the progress chart and a page; "
               "`autoresearch loop ...` again resumes.")
+
+
+def _render_outcomes(out, runs) -> None:
+    """The keeps with their gains, then what was not kept and why."""
+    from autoresearch.faces.render import ratio_with_interval
+
+    kept = [r for r in runs if r.verdict == "keep"]
+    others = [r for r in runs if r.verdict not in ("keep", "baseline")]
+    if kept:
+        out.print("\n[green]Kept[/] (each measured against the incumbent of its moment; ratio = "
+                  "candidate/incumbent, 95% interval):", markup=True)
+    for r in kept:
+        out.print(f"  run {r.run}: {r.description} — {_change(r.improvement or 0)}, ratio "
+                  f"{ratio_with_interval(r)}, {r.rounds} rounds", markup=False)
+    if others:
+        out.print("\n[yellow]Not kept[/]:", markup=True)
+    for r in others:
+        out.print(f"  run {r.run}: {r.description} — {r.verdict}: {r.reason}", markup=False)
+
+
+def _render_session_line(out, session) -> None:
+    """Where the whole session stands: the total gain from the keeps' paired ratios."""
+    from autoresearch.faces.report import build_report
+    from autoresearch.faces.report import fmt
+
+    d = build_report(session)
+    total = (f"total {fmt.gain(d.total.gain, d.total.gain_ci)} from "
+             f"{fmt.count(d.total.keeps, 'keep')} (paired ratios combined)" if d.total
+             else "nothing kept yet")
+    out.print(f"\nsession {d.session}: {d.metric} {fmt.number(d.baseline, d.unit)} → "
+              f"{fmt.number(d.incumbent, d.unit)}, {total}; {fmt.count(len(d.judged), 'experiment')}",
+              markup=False)
 
 
 @app.command()
@@ -457,7 +508,7 @@ def report(
             _print_json(files.as_dict())
             return
         d, console = files.data, _console()
-        total = (f"total {fmt.gain(d.total.gain, d.total.gain_ci)} from {d.total.keeps} keeps"
+        total = (f"total {fmt.gain(d.total.gain, d.total.gain_ci)} from {fmt.count(d.total.keeps, 'keep')}"
                  if d.total else "nothing kept yet")
         console.print(f"{d.session}: {len(d.judged)} experiments, {total}", markup=False)
         for label, path in (("markdown", files.markdown), ("chart", files.png),
@@ -621,22 +672,8 @@ def _render_demo(result) -> None:
     out.print(f"[bold]Demo finished[/] ({result.stop_reason}) — {len(runs)} candidates judged, "
               f"{len(kept)} kept", markup=True)
     from autoresearch.session import open_session
-    from autoresearch.status import status as get_status
-
-    st = get_status(open_session(result.repo))
-    if st.baseline is not None:
-        inc = st.incumbent if st.incumbent is not None else st.baseline
-        out.print(f"{st.metric}: baseline {_value(st.baseline, st.unit)} → incumbent {_value(inc, st.unit)} "
-                  f"({_change((st.improvement_pct or 0) / 100)})")
-    out.print("\n[green]Kept[/] (each measured against the incumbent of its moment; ratio = "
-              "candidate/incumbent, 95% interval):", markup=True)
-    for r in kept:
-        out.print(f"  run {r.run}: {r.description} — {_change(r.improvement or 0)}, ratio "
-                  f"{ratio_with_interval(r)}, {r.rounds} rounds")
-    out.print("\n[yellow]Not kept[/]:", markup=True)
-    for r in runs:
-        if not r.is_keep:
-            out.print(f"  run {r.run}: {r.description} — {r.verdict}: {r.reason}")
+    _render_outcomes(out, runs)
+    _render_session_line(out, open_session(result.repo))
     out.print(f"\nrepository: {result.repo}")
     out.print(f"ledger:     {result.repo / 'autoresearch.jsonl'}")
     out.print(f"logs:       {result.repo / '.autoresearch' / 'runs'}")
@@ -682,7 +719,9 @@ def mcp() -> None:
 
 def _value(value: float, unit: str) -> str:
     """A metric with its unit: `12.5 µs`, `0.77 s`, `1.2e+09 instr`."""
-    return f"{value:g} {unit}" if unit else f"{value:g}"
+    from autoresearch.faces.report.fmt import number
+
+    return number(value, unit)
 
 
 def _runs_table(runs, book, config):

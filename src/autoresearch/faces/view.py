@@ -7,10 +7,14 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from autoresearch.faces.render import ratio_with_interval
+from autoresearch.faces.report.fmt import duration, shorten
+from autoresearch.progress import MEASURING, ProgressEvent
 from autoresearch.session import Session
 from autoresearch.status import status
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from autoresearch.experiment import ExperimentResult
     from autoresearch.loop import Budget, LoopState
 
@@ -41,9 +45,11 @@ class PlainView:
     def _print(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.stream, flush=True)
 
-    def phase(self, text: str) -> None:
-        if text in ("proposing", "checks", "warm-up", "build") or text.startswith("round 1/"):
-            self._print(text)
+    def phase(self, event: ProgressEvent) -> None:
+        # one line per step, not per round: a log of a night stays readable
+        if event.phase in ("proposing", "checks", "warm-up", "build") or (
+                event.phase == MEASURING and event.round == 1):
+            self._print(str(event))
 
     def experiment(self, result: ExperimentResult, state: LoopState) -> None:
         self._print(verdict_line(result))
@@ -64,15 +70,15 @@ class LiveView:
 
         self.session = session
         self.budget = budget
-        self.current = "starting"
+        self.current = ProgressEvent("starting")
         self.messages: list[str] = []
         self.state: LoopState | None = None
         self.console = console or Console()
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
         self.live.start()
 
-    def phase(self, text: str) -> None:
-        self.current = text
+    def phase(self, event: ProgressEvent) -> None:
+        self.current = event
         self.live.update(self._render())
 
     def experiment(self, result: ExperimentResult, state: LoopState) -> None:
@@ -102,7 +108,7 @@ class LiveView:
             pct = st.improvement_pct or 0.0
             head.append(f"baseline {st.baseline:g}{st.unit} → incumbent {inc:g}{st.unit}  ")
             head.append(f"{pct:+.1f}%\n", style="green" if pct > 0 else "")
-        head.append(f"now: {self.current}\n", style="cyan")
+        head.append_text(self._now())
         table = Table(expand=True, show_edge=False)
         for column in ("run", "verdict", "reason", "description"):
             table.add_column(column, overflow="fold")
@@ -112,6 +118,29 @@ class LiveView:
         parts = [head, table, Text(self._budget_line(), style="dim")]
         parts += [Text(m, style="yellow") for m in self.messages]
         return Panel(Group(*parts), title="autoresearch loop", border_style="blue")
+
+    def _now(self) -> Text:
+        """The candidate being judged, its step, and the running estimate while measuring."""
+        from rich.text import Text
+
+        e = self.current
+        line = Text("now: ", style="cyan")
+        if e.run:
+            line.append(f"run {e.run} ", style="bold cyan")
+            line.append(shorten(e.description, 70) + " · ", style="cyan")
+        if e.phase != MEASURING:
+            return line.append(str(e) + "\n", style="cyan")
+        line.append(f"round {e.round}/{e.max_rounds}", style="cyan")
+        gain, interval = e.estimate, e.interval
+        if gain is not None:
+            low, high = interval or (gain, gain)
+            color = "green" if low > 0 else "red" if high < 0 else "yellow"
+            line.append("  estimate ")
+            line.append(f"{gain:+.1%}" + (f" [{low:+.1%}, {high:+.1%}]" if interval else ""),
+                        style=color)
+        if e.seconds_left:
+            line.append(f"  ≤ {duration(e.seconds_left)} left", style="dim")
+        return line.append("\n")
 
     def _budget_line(self) -> str:
         s, b = self.state, self.budget

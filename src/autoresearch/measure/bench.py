@@ -16,7 +16,8 @@ from autoresearch.config import Config
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
 from autoresearch.measure.metrics import MetricError, parse_metrics
-from autoresearch.model import Measure, Progress
+from autoresearch.model import Measure
+from autoresearch.progress import MEASURING, Progress, ProgressEvent
 
 ArmName = Literal["incumbent", "candidate"]
 
@@ -216,12 +217,14 @@ def measure(
     result = Measurement()
     limit = fixed_rounds or policy.max_rounds
     if warmup:
-        progress("warm-up")
+        progress(ProgressEvent("warm-up"))
         for arm in _shuffled(rng, incumbent, candidate):
             bench.run(arm, "warmup")
+    started = time.monotonic()
     while True:
         n = len(result.rounds) + 1
-        progress(f"round {n}/{limit}")
+        pace = (time.monotonic() - started) / (n - 1) if n > 1 else None
+        progress(ProgressEvent(MEASURING, n, limit, result.comparison, direction, pace))
         first, second = _shuffled(rng, incumbent, candidate)
         a = bench.run(first, f"r{n:02d}")
         b = bench.run(second, f"r{n:02d}")

@@ -6,7 +6,8 @@ from autoresearch import stats
 from autoresearch.errors import UsageError
 from autoresearch.infra import ledger
 from autoresearch.measure.bench import Arm, Bench, Measurement, Sample
-from autoresearch.model import Progress, Status
+from autoresearch.model import Status
+from autoresearch.progress import Progress, ProgressEvent
 from autoresearch.session import Session
 from autoresearch.stats import median
 
@@ -22,7 +23,7 @@ def measure_single(session: Session, bench: Bench, candidate: Arm, book: ledger.
                          "run `autoresearch calibrate` first")
     reference = next(r for r in reversed(book.segment_runs()) if r.status is Status.KEEP)
     values = reference.samples.get("incumbent" if reference.is_baseline else "candidate")
-    progress("single run")
+    progress(ProgressEvent("single run"))
     sample = bench.run(candidate, "single")
     s = session.config.stats
     result = Measurement(order=["c"])

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from autoresearch.model import RunRecord
+from autoresearch.model import ConfigHeader, RunRecord
 from autoresearch.session import Session
 from autoresearch.stats import improvement_of
 
@@ -201,23 +201,28 @@ def build_report(session: Session, segment: int | None = None) -> ReportData:
     seg = book.segment if segment is None else segment
     if seg < 0 or (book.headers and seg > book.segment):
         raise UsageError(f"no segment {seg}: this session has segments 0 to {book.segment}")
+    header = book.headers[seg] if seg < len(book.headers) else None
     return report_data(session, book.segment_runs(seg), seg, max(len(book.headers), 1),
-                       book.warnings)
+                       header, book.warnings)
 
 
 def report_data(session: Session, runs: list[RunRecord], segment: int, segments: int,
-                warnings: list[str] | None = None) -> ReportData:
-    """Turn a segment's ledger records into what a report shows."""
+                header: ConfigHeader | None = None, warnings: list[str] | None = None) -> ReportData:
+    """Turn a segment's ledger records into what a report shows.
+
+    The segment's header names its metric: an older segment may have measured another one.
+    """
     config = session.config
-    direction = str(config.metric.direction)
+    current = header is None or header.metricName == config.metric.name
+    metric = config.metric.name if header is None else header.metricName
+    unit = config.metric.unit if header is None else header.metricUnit
+    direction = str(config.metric.direction if header is None else header.bestDirection)
+    measure = getattr(header, "measure", None) or (config.metric.measure if current else "")
     baseline_record = next((r for r in runs if str(r.verdict) == "baseline"), None)
     baseline = baseline_record.metric if baseline_record else None
-    best = baseline
     experiments: list[Experiment] = []
-    for record in runs:
+    for record, best in zip(runs, running_best(runs)):
         group = group_of(record)
-        if group is Group.KEEP and record.metric is not None:
-            best = record.metric
         # the baseline is each segment's first line: experiments count from 1 either way
         n = 0 if group is Group.BASELINE else len(experiments) + (baseline_record is None)
         experiments.append(_experiment(n, record, group, best, direction))
@@ -226,18 +231,36 @@ def report_data(session: Session, runs: list[RunRecord], segment: int, segments:
     final = next((r for r in reversed(runs) if str(r.verdict) in ("keep", "baseline")), None)
     first, last = (runs[0].timestamp, runs[-1].timestamp) if runs else (0, 0)
     return ReportData(
-        session=config.session.name, branch=config.session.branch, metric=config.metric.name,
-        unit=config.metric.unit, direction=direction, measure=str(config.metric.measure),
+        session=config.session.name, branch=config.session.branch, metric=metric,
+        unit=unit, direction=direction, measure=str(measure),
         segment=segment, segments=segments, min_effect=config.stats.min_effect,
         max_rounds=config.stats.max_rounds, baseline=baseline,
         incumbent=final.metric if final else None, total=total, experiments=experiments,
-        secondary=_secondaries(baseline_record, final, config.guards, config.metric.name),
+        secondary=_secondaries(baseline_record, final, config.guards, metric),
         rounds=sum(e.rounds for e in experiments if e.group is not Group.BASELINE),
         seconds=sum(e.seconds for e in experiments if e.group is not Group.BASELINE),
         span_seconds=(last - first) / 1000,
         tokens=sum(e.tokens for e in experiments), cost_usd=sum(e.cost_usd for e in experiments),
         warnings=list(warnings or []),
     )
+
+
+def running_best(runs: list[RunRecord]) -> list[float | None]:
+    """The incumbent's metric after each record: the baseline, then each keep's.
+
+    >>> from autoresearch.model import RunRecord
+    >>> rec = lambda verdict, metric: RunRecord(run=0, status="keep", verdict=verdict,
+    ...                                         metric=metric, timestamp=0)
+    >>> running_best([rec("baseline", 100), rec("discard", 120), rec("keep", 80), rec("crash", None)])
+    [100.0, 100.0, 80.0, 80.0]
+    """
+    best: float | None = None
+    values = []
+    for r in runs:
+        if str(r.verdict) in ("baseline", "keep") and r.metric is not None:
+            best = r.metric
+        values.append(best)
+    return values
 
 
 def _experiment(n: int, r: RunRecord, group: Group, best: float | None, direction: str) -> Experiment:

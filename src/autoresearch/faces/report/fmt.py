@@ -37,12 +37,14 @@ def gain(value: float | None, ci: tuple[float, float] | None) -> str:
 
 
 def number(x: float | None, unit: str = "") -> str:
-    """A metric value with its unit: `1234.5678, "µs"` → "1234.57µs".
+    """A metric value with its unit: `1234.5678, "µs"` → "1234.57 µs".
 
-    >>> number(1234.5678, "µs"), number(None)
-    ('1234.57µs', '—')
+    >>> number(1234.5678, "µs"), number(2.0), number(None)
+    ('1234.57 µs', '2', '—')
     """
-    return "—" if x is None else f"{x:.6g}{unit}"
+    if x is None:
+        return "—"
+    return f"{x:.6g} {unit}" if unit else f"{x:.6g}"
 
 
 def duration(seconds: float) -> str:
@@ -73,6 +75,15 @@ def shorten(text: str, width: int) -> str:
     return (cut[:space] if space > width * 0.6 else cut).rstrip(" ,;:") + " …"
 
 
+def count(n: int, word: str) -> str:
+    """`1, "keep"` → "1 keep", `2, "keep"` → "2 keeps".
+
+    >>> count(1, "keep"), count(3, "experiment")
+    ('1 keep', '3 experiments')
+    """
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def tokens(n: int) -> str:
     """`12345` → "12.3k".
 
@@ -82,3 +93,24 @@ def tokens(n: int) -> str:
     if n < 1000:
         return str(n)
     return f"{n / 1000:.1f}k" if n < 1_000_000 else f"{n / 1_000_000:.2f}M"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], higher_is_better: bool = True) -> str:
+    """Values as a line of block characters, taller = better.
+
+    >>> sparkline([100, 100, 80, 80, 50], higher_is_better=False)
+    '▁▁▄▄█'
+    >>> sparkline([3, 3]), sparkline([])
+    ('▁▁', '')
+    """
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        return SPARKS[0] * len(values)
+    top = len(SPARKS) - 1
+    heights = [(v - lo) / (hi - lo) for v in values]
+    return "".join(SPARKS[round(top * (h if higher_is_better else 1 - h))] for h in heights)

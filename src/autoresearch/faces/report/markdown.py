@@ -34,12 +34,13 @@ def _headline(data: ReportData) -> str:
 
 def _summary(data: ReportData) -> list[str]:
     better = f"{data.direction} is better"
-    lines = [(f"**{data.metric}** ({better}, measure: {data.measure}): baseline "
+    measure = f", measure: {data.measure}" if data.measure else ""
+    lines = [(f"**{data.metric}** ({better}{measure}): baseline "
               f"{fmt.number(data.baseline, data.unit)} → {fmt.number(data.incumbent, data.unit)}.")]
     t = data.total
     if t is not None:
         lines += ["", (f"**Total gain {fmt.gain(t.gain, t.gain_ci)}** (ratio {t.ratio:.3f}, 95% "
-                       f"interval) — the product of the {t.keeps} keeps' paired ratios, each "
+                       f"interval) — the product of the paired ratios of {fmt.count(t.keeps, 'keep')}, each "
                        "measured against the incumbent of its moment in interleaved rounds.")]
     segment = f"segment {data.segment} of {data.segments - 1}" if data.segments > 1 else ""
     lines += ["", f"Branch `{data.branch}`" + (f", {segment}" if segment else "") + "."]

@@ -12,7 +12,7 @@ var autoresearchPage = (function () {
     return ci[0] === ci[1] ? "exact" : "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]";
   }
   function gain(g, ci) { return (pct(g) + " " + interval(ci)).trim(); }
-  function num(x, unit) { return x === null || x === undefined ? "—" : (+x.toPrecision(6)) + (unit || ""); }
+  function num(x, unit) { return x === null || x === undefined ? "—" : (+x.toPrecision(6)) + (unit ? " " + unit : ""); }
   function short(text, n) { text = (text || "").replace(/\s+/g, " "); return text.length <= n ? text : text.slice(0, n - 1) + " …"; }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
