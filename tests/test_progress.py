@@ -7,9 +7,9 @@ import os
 from conftest import Repo
 
 from autoresearch.experiment import run_experiment
+from autoresearch.infra.state import read_json
 from autoresearch.progress import MEASURING, ProgressEvent, read_progress
 from autoresearch.session import open_session
-from autoresearch.infra.state import read_json
 
 
 def test_an_experiment_reports_each_round_with_its_running_estimate(session: Repo):

@@ -38,7 +38,7 @@ def script_json(value: Any) -> str:
 @lru_cache(maxsize=1)
 def plotly_js() -> str:
     """The plotly.js bundle shipped inside the plotly package (several MB; read once)."""
-    from plotly.offline import get_plotlyjs
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
     return get_plotlyjs()
 
