@@ -96,17 +96,22 @@ class MetricConfig(_Section):
         return value
 
 
+# A timeout is a finite number of seconds that a process timer can hold; a week is more than
+# any benchmark, build or test suite this harness should wait for.
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+Seconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False)]
+
+
 class CommandsConfig(_Section):
     benchmark: str = f"./{BENCHMARK_FILE}"
     checks: str | None = None
     build: str | None = None
-    timeout: float | None = Field(
+    timeout: Seconds | None = Field(
         default=None,
-        gt=0,
         description="seconds per benchmark run; unset = derived from the incumbent's own runs",
     )
-    checks_timeout: float = Field(default=300, gt=0)
-    build_timeout: float = Field(default=600, gt=0)
+    checks_timeout: Seconds = 300
+    build_timeout: Seconds = 600
 
 
 class ScopeConfig(_Section):
@@ -228,7 +233,11 @@ def load(repo: Path) -> Config:
             f"{path} not found: this is not an autoresearch session. "
             "Start one with `autoresearch init --name NAME --metric METRIC`."
         )
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a TOML "
+                          "config is UTF-8 text") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

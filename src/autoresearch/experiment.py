@@ -10,6 +10,7 @@ from typing import Any
 from autoresearch import stats
 from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.infra import ledger
+from autoresearch.infra.git import as_message, printable
 from autoresearch.infra.state import now_ms, session_lock, write_json
 from autoresearch.infra.workspace import (
     candidate_ref,
@@ -87,6 +88,10 @@ def run_experiment(
     >>> run_experiment(Path("."), "cache the lexer regex").record.verdict  # doctest: +SKIP
     'keep'
     """
+    # Cleaned before anything is measured: a byte git refuses in a commit message would
+    # otherwise fail the keep after the whole measurement.
+    description = as_message(description)
+    hypothesis = as_message(hypothesis) if hypothesis is not None else None
     session = open_session(start)
     with session_lock(session.paths, "run"):
         notes = recover(session)
@@ -140,7 +145,8 @@ def _experiment(
     }
 
     ignored = untracked_outside(git, paths, scope)
-    notes = ([f"untracked files outside the scope are not part of the candidate: {', '.join(ignored[:5])}"
+    notes = ([f"untracked files outside the scope are not part of the candidate: "
+              f"{', '.join(printable(p) for p in ignored[:5])}"
               + (" …" if len(ignored) > 5 else "")] if ignored else [])
 
     def finish(verdict: Verdict, reason: str, tail: str = "", **fields: Any) -> ExperimentResult:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 from autoresearch.config import IDEAS_FILE
-from autoresearch.infra.git import Git
+from autoresearch.infra.git import Git, as_message
 
 HEADER = "# Ideas backlog\n\nOne idea per line. Agents read this before each proposal and may add to it.\n\n"
 
@@ -22,14 +24,24 @@ def add_idea(start: Path, text: str) -> Path:
     """
     from autoresearch.errors import UsageError
 
-    line = " ".join(text.split())
+    line = as_message(" ".join(text.split()))
     if not line:
         raise UsageError("an idea needs some text")
     path = _path(start)
-    existing = path.read_text(encoding="utf-8") if path.exists() else HEADER
-    if not existing.endswith("\n"):
-        existing += "\n"
-    path.write_text(existing + f"- {line}\n", encoding="utf-8")
+    # People, agents and the loop add ideas at the same time: one writer at a time, appending
+    # in place, so no idea is lost to another's read-modify-write.
+    with path.open("a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            fh.write(HEADER.encode("utf-8"))
+        else:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        fh.write(f"- {line}\n".encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 
@@ -38,5 +50,5 @@ def list_ideas(start: Path) -> list[str]:
     path = _path(start)
     if not path.exists():
         return []
-    return [line[2:].strip() for line in path.read_text(encoding="utf-8").splitlines()
+    return [line[2:].strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
             if line.startswith(("- ", "* "))]

@@ -112,7 +112,9 @@ class ConfigHeader(BaseModel):
 class RunRecord(BaseModel):
     """One experiment. pi-autoresearch's fields first, then this tool's own."""
 
-    model_config = ConfigDict(extra="allow")
+    # An interval from one round is infinite; JSON has no infinity, so it is written as the
+    # string "Infinity", which reads back as a float (the default, null, would not).
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="strings")
     run: int
     commit: str | None = None  # the kept commit, or the measured snapshot for other verdicts
     metric: float | None = None

@@ -41,7 +41,16 @@ def _console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is read by scripts and grep: no wrapping at 80 columns.
     tty = stream.isatty()
-    return Console(stderr=stderr, highlight=False, width=None if tty else 160, soft_wrap=not tty)
+    # No markup by default: descriptions, reasons and paths are data ("[/]" is a valid
+    # description). The few styled lines opt in and escape what they interpolate.
+    return Console(stderr=stderr, highlight=False, markup=False, width=None if tty else 160,
+                   soft_wrap=not tty)
+
+
+def _esc(value: object) -> str:
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
@@ -54,7 +63,7 @@ def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
     try:
         return action()
     except AutoresearchError as exc:
-        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        _console(stderr=True).print(f"[bold red]error:[/] {_esc(exc)}", markup=True, soft_wrap=True)
         if json_out:
             _print_json({"error": str(exc), "exit_code": exc.exit_code})
         raise typer.Exit(exc.exit_code) from None
@@ -147,7 +156,7 @@ def init(
         from autoresearch.session import open_session
 
         config = open_session(cwd).config
-        out.print(f"session on branch [bold]{result.branch}[/]", markup=True)
+        out.print(f"session on branch [bold]{_esc(result.branch)}[/]", markup=True)
         out.print(f"baseline {_value(base.metric, config.metric.unit)} (median of {base.rounds} runs, "
                   f"measure {config.metric.measure})")
         for other in config.metric.secondary:
@@ -211,10 +220,10 @@ def _render_experiment(result) -> None:
     out = _console()
     r = result.record
     for note in result.notes:
-        out.print(f"[yellow]note:[/] {note}", markup=True)
+        out.print(f"[yellow]note:[/] {_esc(note)}", markup=True)
     unit = open_session(Path.cwd()).config.metric.unit
     color = {"keep": "green", "discard": "yellow"}.get(r.verdict, "red")
-    out.print(f"run {r.run}: [bold {color}]{r.verdict.upper()}[/] — {r.reason}", markup=True)
+    out.print(f"run {r.run}: [bold {color}]{r.verdict.upper()}[/] — {_esc(r.reason)}", markup=True)
     if r.ratio is not None and r.ci is not None:
         out.print(f"  estimate ratio {ratio_with_interval(r)} "
                   f"({_change(r.improvement)}; paired rounds, 95% interval)")
@@ -295,7 +304,7 @@ def status(json_out: JsonOpt = False) -> None:
             return
         out = _console()
         u = st.unit
-        out.print(f"session [bold]{st.session}[/] on {st.branch} (segment {st.segment})", markup=True)
+        out.print(f"session [bold]{_esc(st.session)}[/] on {_esc(st.branch)} (segment {st.segment})", markup=True)
         out.print(f"metric  {st.metric} ({st.direction} is better, measure: {st.measure})")
         if st.baseline is not None:
             inc = st.incumbent if st.incumbent is not None else st.baseline
@@ -325,7 +334,7 @@ def status(json_out: JsonOpt = False) -> None:
             out.print(f"[yellow]interrupted:[/] run {st.interrupted.get('run')} did not finish; "
                       "the next command recovers it", markup=True)
         for warning in st.warnings:
-            out.print(f"[yellow]warning:[/] {warning}", markup=True)
+            out.print(f"[yellow]warning:[/] {_esc(warning)}", markup=True)
         if st.runs:
             out.print("\nrecent experiments (`autoresearch log` shows all):")
             out.print(_runs_table(st.runs[-10:], session.ledger(), session.config))

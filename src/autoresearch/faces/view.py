@@ -114,7 +114,7 @@ class LiveView:
             table.add_column(column, overflow="fold")
         for r in st.runs[-8:]:
             color = {"keep": "green", "baseline": "blue"}.get(r.verdict, "yellow" if r.verdict == "discard" else "red")
-            table.add_row(str(r.run), Text(r.verdict, style=color), r.reason, r.description)
+            table.add_row(str(r.run), Text(r.verdict, style=color), Text(r.reason), Text(r.description))
         parts = [head, table, Text(self._budget_line(), style="dim")]
         parts += [Text(m, style="yellow") for m in self.messages]
         return Panel(Group(*parts), title="autoresearch loop", border_style="blue")

@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from autoresearch.errors import AutoresearchError, UsageError
+
+# File names and file contents are bytes to git. Read as UTF-8, any other byte becomes a lone
+# surrogate that turns back into the same byte when it is written or passed to git again, the
+# way Python itself treats file names (os.fsdecode).
+BYTES_AS_TEXT = "surrogateescape"
+
+
+def printable(text: str) -> str:
+    r"""Text with undecodable bytes shown as `\xNN` escapes, safe to print or store as JSON.
+
+    >>> printable("caf" + b"\xe9".decode("utf-8", "surrogateescape") + ".py")
+    'caf\\xe9.py'
+    """
+    return text.encode("utf-8", BYTES_AS_TEXT).decode("utf-8", "backslashreplace")
+
+
+def as_message(text: str) -> str:
+    r"""Free text (a description, a hypothesis) made fit for a commit message and the ledger.
+
+    Undecodable bytes become `\xNN` escapes; NUL and other control characters, which git
+    refuses in a message or a terminal would act on, are dropped (tabs and newlines stay).
+
+    >>> as_message("fast\x00er\x1b[2J path\tnow")
+    'faster[2J path\tnow'
+    """
+    return _CONTROL.sub("", printable(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class GitError(AutoresearchError):
@@ -39,7 +69,8 @@ def drivers_off(cwd: Path) -> list[str]:
     program set in the repository's config turns commit signing off instead of running it.
     """
     proc = subprocess.run(["git", *ALWAYS_OFF, "config", "--show-scope", "-z", "--get-regexp", _DRIVER_KEYS],
-                          cwd=cwd, capture_output=True, text=True, env=_env(), check=False)
+                          cwd=cwd, capture_output=True, encoding="utf-8", errors=BYTES_AS_TEXT,
+                          env=_env(), check=False)
     fields = proc.stdout.split("\0")
     options: dict[str, None] = {}
     for scope, entry in zip(fields[::2], fields[1::2]):
@@ -80,7 +111,8 @@ class Git:
              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run `git <args>` and return the finished process, whatever its exit code."""
         return subprocess.run(git_command(self.root, *args), cwd=self.root, input=input,
-                              capture_output=True, text=True, env=_env(env), check=False)
+                              capture_output=True, encoding="utf-8",
+                              errors=BYTES_AS_TEXT, env=_env(env), check=False)
 
     def run(
         self,
@@ -106,7 +138,8 @@ class Git:
     def discover(cls, start: Path) -> Git:
         """The repository containing `start`; a clear error outside one."""
         proc = subprocess.run(git_command(start, "rev-parse", "--show-toplevel"), cwd=start,
-                              capture_output=True, text=True, env=_env(), check=False)
+                              capture_output=True, encoding="utf-8",
+                              errors=BYTES_AS_TEXT, env=_env(), check=False)
         if proc.returncode != 0:
             raise UsageError(f"{start} is not inside a git repository (run `git init` first).")
         return cls(Path(proc.stdout.strip()))

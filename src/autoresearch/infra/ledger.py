@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from autoresearch.errors import AutoresearchError
 from autoresearch.model import ConfigHeader, RunRecord
 
 
@@ -39,7 +40,7 @@ def append(path: Path, record: BaseModel) -> None:
     One `write` on an O_APPEND descriptor puts the whole line at the end even with concurrent
     writers; fsync makes it survive a power cut.
     """
-    line = record.model_dump_json(exclude_none=False) + "\n"
+    line = _verified_line(record)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         _heal_torn_tail(fd, path)
@@ -47,6 +48,26 @@ def append(path: Path, record: BaseModel) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class LedgerWriteError(AutoresearchError):
+    """A record that would not read back; it is not written."""
+
+
+def _verified_line(record: BaseModel) -> str:
+    """The record as one JSON line, proven to read back as the same record.
+
+    A line the reader cannot parse would be skipped by every later command: the experiment
+    would vanish and its run number be handed out again.
+    """
+    try:
+        line = record.model_dump_json(exclude_none=False)
+        again = type(record).model_validate_json(line).model_dump_json(exclude_none=False)
+    except (ValueError, TypeError) as exc:
+        raise LedgerWriteError(f"run record not written: it does not serialize ({_short(exc)})") from None
+    if again != line or "\n" in line:
+        raise LedgerWriteError("run record not written: it does not read back as written")
+    return line + "\n"
 
 
 def _heal_torn_tail(fd: int, path: Path) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from autoresearch.errors import UsageError
+
 TAIL_BYTES = 4096
 
 # A small launcher between the harness and the command. Linux reports a process's peak RSS
@@ -95,6 +97,7 @@ def run_command(
     >>> r.ok, r.tail().strip()  # doctest: +SKIP
     (True, 'hi')
     """
+    _require_directory(cwd)
     log_stem.parent.mkdir(parents=True, exist_ok=True)
     out_path = log_stem.with_suffix(".out")
     err_path = log_stem.with_suffix(".err")
@@ -138,6 +141,7 @@ def run_command(
         else:
             kill_group(proc.pid)  # leftovers the command forked and left behind
         proc.returncode = -1  # reaped by wait4 above; keep Popen from waiting again
+    _require_directory(cwd)  # removed while the command ran: its outcome means nothing
     end = float(status["end"])  # type: ignore[arg-type]
     usage = status["usage"]
     code = os.waitstatus_to_exitcode(int(status["code"]))  # type: ignore[arg-type]
@@ -152,6 +156,17 @@ def run_command(
         stdout_path=out_path,
         stderr_path=err_path,
     )
+
+
+class DirectoryGone(UsageError):
+    """The directory a command runs in was removed from outside (a measured checkout, say)."""
+
+
+def _require_directory(cwd: Path) -> None:
+    if not cwd.is_dir():
+        raise DirectoryGone(f"{cwd} was removed while autoresearch was using it; nothing was "
+                            "recorded for this step. Run the command again: measured checkouts "
+                            "are recreated.")
 
 
 def _read_usage(path: Path) -> dict[str, float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
-from autoresearch.infra.git import Git
+from autoresearch.infra.git import BYTES_AS_TEXT, Git, printable
 from autoresearch.infra.state import Paths, read_json, write_json
 
 # Files the harness and agents write during a session that are never part of a candidate.
@@ -100,11 +100,11 @@ def first_violation(changed: list[str], protected: list[str], scope: list[str]) 
     """
     for path in changed:
         if any(glob_match(path, pattern) for pattern in protected):
-            return f"tampered: {path}"
+            return f"tampered: {printable(path)}"
     if scope:
         for path in changed:
             if not any(glob_match(path, pattern) for pattern in scope):
-                return f"out of scope: {path}"
+                return f"out of scope: {printable(path)}"
     return None
 
 
@@ -209,7 +209,7 @@ def save_candidate(git: Git, paths: Paths, ref: str, run: int, snapshot: Snapsho
     git.run("update-ref", ref, snapshot.commit)
     patch = paths.run_dir(run) / "candidate.patch"
     patch.parent.mkdir(parents=True, exist_ok=True)
-    patch.write_text(git.diff(snapshot.incumbent, snapshot.commit), encoding="utf-8")
+    patch.write_text(git.diff(snapshot.incumbent, snapshot.commit), encoding="utf-8", errors=BYTES_AS_TEXT)
     return patch
 
 

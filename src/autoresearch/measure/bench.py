@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 import shlex
@@ -9,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, NoReturn
 
 from autoresearch import stats
 from autoresearch.config import Config
@@ -100,6 +101,9 @@ class Bench:
         self.slowest_incumbent_s = slowest_known_s
         self.on_start = on_start
         self._count = 0
+        # Cachegrind names its files by pid; a run number reused after a `kill -9` must not
+        # find (and sum) the files of the killed attempt, nor of a valgrind it left running.
+        self._attempt = f"{os.getpid()}-{time.time_ns()}"
         if config.metric.measure is Measure.INSTRUCTIONS and shutil.which("valgrind") is None:
             from autoresearch.errors import UsageError
 
@@ -135,9 +139,12 @@ class Bench:
             metrics = self._metrics(result, result_file, stem)
         except MetricError as exc:
             raise ArmFailure(arm.name, "failed", str(exc), result.tail(), result.stdout_path) from None
+        value = metrics[self.config.metric.name]
+        if value <= 0:
+            _not_positive(arm, self.config.metric.name, value, result)
         if arm.name == "incumbent":
             self.slowest_incumbent_s = max(self.slowest_incumbent_s or 0.0, result.wall_s)
-        return Sample(arm.name, metrics[self.config.metric.name], metrics, started,
+        return Sample(arm.name, value, metrics, started,
                       result.wall_s, load, result.involuntary_switches)
 
     def _command(self, stem: Path) -> tuple[str, dict[str, str]]:
@@ -145,12 +152,17 @@ class Bench:
         if self.config.metric.measure is not Measure.INSTRUCTIONS:
             return command, {}
         # Cachegrind without cache simulation counts instructions only, and much faster.
-        out = shlex.quote(str(stem)) + ".cg.%p"
+        for stale in stem.parent.glob(glob.escape(stem.name) + ".*cg.*"):
+            stale.unlink(missing_ok=True)
+        out = shlex.quote(str(self._cachegrind_prefix(stem))) + ".%p"
         wrapped = (
             "valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --quiet "
             f"--cachegrind-out-file={out} bash -c {shlex.quote(command)}"
         )
         return wrapped, {"PYTHONHASHSEED": "0"}
+
+    def _cachegrind_prefix(self, stem: Path) -> Path:
+        return stem.with_name(f"{stem.name}.{self._attempt}.cg")
 
     def _metrics(self, result: RunResult, result_file: Path, stem: Path) -> dict[str, float]:
         primary = self.config.metric.name
@@ -167,14 +179,34 @@ class Bench:
         if measure is Measure.CPU:
             metrics[primary] = result.cpu_s
         elif measure is Measure.INSTRUCTIONS:
-            metrics[primary] = float(instruction_count(stem))
+            metrics[primary] = float(instruction_count(self._cachegrind_prefix(stem)))
         return metrics
 
 
-def instruction_count(stem: Path) -> int:
-    """Total instructions executed, summed over every process cachegrind followed."""
+def _not_positive(arm: Arm, name: str, value: float, result: RunResult) -> NoReturn:
+    """A primary metric of 0 or below has no ratio to judge: the run is unusable.
+
+    On the incumbent the session itself cannot be judged (a usage error); on the candidate it is
+    that candidate's crash.
+    """
+    from autoresearch.errors import UsageError
+
+    why = (f"the {arm.name}'s benchmark reported {name}={value:g}, but verdicts compare the "
+           f"ratio candidate/incumbent, which is undefined at 0 or below")
+    if arm.name == "incumbent":
+        raise UsageError(f"{why}. Make the primary metric a positive quantity (a time, a count "
+                         "plus 1, a rate); a count that can reach 0, such as errors, belongs in a "
+                         f'secondary metric with a guard (errors = "<= incumbent"). Log: {result.stdout_path}')
+    raise ArmFailure(arm.name, "failed", why, result.tail(), result.stdout_path)
+
+
+def instruction_count(prefix: Path) -> int:
+    """Total instructions executed, summed over every process cachegrind followed.
+
+    `prefix` is the run's own file name prefix; cachegrind appends `.<pid>` per process.
+    """
     total = 0
-    files = sorted(stem.parent.glob(stem.name + ".cg.*"))
+    files = sorted(prefix.parent.glob(glob.escape(prefix.name) + ".*"))
     if not files:
         raise MetricError("valgrind wrote no cachegrind output (is valgrind installed?)")
     for path in files:

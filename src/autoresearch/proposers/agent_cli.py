@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoresearch.errors import UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import run_command
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Brief, Proposal
@@ -85,7 +87,13 @@ class AgentCommand:
                  scratch: tuple[str, ...] | None = None):
         self.template = template
         self.timeout_s = timeout_s
-        program = Path(shlex.split(template)[0]).name
+        try:
+            words = shlex.split(template)
+        except ValueError as exc:
+            raise UsageError(f"the agent command is not a valid shell command line ({exc}): {template}") from None
+        if not words:
+            raise UsageError("the agent command is empty")
+        program = Path(words[0]).name
         self.name = name or f"agent:{program}"
         # A custom command that runs a known CLI leaves that CLI's scratch files too.
         self.scratch = scratch if scratch is not None else next(
@@ -94,8 +102,6 @@ class AgentCommand:
     @classmethod
     def preset(cls, agent: str, timeout_s: float = 1800) -> AgentCommand:
         if agent not in PRESETS:
-            from autoresearch.errors import UsageError
-
             raise UsageError(f"unknown agent {agent!r}; presets: {', '.join(PRESETS)} "
                              "(or give any command with --agent-cmd)")
         preset = PRESETS[agent]
@@ -105,11 +111,11 @@ class AgentCommand:
         """The shell command line for one proposal, placeholders filled in."""
         in_scope = files_in_scope(workspace, brief.scope)
         read_only = read_only_files(workspace, brief.protected, in_scope)
-        return self.template.format(
-            prompt=shlex.quote(prompt), prompt_file=shlex.quote(str(prompt_file)),
-            workspace=shlex.quote(str(workspace)),
-            files=_Paths(f for f in in_scope if f not in read_only), protected=_Paths(read_only),
-        )
+        return fill_placeholders(self.template, {
+            "prompt": shlex.quote(prompt), "prompt_file": shlex.quote(str(prompt_file)),
+            "workspace": shlex.quote(str(workspace)),
+            "files": _Paths(f for f in in_scope if f not in read_only), "protected": _Paths(read_only),
+        })
 
     def propose(self, workspace: Path, brief: Brief) -> Proposal | None:
         folder = workspace / ".autoresearch" / "proposals"
@@ -135,6 +141,25 @@ class AgentCommand:
         elif result.returncode != 0:
             proposal.failed = f"the agent exited with code {result.returncode}: {result.tail(400).strip()}"
         return proposal
+
+
+def fill_placeholders(template: str, values: dict[str, str | _Paths]) -> str:
+    """Substitute the documented placeholders only; any other brace is the command's own.
+
+    >>> fill_placeholders("jq '{a: .b}' {prompt_file} {files:--read} {unknown}",
+    ...                   {"prompt_file": "p.md", "files": _Paths(["a b.py"])})
+    "jq '{a: .b}' p.md --read 'a b.py' {unknown}"
+    """
+    def fill(m: re.Match[str]) -> str:
+        value = values.get(m[1])
+        if value is None or (m[2] is not None and not isinstance(value, _Paths)):
+            return m[0]
+        return format(value, m[2] or "")
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+_PLACEHOLDER = re.compile(r"\{(prompt|prompt_file|workspace|files|protected)(?::([^{}]*))?\}")
 
 
 def _take_report(path: Path, keep_as: Path) -> tuple[str | None, str | None]:

@@ -469,9 +469,11 @@ def check_guard(
     >>> check_guard([100.0] * 3, [104.0] * 3, "lower", 0.05, 0.01).violated
     False
     """
-    d = improvement_log_ratios(incumbent, candidate, direction)
-    if not d:
+    if not incumbent or not candidate:
         return GuardCheck(False, 1.0, 0.0)
+    if min(*incumbent, *candidate) <= 0:
+        return _guard_on_medians(incumbent, candidate, direction, tolerance)
+    d = improvement_log_ratios(incumbent, candidate, direction)
     # the loss, as an improvement log-ratio, that is still allowed (a negative number)
     allowed = -gain_threshold(tolerance, "higher" if direction == "lower" else "lower")
     allowed = -abs(allowed)
@@ -485,6 +487,26 @@ def check_guard(
         return GuardCheck(False, ratio, worsening, 1.0 - _p_greater(t, allowed))
     p = 1.0 - _p_greater(t, allowed)  # p-value of "loss within tolerance"
     return GuardCheck(p <= alpha, ratio, worsening, p)
+
+
+def _guard_on_medians(incumbent: Sequence[float], candidate: Sequence[float],
+                      direction: Direction, tolerance: float) -> GuardCheck:
+    """A guarded metric that reaches 0 (an error count) has no log-ratio: compare medians.
+
+    >>> _guard_on_medians([0.0, 0.0], [1.0, 1.0], "lower", 0.05).violated
+    True
+    >>> _guard_on_medians([0.0], [0.0], "lower", 0.0).violated
+    False
+    """
+    before, after = _median(incumbent), _median(candidate)
+    loss = (after - before) if direction == "lower" else (before - after)
+    if before:
+        worsening = loss / abs(before)
+    else:
+        worsening = math.inf if loss > 0 else 0.0
+    ratio = after / before if before else (1.0 if after == before else math.inf)
+    bad = worsening > tolerance + 1e-12
+    return GuardCheck(bad, ratio, worsening, 0.0 if bad else 1.0)
 
 
 # --- calibration ---------------------------------------------------------------------------
