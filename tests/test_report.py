@@ -155,3 +155,14 @@ def test_run_ends_with_where_the_session_stands(session: Repo):
     out = session.cli("run", "-m", "halve the cost").stdout
     assert ("session speed: cost 100 → 50, total +50.0% exact from 1 keep (paired ratios "
             "combined); 1 experiment") in out
+
+
+def test_report_of_a_session_with_only_its_baseline(session: Repo, tmp_path: Path):
+    data = session.cli_json("report", "--out", str(tmp_path))
+    assert data["report"]["total"] is None and data["report"]["counts"] == {}
+    assert [e["group"] for e in data["report"]["experiments"]] == ["baseline"]
+    md = Path(data["markdown"]).read_text()
+    assert md.startswith("## speed: no improvement kept yet on cost")
+    assert "Nothing was kept" in md and "### Not kept (0)" in md
+    assert len(np.unique(_rgb(Path(data["png"])), axis=0)) > 20
+    assert Path(data["html"]).stat().st_size > 1_000_000  # plotly.js is inside

@@ -46,6 +46,8 @@ def figure(data: ReportData):
 
 
 def _progress(ax, data: ReportData) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     measured = [e for e in data.experiments if e.metric is not None]
     low, high = _limits(data, measured)
     discards = [e for e in measured if e.group.discarded]
@@ -75,11 +77,11 @@ def _progress(ax, data: ReportData) -> None:
         _label(ax, e, up=(data.direction == "higher") == (i % 2 == 0))
     if low is not None and high is not None:
         ax.set_ylim(low, high)
-    ax.set_xlim(-0.5, max([e.n for e in data.experiments], default=1) + 0.8)
+    ax.set_xlim(-0.5, max([e.n for e in data.experiments] + [1]) + 0.8)
     unit = f" ({data.unit})" if data.unit else ""
     ax.set_ylabel(f"{data.metric}{unit}, {data.direction} is better")
     ax.set_xlabel("experiment")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.25)
     total = f", total {fmt.gain(data.total.gain, data.total.gain_ci)}" if data.total else ""
     ax.set_title(f"{data.session}: {len(data.judged)} experiments, {len(data.keeps)} kept{total}",
