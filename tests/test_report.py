@@ -119,6 +119,19 @@ def test_total_gain_combines_log_intervals():
     assert total_gain([], "lower") is None
 
 
+def test_an_unbounded_interval_stays_unbounded_and_json_safe():
+    import json
+
+    from autoresearch.faces.report import fmt
+    from autoresearch.faces.report.data import _finite
+
+    t = total_gain([(0.5, (0.4, 0.6)), (0.8, (0.7, math.inf))], "lower")
+    assert t is not None and math.isclose(t.ratio, 0.4)
+    assert t.ci == (0.0, math.inf) and fmt.interval(t.gain_ci) == "(unbounded interval)"
+    assert json.dumps(_finite({"ci": t.ci, "gain_ci": t.gain_ci}), allow_nan=False) == (
+        '{"ci": [0.0, null], "gain_ci": [null, 1.0]}')
+
+
 @pytest.mark.parametrize(("verdict", "reason", "ratio", "group"), [
     ("discard", "worse", 1.2, Group.WORSE),
     ("discard", "deterministic metric: worse", 1.2, Group.WORSE),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from autoresearch.faces.report import fmt
@@ -131,7 +132,8 @@ def _gains(ax, data: ReportData) -> None:
         return
     ys = list(range(len(rows)))[::-1]
     for y, (_, value, ci, color) in zip(ys, rows):
-        err = None if ci is None or ci[0] == ci[1] else [[value - ci[0]], [ci[1] - value]]
+        bounded = ci is not None and ci[0] != ci[1] and all(map(math.isfinite, ci))
+        err = [[value - ci[0]], [ci[1] - value]] if bounded and ci else None
         ax.errorbar([100 * value], [y], xerr=None if err is None else [[100 * err[0][0]], [100 * err[1][0]]],
                     fmt="o", color=color, ecolor=color, capsize=3, markersize=5)
     ax.set_yticks(ys, [label for label, *_ in rows], fontsize=8)

@@ -116,8 +116,10 @@ def total_gain(keeps: list[tuple[float, tuple[float, float] | None]], direction:
         return None
     log_ratio = sum(math.log(r) for r, _ in keeps)
     variance = 0.0
-    for r, ci in keeps:
-        if ci and ci[0] > 0 and ci[1] > 0:
+    for _, ci in keeps:
+        if ci is None or not 0 < ci[0] <= ci[1] < math.inf:
+            variance = math.inf  # a keep without a bounded interval leaves the total unbounded
+        else:
             variance += ((math.log(ci[1]) - math.log(ci[0])) / (2 * Z95)) ** 2
     spread = Z95 * math.sqrt(variance)
     ratio = math.exp(log_ratio)
@@ -188,9 +190,20 @@ class ReportData:
                 if (n := sum(e.group is g for e in self.experiments))}
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON: an unbounded interval end becomes null (JSON has no infinity)."""
         data = asdict(self)
         data["counts"] = self.counts()
-        return data
+        return _finite(data)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def build_report(session: Session, segment: int | None = None) -> ReportData:

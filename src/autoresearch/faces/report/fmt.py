@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def pct(x: float | None, signed: bool = True) -> str:
     """A relative change: `0.123` → "+12.3%".
@@ -17,11 +19,13 @@ def pct(x: float | None, signed: bool = True) -> str:
 def interval(ci: tuple[float, float] | None) -> str:
     """A gain interval; an exact measurement (instruction counts) has none to show.
 
-    >>> interval((0.1, 0.15)), interval((0.2, 0.2)), interval(None)
-    ('[+10.0%, +15.0%]', 'exact', '')
+    >>> interval((0.1, 0.15)), interval((0.2, 0.2)), interval(None), interval((-math.inf, 1.0))
+    ('[+10.0%, +15.0%]', 'exact', '', '(unbounded interval)')
     """
     if ci is None:
         return ""
+    if not all(map(math.isfinite, ci)):
+        return "(unbounded interval)"
     if ci[0] == ci[1]:
         return "exact"
     return f"[{pct(ci[0])}, {pct(ci[1])}]"

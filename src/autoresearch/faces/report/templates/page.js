@@ -9,6 +9,7 @@ var autoresearchPage = (function () {
   function pct(x) { return x === null || x === undefined ? "" : (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"; }
   function interval(ci) {
     if (!ci) return "";
+    if (ci[0] === null || ci[1] === null) return "(unbounded interval)";
     return ci[0] === ci[1] ? "exact" : "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]";
   }
   function gain(g, ci) { return (pct(g) + " " + interval(ci)).trim(); }
@@ -120,8 +121,8 @@ var autoresearchPage = (function () {
     Plotly.react(box, [{
       type: "scatter", mode: "markers", x: rows.map(function (r) { return 100 * r.g; }),
       y: rows.map(function (r) { return r.label; }), marker: { color: rows.map(function (r) { return r.color; }), size: 9 },
-      error_x: { type: "data", symmetric: false, array: rows.map(function (r) { return r.ci ? 100 * (r.ci[1] - r.g) : 0; }),
-        arrayminus: rows.map(function (r) { return r.ci ? 100 * (r.g - r.ci[0]) : 0; }), color: "#555" },
+      error_x: { type: "data", symmetric: false, array: rows.map(function (r) { return r.ci && r.ci[1] !== null ? 100 * (r.ci[1] - r.g) : 0; }),
+        arrayminus: rows.map(function (r) { return r.ci && r.ci[0] !== null ? 100 * (r.g - r.ci[0]) : 0; }), color: "#555" },
       hovertext: rows.map(function (r) { return gain(r.g, r.ci); }), hoverinfo: "text", showlegend: false
     }], {
       margin: { l: 20, r: 20, t: 5, b: 40 }, yaxis: { automargin: true }, xaxis: { title: { text: "gain in % (95% interval); dashed: min_effect" }, zeroline: true, rangemode: "tozero" },
