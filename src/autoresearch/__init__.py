@@ -27,6 +27,9 @@ _API = {
     "compare": "autoresearch.stats",
     "Policy": "autoresearch.stats",
     "run_demo": "autoresearch.demo",
+    "build_report": "autoresearch.faces.report",
+    "write_report": "autoresearch.faces.report",
+    "ProgressEvent": "autoresearch.progress",
 }
 
 __all__ = sorted(_API)

@@ -442,6 +442,7 @@ def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_
 
 def _print_loop_summary(session, state, json_out: bool) -> None:
     from autoresearch.faces.report.fmt import count
+    from autoresearch.model import StopReason
     from autoresearch.status import summarize
 
     runs = [r.record for r in state.results]
@@ -452,7 +453,7 @@ def _print_loop_summary(session, state, json_out: bool) -> None:
         return
     out = _console()
     out.print(f"\nstopped: {state.stop_reason}")
-    if not runs and state.stop_reason == "no more proposals":
+    if not runs and state.stop is StopReason.NO_PROPOSALS:
         out.print("nothing left to judge: every candidate the proposer has was judged before "
                   "(`autoresearch log` lists them)")
     else:
