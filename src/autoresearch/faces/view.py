@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from autoresearch.faces.render import ratio_with_interval
-from autoresearch.faces.report.fmt import duration, shorten
+from autoresearch.faces.report.fmt import duration, number, shorten
 from autoresearch.progress import MEASURING, ProgressEvent
 from autoresearch.session import Session
 from autoresearch.status import status
@@ -106,7 +106,7 @@ class LiveView:
         if st.baseline is not None:
             inc = st.incumbent if st.incumbent is not None else st.baseline
             pct = st.improvement_pct or 0.0
-            head.append(f"baseline {st.baseline:g}{st.unit} → incumbent {inc:g}{st.unit}  ")
+            head.append(f"baseline {number(st.baseline, st.unit)} → incumbent {number(inc, st.unit)}  ")
             head.append(f"{pct:+.1f}%\n", style="green" if pct > 0 else "")
         head.append_text(self._now())
         table = Table(expand=True, show_edge=False)
