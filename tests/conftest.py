@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,15 +21,26 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 
+# Scripts run this interpreter by its path: a `python3` found on PATH may be a version manager's
+# shim (pyenv), slower to start and a different program under valgrind.
+PYTHON = shlex.quote(sys.executable)
+
 # The benchmark's numbers come from constants in work.py, so verdicts are deterministic:
 # COST is the primary metric, MEM a secondary one; HANG makes the benchmark hang, leaving a
-# sleeping grandchild; FAIL makes the checks fail; SPIN is real CPU work for timing tests.
+# grandchild `sleep HANG` (see `unique_hang`); FAIL makes the checks fail.
+# Real measurements whose size the code fixes: SPIN loop iterations (an exact instruction
+# count), BURN seconds of CPU time (cpu measure), NAP seconds asleep (wall time that CPU
+# contention does not stretch).
 WORK_PY = """\
+import time
+
 COST = 100
 MEM = 50
 HANG = False
 FAIL = False
 SPIN = 0
+BURN = 0.0
+NAP = 0.0
 
 
 def answer():
@@ -37,34 +52,47 @@ def spin():
     for i in range(SPIN):
         s += i * i
     return s
+
+
+def burn():
+    start = time.process_time()
+    while time.process_time() - start < BURN:
+        pass
+
+
+def nap():
+    time.sleep(NAP)
 """
 
 BENCH_SH = """\
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-python3 - <<'PY'
+__PYTHON__ - <<'PY'
 import os, subprocess, sys, time
 sys.path.insert(0, ".")
 import work
 time.sleep(float(os.environ.get("BENCH_SLEEP", "0")))
 if work.HANG:
-    subprocess.Popen(["sleep", "1000"])  # a grandchild that must not outlive the timeout
-    time.sleep(1000)
+    subprocess.Popen(["sleep", str(work.HANG)])  # a grandchild that must not outlive the timeout
+    time.sleep(work.HANG)
 t = time.perf_counter()
 work.spin()
-elapsed = time.perf_counter() - t
+spun = time.perf_counter() - t
+work.nap()
+napped = time.perf_counter() - t - spun
 print("some output")
 print(f"METRIC cost={work.COST}")
 print(f"METRIC mem={work.MEM}")
-print(f"METRIC spin_ms={elapsed * 1000:.3f}")
+print(f"METRIC spin_ms={spun * 1000:.3f}")
+print(f"METRIC nap_ms={napped * 1000:.3f}")
 PY
-"""
+""".replace("__PYTHON__", PYTHON)
 
-CHECKS_SH = """\
+CHECKS_SH = f"""\
 #!/usr/bin/env bash
 cd "$(dirname "$0")"
-python3 -c "import sys; sys.path.insert(0, '.'); import work; assert work.answer() == 42, 'wrong answer'"
+{PYTHON} -c "import sys; sys.path.insert(0, '.'); import work; assert work.answer() == 42, 'wrong answer'"
 """
 
 
@@ -157,6 +185,38 @@ def live_members(pgid: int) -> list[int]:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 members.append(int(entry.name))
     return members
+
+
+def unique_hang() -> float:
+    """Seconds for a hang (about 1000) that no other process on this machine sleeps for.
+
+    A test then finds the hang's processes by their command line (`sleep 1000.123456`) without
+    mistaking another test's, or another user's, for them.
+    """
+    return 1000 + uuid.uuid4().int % 10**6 / 10**6
+
+
+def processes_running(command_line: str) -> list[int]:
+    """Pids of live processes (zombies do not count) whose whole command line is `command_line`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, UnicodeDecodeError):
+                continue
+            if cmdline == command_line and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll until `condition()` is true; the timeout only turns a hang into a failure."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.02)
 
 
 def textblock(text: str) -> str:

@@ -7,27 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from conftest import Repo, live_members
+from conftest import PYTHON, Repo, live_members, processes_running, unique_hang, wait_until
 
 from autoresearch.model import SCHEMA_VERSION
-
-
-def _procs_with(marker: str) -> list[str]:
-    """Command lines of live processes that mention `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd:
-            found.append(cmd)
-    return found
 
 
 def test_init_creates_branch_commits_session_files_and_records_baseline(repo: Repo):
@@ -118,11 +102,13 @@ def test_worse_deterministic_metric_is_discarded_as_worse(session: Repo):
     assert "COST = 100" in session.read("work.py")
 
 
-def test_equal_metric_is_no_significant_difference(session: Repo):
+def test_equal_deterministic_metric_is_no_difference(session: Repo):
+    # A metric that does not move at all is judged on its number alone (the noisy path, which
+    # names the measured gain and the bar, is test_a_discard_names_the_measured_gain_and_the_bar).
     session.write("work.py", session.read("work.py") + "# a comment only\n")
     result = session.cli_json("run", "-m", "comment")
-    assert result["status"] == "discard"
-    assert result["reason"] in ("no difference", "no significant difference")
+    assert (result["status"], result["reason"]) == ("discard", "no difference")
+    assert result["ci"] == [1.0, 1.0]
 
 
 def test_failing_checks_give_checks_failed_and_restore(session: Repo):
@@ -172,27 +158,30 @@ def test_untracked_files_outside_the_scope_are_never_touched(session: Repo):
 
 
 def test_hanging_candidate_times_out_and_leaves_no_process(session: Repo):
+    hang = unique_hang()
     session.set("COST", 10)
-    session.set("HANG", True)
-    start = time.monotonic()
+    session.set("HANG", hang)
+    # The candidate sleeps ~1000 s: a run that returns at all (cli's timeout is 300 s) was cut short.
     result = session.cli_json("run", "-m", "hangs")
-    assert time.monotonic() - start < 60
     assert (result["status"], result["verdict"]) == ("crash", "timeout")
     assert "timed out after 5 s" in result["reason"]
-    assert _procs_with("sleep 1000") == []
+    assert processes_running(f"sleep {hang}") == []
     assert "HANG = False" in session.read("work.py")
 
 
 def test_timeout_derives_from_the_incumbents_runs(repo: Repo):
+    from autoresearch.measure.bench import TIMEOUT_FLOOR_S, TIMEOUT_MULTIPLE
+
     repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py")
-    repo.set("HANG", True)
-    start = time.monotonic()
+    slowest = max(pair[0] for pair in repo.runs()[0]["samples"]["wall_s"])
+    hang = unique_hang()
+    repo.set("HANG", hang)
     result = repo.cli_json("run", "-m", "hangs")
-    elapsed = time.monotonic() - start
     assert result["verdict"] == "timeout"
-    assert "timed out after 10 s" in result["reason"]  # the floor: the incumbent takes ~0.1 s
-    assert elapsed < 40
-    assert _procs_with("sleep 1000") == []
+    # The floor (10 s) unless the machine is so busy the incumbent took over 2 s.
+    expected = max(TIMEOUT_FLOOR_S, TIMEOUT_MULTIPLE * slowest)
+    assert f"timed out after {expected:.0f} s" in result["reason"]
+    assert processes_running(f"sleep {hang}") == []
 
 
 def test_secondary_guard_vetoes_a_faster_candidate(repo: Repo):
@@ -218,7 +207,7 @@ def test_nothing_to_measure_is_refused(session: Repo):
 
 def test_crashing_candidate_and_missing_or_bad_metric(session: Repo):
     cases = {
-        "def spin(): raise SystemExit(3)": "benchmark exited with code 3",
+        "def nap(): raise SystemExit(3)": "benchmark exited with code 3",
         "COST = float('nan')": "not a finite number",
         "COST = float('inf')": "not a finite number",
     }
@@ -252,9 +241,9 @@ def test_result_file_is_trusted_over_stdout(repo: Repo):
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-python3 -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC cost={work.COST}')" > "$AUTORESEARCH_RESULT_FILE"
+__PYTHON__ -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC cost={work.COST}')" > "$AUTORESEARCH_RESULT_FILE"
 echo "METRIC cost=0.001"
-"""
+""".replace("__PYTHON__", PYTHON)
     repo.write("autoresearch.sh", bench, executable=True)
     repo.git("commit", "-qam", "bench writes a result file")
     repo.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "5")
@@ -294,20 +283,20 @@ def test_improvement_is_positive_for_higher_is_better(repo: Repo):
     assert abs(repo.cli_json("status")["improvement_pct"] - 50.0) < 1e-9
 
 
-def test_two_x_faster_is_kept_and_two_x_slower_discarded_on_wall_time(repo: Repo):
-    """Real timing, effects far above this machine's noise (±30%)."""
-    repo.set("SPIN", 400_000)
+def test_four_x_faster_is_kept_and_four_x_slower_discarded_on_wall_time(repo: Repo):
+    """Real wall time, of sleeping: busy cores add milliseconds at most to 200 ms → 50 ms."""
+    repo.set("NAP", 0.2)
     repo.git("commit", "-qam", "real work")
-    repo.cli("init", "--name", "wall", "--metric", "spin_ms", "--scope", "work.py")
-    repo.set("SPIN", 100_000)  # a quarter of the work
+    repo.cli("init", "--name", "wall", "--metric", "nap_ms", "--scope", "work.py")
+    repo.set("NAP", 0.05)  # a quarter of the time
     faster = repo.cli_json("run", "-m", "less work")
     assert faster["status"] == "keep", faster
     assert faster["ratio"] < 0.6
-    repo.set("SPIN", 400_000)  # four times the (new) work
+    repo.set("NAP", 0.2)  # four times the (new) time
     slower = repo.cli_json("run", "-m", "more work")
     assert slower["status"] == "discard", slower
     assert slower["reason"] == "worse"
-    assert "SPIN = 100000" in repo.read("work.py")
+    assert "NAP = 0.05" in repo.read("work.py")
 
 
 def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session: Repo):
@@ -317,10 +306,7 @@ def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session
                             cwd=session.path, env=session.env(BENCH_SLEEP="30"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pending = session.path / ".autoresearch" / "pending.json"
-    deadline = time.monotonic() + 60
-    while not (pending.exists() and "pgid" in pending.read_text()):
-        assert time.monotonic() < deadline, "the benchmark never started"
-        time.sleep(0.05)
+    wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
     pgid = json.loads(pending.read_text())["pgid"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -402,7 +388,7 @@ def test_build_runs_in_each_checkout_and_a_failing_build_is_a_crash(repo: Repo):
     repo.write("autoresearch.sh", repo.read("autoresearch.sh").replace(
         "import work\n", "import work\nassert open('built.txt').read() == 'ok'\n"), executable=True)
     repo.git("commit", "-qam", "bench needs a build")
-    build = ("python3 -c \"import sys; sys.path.insert(0, '.'); import work; assert work.MEM < 99; "
+    build = (f"{PYTHON} -c \"import sys; sys.path.insert(0, '.'); import work; assert work.MEM < 99; "
              "open('built.txt', 'w').write('ok')\"")
     repo.cli("init", "--name", "built", "--metric", "cost", "--scope", "work.py", "--timeout", "5",
              "--build", build)
@@ -424,10 +410,8 @@ def test_edits_made_during_an_experiment_are_never_lost(session: Repo):
                             cwd=session.path, env=session.env(BENCH_SLEEP="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pending = session.path / ".autoresearch" / "pending.json"
-    deadline = time.monotonic() + 60
-    while not (pending.exists() and "pgid" in pending.read_text()):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    # Each of the ≥ 5 benchmark runs sleeps 1 s: the edit lands seconds before the verdict.
+    wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
     session.set("MEM", 77)  # the agent keeps typing while the harness measures
     out, err = proc.communicate(timeout=120)
     result = json.loads(out)

@@ -36,10 +36,12 @@ def test_torn_last_line_is_skipped_with_a_warning_and_healed(tmp_path: Path):
     book = ledger.read(path)
     assert [r.run for r in book.runs] == [1]
     assert len(book.warnings) == 1 and "autoresearch.jsonl:2" in book.warnings[0]
+    torn = path.read_text()
     ledger.append(path, _record(3))
     book = ledger.read(path)
     assert [r.run for r in book.runs] == [1, 3]
-    assert path.read_text().splitlines()[0] == path.read_text().splitlines()[0]  # unchanged prefix
+    # Nothing already written is rewritten: the torn line is ended, the new record follows it.
+    assert path.read_text() == torn + "\n" + _record(3).model_dump_json() + "\n"
     assert path.read_text().startswith(_record(1).model_dump_json())
 
 

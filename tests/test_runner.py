@@ -7,24 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import PYTHON, processes_running, unique_hang, wait_until
+
 from autoresearch.infra.runner import read_tail, run_command
 
 
-def _alive(marker: str) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                    if state != "Z":
-                        return True
-            except OSError:
-                pass
-    return False
-
-
 def test_success_captures_output_and_resources(tmp_path: Path):
-    r = run_command("echo out; echo err >&2; python3 -c 'sum(range(10**6))'", tmp_path,
+    r = run_command(f"echo out; echo err >&2; {PYTHON} -c 'sum(range(10**6))'", tmp_path,
                     tmp_path / "log", timeout=30)
     assert r.ok and r.returncode == 0 and not r.timed_out
     assert r.stdout_path.read_text() == "out\n" and r.stderr_path.read_text() == "err\n"
@@ -38,19 +27,20 @@ def test_exit_code_is_reported(tmp_path: Path):
 
 
 def test_timeout_kills_the_whole_group_including_grandchildren(tmp_path: Path):
+    child, grandchild = f"sleep {unique_hang()}", f"sleep {unique_hang()}"
     start = time.monotonic()
-    r = run_command("sleep 777 & sleep 778; wait", tmp_path, tmp_path / "log", timeout=1)
+    r = run_command(f"{child} & {grandchild}; wait", tmp_path, tmp_path / "log", timeout=1)
     assert r.timed_out and r.returncode is None and not r.ok
-    assert time.monotonic() - start < 10
-    time.sleep(0.2)
-    assert not _alive("sleep 777") and not _alive("sleep 778")
+    assert time.monotonic() - start < 500  # not the ~1000 s the sleeps would take
+    wait_until(lambda: not processes_running(child) and not processes_running(grandchild),
+               "the killed sleeps to exit", timeout=30)
 
 
 def test_background_leftovers_are_killed_after_a_normal_exit(tmp_path: Path):
-    r = run_command("(sleep 779 &) ; echo done", tmp_path, tmp_path / "log", timeout=10)
+    leftover = f"sleep {unique_hang()}"
+    r = run_command(f"({leftover} &) ; echo done", tmp_path, tmp_path / "log", timeout=10)
     assert r.ok
-    time.sleep(0.2)
-    assert not _alive("sleep 779")
+    wait_until(lambda: not processes_running(leftover), "the leftover sleep to exit", timeout=30)
 
 
 def test_huge_output_stays_out_of_memory(tmp_path: Path):
@@ -87,8 +77,8 @@ def test_read_tail_drops_the_partial_first_line(tmp_path: Path):
 def test_peak_rss_is_the_commands_own_not_the_harness_memory(tmp_path: Path):
     ballast = bytearray(300 * 1024 * 1024)  # the harness's own memory must not leak into the figure
     ballast[::4096] = b"x" * len(ballast[::4096])
-    small = run_command("python3 -c 'pass'", tmp_path, tmp_path / "s", timeout=30)
-    big = run_command("python3 -c 'b = bytearray(200 * 1024 * 1024); b[::4096] = b\"x\" * len(b[::4096])'",
+    small = run_command(f"{PYTHON} -c 'pass'", tmp_path, tmp_path / "s", timeout=30)
+    big = run_command(f"{PYTHON} -c 'b = bytearray(200 * 1024 * 1024); b[::4096] = b\"x\" * len(b[::4096])'",
                       tmp_path, tmp_path / "b", timeout=30)
     del ballast
     assert small.ok and big.ok
@@ -99,5 +89,5 @@ def test_peak_rss_is_the_commands_own_not_the_harness_memory(tmp_path: Path):
 def test_signal_exit_codes_and_cpu_of_the_command(tmp_path: Path):
     r = run_command("kill -TERM $$", tmp_path, tmp_path / "k", timeout=10)
     assert r.returncode == 128 + 15
-    r = run_command("python3 -c 'sum(range(3 * 10**7))'", tmp_path, tmp_path / "c", timeout=60)
+    r = run_command(f"{PYTHON} -c 'sum(range(3 * 10**7))'", tmp_path, tmp_path / "c", timeout=60)
     assert r.ok and r.cpu_s > 0.1 and r.wall_s >= r.cpu_s * 0.5
