@@ -269,7 +269,7 @@ def test_status_and_log_report_history(session: Repo):
     session.set("COST", 70)
     assert session.cli_json("status")["pending"] is True
     text = session.cli("status").stdout
-    assert "+20.0%" in text and "pending" in text
+    assert "20.0% better" in text and "pending" in text
     log = session.cli_json("log", "--limit", "2")
     assert [r["description"] for r in log["runs"]] == ["first", "second"]
     table = session.cli("log").stdout

@@ -356,7 +356,7 @@ def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: R
     screen = buffer.getvalue()
     for expected in ("now: run 4 cache the lexer · round 3/24",
                      "estimate +12.0% [+4.0%, +20.0%]", "≤ 3 min 40 s left",
-                     "baseline 100 → incumbent 80", "+20.0%", "trim the work",
+                     "baseline 100", "gain (keeps' paired ratios) +20.0%", "trim the work",
                      "better by 20.0%", "experiments 2/10", "without keep 1/5",
                      "stopping after the current experiment"):
         assert expected in screen, expected

@@ -148,6 +148,18 @@ class StatsConfig(_Section):
         return value
 
 
+class ConfirmConfig(_Section):
+    env: dict[str, str] = Field(
+        default_factory=lambda: {"AUTORESEARCH_ITEMS": "heldout"},
+        description="environment of the benchmark in a held-out confirm: switch it to held-out inputs",
+    )
+    rounds: int = Field(default=10, ge=1, description="interleaved rounds of one confirm")
+    max_heldout: int = Field(
+        default=3, ge=0,
+        description="held-out confirms per segment: more would make the held-out inputs a dev set",
+    )
+
+
 # "+5%": may grow by at most 5% (a cost: memory, allocations); "-5%": may drop by at most 5%
 # (a benefit: throughput); "<= incumbent" / ">= incumbent": no worsening at all.
 _GUARD = re.compile(
@@ -171,6 +183,7 @@ class Config(_Section):
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     scope: ScopeConfig = Field(default_factory=ScopeConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
+    confirm: ConfirmConfig = Field(default_factory=ConfirmConfig)
     guards: dict[str, GuardRule] = Field(
         default_factory=dict,
         description='secondary metric -> allowed worsening: "+5%", "-5%", "<= incumbent", ">= incumbent"',
@@ -322,6 +335,12 @@ def dump(config: Config) -> str:
     if c.stats.calibrated_for:
         lines.append(f"calibrated_for = {_q(c.stats.calibrated_for)}")
     lines += [
+        "",
+        "[confirm]                        # autoresearch confirm: baseline against incumbent, now",
+        f"rounds = {c.confirm.rounds}",
+        f"max_heldout = {c.confirm.max_heldout}                  # held-out confirms per segment",
+        f"env = {{ {', '.join(f'{k} = {_q(v)}' for k, v in c.confirm.env.items())} }}"
+        "   # the benchmark's environment: switch to held-out inputs",
         "",
         "[guards]",
         '# peak_rss_mb = "+5%"          # may grow by at most 5%',

@@ -19,6 +19,7 @@ from autoresearch.infra.workspace import (
     save_candidate,
     take_snapshot,
     untracked_outside,
+    workspace_tree,
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks
 from autoresearch.measure.bench import (
@@ -33,6 +34,7 @@ from autoresearch.progress import Progress, ProgressEvent, clear_progress, track
 from autoresearch.record import carry_out, forget_undecided, note_group, recover
 from autoresearch.session import Session, open_session
 from autoresearch.stats import improvement_of, median
+from autoresearch.stats.evidence import continuation
 
 TAIL_CHARS = 2000
 
@@ -64,6 +66,8 @@ class ExperimentResult:
             "durations": r.durations,
             "logs": r.logs,
             "candidate_ref": r.candidate_ref,
+            "continues": r.continues,
+            "prior_rounds": r.prior_rounds,
             "notes": self.notes,
         }
 
@@ -107,6 +111,45 @@ def run_experiment(
         return result
 
 
+def extend_experiment(start: Path, run: int, progress: Progress = lambda _: None) -> ExperimentResult:
+    """Measure more rounds of an undecided discard: its test goes on within its own error budget.
+
+    The run's candidate goes back into the working tree and is judged again; being the same
+    tree against the same incumbent, it continues from the run's rounds. A run that reached
+    the design's last look (or crossed a boundary) is settled: more rounds would spend error
+    budget the design never had, so it is refused.
+    """
+    session = open_session(start)
+    git = session.git
+    book = session.ledger()
+    past = next((r for r in book.runs if r.run == run), None)
+    if past is None:
+        raise UsageError(f"no run {run} in the ledger")
+    if past.verdict != "discard" or not past.samples.get("candidate") or not past.tree:
+        raise UsageError(f"run {run} is a {past.verdict} without measured rounds to continue: only a "
+                         "measured discard can be extended")
+    if past.incumbent_tree != git.tree_of("HEAD"):
+        raise UsageError(f"the incumbent has changed since run {run}: its rounds compared against "
+                         "another incumbent. Apply its candidate (git diff "
+                         f"{past.incumbent_commit} {past.commit} | git apply) and `autoresearch run` it "
+                         "as a new experiment")
+    if workspace_tree(git, session.paths, session.config.scope.include) != git.tree_of("HEAD"):
+        raise UsageError("the working tree holds an unmeasured change: run or discard it first")
+    latest = judged_before(book, past.tree, past.incumbent_tree) or past  # resubmitted since?
+    go_on = continuation(latest.samples["incumbent"], latest.samples["candidate"],
+                         session.config.metric.direction, session.config.policy())
+    if go_on.settled is not None:
+        also = f" (with run {latest.run}, which continued it)" if latest.run != run else ""
+        raise UsageError(
+            f"run {run}{also} is settled: its {len(latest.samples['candidate'])} rounds reached the "
+            f"sequential test's verdict ({go_on.settled.reason}), and rounds past the design's last "
+            "look would spend error budget it does not have. A larger max_rounds applies to new "
+            "experiments")
+    patch = git.run("diff", "--binary", past.incumbent_commit or "HEAD", past.commit or "", strip=False)
+    git.run("apply", "--whitespace=nowarn", input=patch)
+    return run_experiment(start, past.description, past.hypothesis, past.proposer, progress)
+
+
 def _experiment(
     session: Session,
     description: str,
@@ -141,7 +184,8 @@ def _experiment(
         "run": run, "description": description, "hypothesis": hypothesis, "proposer": proposer,
         "segment": book.segment, "incumbent_commit": snapshot.incumbent, "commit": snapshot.commit,
         "diff_stat": git.diff_stat(snapshot.incumbent, snapshot.commit), "logs": str(run_dir),
-        "candidate_ref": ref, **extra,
+        "candidate_ref": ref, "tree": snapshot.tree, "incumbent_tree": git.tree_of(snapshot.incumbent),
+        **extra,
     }
 
     ignored = untracked_outside(git, paths, scope)
@@ -189,16 +233,27 @@ def _experiment(
         if failure:
             return finish(Verdict.CHECKS_FAILED, failure[0], failure[1])
 
-    # measure
+    # measure: the same change judged before against this incumbent continues that test, so
+    # submitting it again cannot buy a keep
     t = time.monotonic()
     bench = Bench(config, run_dir, slowest_known_s=_slowest_incumbent(book),
                   on_start=lambda pgid: note_group(session, pgid))
+    pol, prior, settled = session.config.policy(), None, None
+    earlier = judged_before(book, base["tree"], base["incumbent_tree"])
+    if earlier is not None and config.metric.measure is not Measure.SINGLE:
+        go_on = continuation(earlier.samples["incumbent"], earlier.samples["candidate"],
+                             config.metric.direction, pol)
+        pol, prior, settled = go_on.policy, Measurement.from_record(earlier.samples), go_on.settled
+        base.update(continues=earlier.run, prior_rounds=len(prior.rounds))
+        notes.append(_continuation_note(earlier.run, len(prior.rounds), pol, settled is not None))
     try:
         if config.metric.measure is Measure.SINGLE:
             result = measure_single(session, bench, candidate, book, progress)
+        elif prior is not None and settled is not None:
+            result, result.comparison = prior, settled
         else:
             result = measure(bench, incumbent, candidate, config.metric.direction,
-                             session.config.policy(), session.config.wants_warmup(), progress)
+                             pol, session.config.wants_warmup(), progress, prior=prior)
     except ArmFailure as failure:
         durations["measure_s"] = round(time.monotonic() - t, 3)
         if failure.arm == "incumbent":
@@ -223,6 +278,24 @@ def _experiment(
         p_value=comparison.p_value, rounds=comparison.rounds, samples=result.as_record(),
         decided_at=comparison.decided_at or None, screen_ratio=comparison.screen_ratio,
     )
+
+
+def judged_before(book: ledger.Ledger, tree: str, incumbent_tree: str) -> RunRecord | None:
+    """The latest measured discard of exactly this tree against exactly this incumbent tree."""
+    for past in reversed(book.runs):
+        if (past.tree == tree and past.incumbent_tree == incumbent_tree and past.verdict is Verdict.DISCARD
+                and past.samples.get("candidate")):
+            return past
+    return None
+
+
+def _continuation_note(run: int, rounds: int, pol: stats.Policy, settled: bool) -> str:
+    if settled:
+        return (f"the same change was measured against this incumbent in run {run}; its {rounds} "
+                "rounds already settle the sequential test, so that verdict stands (no new rounds)")
+    return (f"the same change was measured against this incumbent in run {run}: this measurement "
+            f"continues its {rounds} rounds within the test's original error budget "
+            f"(at most {pol.max_rounds} rounds in all)")
 
 
 def _unmeasured(session: Session, run: int, segment: int, description: str,

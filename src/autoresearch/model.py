@@ -147,6 +147,10 @@ class RunRecord(BaseModel):
     screen_ratio: float | None = None
     tokens: dict[str, int] | None = None
     cost_usd: float | None = None
+    tree: str | None = None  # the candidate's git tree: the same change judged again is recognized
+    incumbent_tree: str | None = None
+    continues: int | None = None  # the run whose rounds this measurement continued
+    prior_rounds: int = 0  # how many of `rounds` came from that run
 
     @property
     def is_keep(self) -> bool:
@@ -155,3 +159,30 @@ class RunRecord(BaseModel):
     @property
     def is_baseline(self) -> bool:
         return self.verdict is Verdict.BASELINE
+
+
+class ConfirmRecord(BaseModel):
+    """`autoresearch confirm`: the segment's baseline against the incumbent, measured now.
+
+    Its own record type, so readers that count experiments (pi-autoresearch's too) skip it.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["confirm"] = "confirm"
+    timestamp: int
+    segment: int
+    baseline_commit: str
+    incumbent_commit: str
+    inputs: Literal["heldout", "dev"]
+    env: dict[str, str] = Field(default_factory=dict)
+    rounds: int
+    ratio: float  # incumbent / baseline
+    ci: tuple[float, float]
+    improvement: float
+    p_value: float
+    passed: bool  # the incumbent is better than the baseline beyond the interval's doubt
+    headline_ratio: float | None = None  # the keeps' combined ratio when this was measured
+    headline_ci: tuple[float, float] | None = None
+    agrees: bool | None = None  # the two intervals overlap
+    samples: dict[str, Any] = Field(default_factory=dict)
+    logs: str | None = None

@@ -8,9 +8,10 @@ from typing import Any
 from autoresearch import config as cfg
 from autoresearch.infra.state import read_json
 from autoresearch.infra.workspace import workspace_tree
-from autoresearch.model import RunRecord, Status, Verdict
+from autoresearch.model import ConfirmRecord, RunRecord, Status, Verdict
 from autoresearch.session import Session
 from autoresearch.stats import audit_keeps, improvement_of
+from autoresearch.stats.evidence import Combined, session_gain
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,32 @@ class SessionStatus:
     warnings: list[str]
     expected_false_keeps: float
     marginal_keeps: list[int]  # run numbers of keeps that were close calls
+    gain: Combined | None = None  # the keeps' paired ratios chained: the headline
+    confirm: ConfirmRecord | None = None  # the segment's latest confirm
+    confirm_current: bool = False  # that confirm measured the incumbent as it is now
+    heldout_left: int = 0
 
-    def as_dict(self, last: int = 10) -> dict[str, Any]:
+    def confirm_summary(self, numbers: bool) -> dict[str, Any] | None:
+        """The latest confirm; a held-out one shows agents (`numbers=False`) only pass or fail."""
+        c = self.confirm
+        if c is None:
+            return None
+        out: dict[str, Any] = {"inputs": c.inputs, "passed": c.passed, "rounds": c.rounds,
+                               "current": self.confirm_current, "timestamp": c.timestamp}
+        if numbers or c.inputs != "heldout":
+            out.update(ratio=c.ratio, ci=list(c.ci), improvement_pct=100 * c.improvement,
+                       agrees=c.agrees)
+        return out
+
+    def as_dict(self, last: int = 10, numbers: bool = True) -> dict[str, Any]:
+        g = self.gain
         return {
+            "gain": None if g is None else {
+                "ratio": g.ratio, "ci": list(g.ci), "improvement_pct": 100 * g.improvement,
+                "keeps": g.steps, "exact": g.exact,
+                "method": "product of the keeps' paired ratios; interval from their own errors"},
+            "confirm": self.confirm_summary(numbers),
+            "heldout_confirms_left": self.heldout_left,
             "session": self.session,
             "branch": self.branch,
             "metric": self.metric,
@@ -86,9 +110,11 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
     baseline = next((r.metric for r in runs if r.is_baseline), None)
     keeps = [r for r in runs if r.status is Status.KEEP and r.metric is not None]
     incumbent = keeps[-1].metric if keeps else None
-    improvement = None
-    if baseline and incumbent is not None:
-        improvement = 100 * improvement_of(incumbent / baseline, session.config.metric.direction)
+    # the headline: only ever ratios measured within one round, never medians from different times
+    gain = session_gain(runs, session.config.metric.direction)
+    improvement = 100 * gain.improvement if gain is not None else None
+    confirms = [x for x in book.confirms if x.segment == book.segment]
+    head = session.git.rev("HEAD") if confirms else None
     counts: dict[str, int] = {}
     for r in runs:
         if not r.is_baseline:
@@ -132,6 +158,10 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
         warnings=warnings,
         expected_false_keeps=audit.expected_false_keeps,
         marginal_keeps=[r.run for r in measured_keeps if _close_call(r, c)],
+        gain=gain,
+        confirm=confirms[-1] if confirms else None,
+        confirm_current=bool(confirms) and confirms[-1].incumbent_commit == head,
+        heldout_left=max(c.confirm.max_heldout - sum(x.inputs == "heldout" for x in confirms), 0),
     )
 
 

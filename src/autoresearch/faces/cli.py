@@ -208,6 +208,32 @@ def run(
     _guarded(action, json_out)
 
 
+@app.command()
+def extend(
+    run_number: Annotated[int, typer.Argument(metavar="RUN", help="The run to measure further (a discard).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure more rounds of an undecided discard, continuing its sequential test.
+
+    The run's candidate is put back in the working tree and judged again from the rounds it
+    already has, within the same error budget: it may still be kept, or discarded with more
+    evidence. A run that reached max_rounds, or crossed a boundary, is settled and refused.
+    The incumbent must be the one the run was measured against. (The same happens whenever a
+    change is submitted again: retrying continues the test instead of starting a fresh one.)
+    """
+
+    def action() -> None:
+        from autoresearch.experiment import extend_experiment
+
+        result = extend_experiment(Path.cwd(), run_number, progress=_progress(not json_out))
+        if json_out:
+            _print_json(result.as_dict())
+        else:
+            _render_experiment(result)
+
+    _guarded(action, json_out)
+
+
 def _change(improvement: float) -> str:
     """`+0.2` → "20.0% better", `-0.1` → "10.0% worse"."""
     return f"{improvement:.1%} better" if improvement >= 0 else f"{-improvement:.1%} worse"
@@ -288,8 +314,11 @@ def calibrate(
 
 
 @app.command()
-def status(json_out: JsonOpt = False) -> None:
-    """Where the session stands: baseline, incumbent, improvement, counts, pending candidate."""
+def status(
+    show_heldout: Annotated[bool, typer.Option("--show-heldout", help="Show the numbers of a held-out confirm (otherwise only pass or fail, so an agent reading status cannot tune on them).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Where the session stands: the gain from paired evidence, counts, confirms, pending candidate."""
 
     def action() -> None:
         from autoresearch.faces.report.data import running_best
@@ -300,16 +329,18 @@ def status(json_out: JsonOpt = False) -> None:
         session = open_session(Path.cwd())
         st = get_status(session)
         if json_out:
-            _print_json(st.as_dict())
+            _print_json(st.as_dict(numbers=show_heldout))
             return
         out = _console()
         u = st.unit
         out.print(f"session [bold]{_esc(st.session)}[/] on {_esc(st.branch)} (segment {st.segment})", markup=True)
         out.print(f"metric  {st.metric} ({st.direction} is better, measure: {st.measure})")
         if st.baseline is not None:
-            inc = st.incumbent if st.incumbent is not None else st.baseline
-            improvement = f"{st.improvement_pct:+.1f}%" if st.improvement_pct is not None else "+0.0%"
-            out.print(f"baseline {_value(st.baseline, u)} → incumbent {_value(inc, u)}  ({improvement})")
+            out.print(f"baseline {_value(st.baseline, u)} (median of its own runs)")
+        out.print(_gain_line(st))
+        confirm = st.confirm_summary(show_heldout)
+        if confirm is not None:
+            out.print(_confirm_line(confirm, st.heldout_left))
         best = [b for b in running_best(st.runs) if b is not None]
         if len(best) > 1:
             out.print(f"running best  {sparkline(best, st.direction == 'higher')}  "
@@ -338,6 +369,74 @@ def status(json_out: JsonOpt = False) -> None:
         if st.runs:
             out.print("\nrecent experiments (`autoresearch log` shows all):")
             out.print(_runs_table(st.runs[-10:], session.ledger(), session.config))
+
+    _guarded(action, json_out)
+
+
+def _gain_line(st) -> str:
+    """The headline: the keeps' paired ratios chained, with the interval their errors give."""
+    g = st.gain
+    if g is None:
+        return "gain     none yet (no keeps in this segment)"
+    low, high = sorted(1.0 - x if st.direction == "lower" else x - 1.0 for x in g.ci)
+    interval = "exact" if g.exact else f"95% interval {low:+.1%} … {high:+.1%}"
+    return (f"gain     {_change(g.improvement)} (ratio {g.ratio:.3f}; {interval}) — "
+            f"{g.steps} keep(s)' paired ratios chained")
+
+
+def _confirm_line(c: dict, heldout_left: int) -> str:
+    when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
+    verdict = "PASSED" if c["passed"] else "FAILED"
+    line = f"confirm  {verdict} on {c['inputs']} inputs ({c['rounds']} rounds, baseline vs {when})"
+    if "ratio" in c:
+        agrees = {True: "; agrees with the gain", False: "; DISAGREES with the gain",
+                  None: ""}[c.get("agrees")]
+        line += (f": {_change(c['improvement_pct'] / 100)}, ratio {c['ratio']:.3f} "
+                 f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]{agrees}")
+    elif c["inputs"] == "heldout":
+        line += " (numbers: --show-heldout)"
+    return line + f"; held-out confirms left: {heldout_left}"
+
+
+@app.command()
+def confirm(
+    rounds: Annotated[Optional[int], typer.Option(help="Interleaved rounds (default [confirm] rounds; instructions: 1).")] = None,
+    inputs: Annotated[str, typer.Option(help="heldout: the benchmark runs with [confirm] env (default AUTORESEARCH_ITEMS=heldout) and the segment's cap applies; dev: the usual inputs, no cap.")] = "heldout",
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure the segment's baseline commit against the incumbent now, interleaved, on fresh rounds.
+
+    The truth check for the headline gain: both versions measured side by side, now, in
+    random order each round. With held-out inputs (a benchmark that reads AUTORESEARCH_ITEMS),
+    it also tells whether the gains hold beyond the inputs the session tuned on; those are
+    capped per segment ([confirm] max_heldout) so they never become a development set.
+    Recorded in the ledger as a "confirm" record.
+    """
+
+    def action() -> None:
+        from autoresearch.confirm import confirm_session
+        from autoresearch.errors import UsageError
+
+        if inputs not in ("heldout", "dev"):
+            raise UsageError("--inputs is heldout or dev")
+        result = confirm_session(Path.cwd(), rounds, inputs == "heldout", _progress(not json_out))
+        if json_out:
+            _print_json(result.as_dict())
+            return
+        r = result.record
+        out = _console()
+        verdict = "[bold green]PASSED[/]" if r.passed else "[bold red]FAILED[/]"
+        out.print(f"confirm {verdict} on {r.inputs} inputs: baseline {r.baseline_commit[:10]} vs "
+                  f"incumbent {r.incumbent_commit[:10]}, {r.rounds} interleaved rounds", markup=True)
+        out.print(f"  measured  {_change(r.improvement)}, ratio {r.ratio:.3f} "
+                  f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}] (95% interval)")
+        if r.headline_ratio is not None and r.headline_ci is not None:
+            out.print(f"  headline  ratio {r.headline_ratio:.3f} [{r.headline_ci[0]:.3f}, "
+                      f"{r.headline_ci[1]:.3f}] from the keeps: "
+                      + ("the intervals agree" if r.agrees else "the intervals DISAGREE"))
+        if r.inputs == "heldout":
+            out.print(f"  held-out confirms left in this segment: {result.remaining_heldout}")
+        out.print(f"  logs      {r.logs}")
 
     _guarded(action, json_out)
 

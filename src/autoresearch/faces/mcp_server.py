@@ -55,7 +55,7 @@ def build_server(repo: Path):
         from autoresearch.session import open_session
         from autoresearch.status import status as get_status
 
-        return await in_thread(lambda: get_status(open_session(repo)).as_dict())
+        return await in_thread(lambda: get_status(open_session(repo)).as_dict(numbers=False))
 
     @server.tool()
     async def log(limit: int = 20) -> dict[str, Any]:

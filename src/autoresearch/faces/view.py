@@ -104,9 +104,8 @@ class LiveView:
         head.append(f"{st.session}  ", style="bold")
         head.append(f"{st.metric} ({st.direction} is better)\n")
         if st.baseline is not None:
-            inc = st.incumbent if st.incumbent is not None else st.baseline
             pct = st.improvement_pct or 0.0
-            head.append(f"baseline {number(st.baseline, st.unit)} → incumbent {number(inc, st.unit)}  ")
+            head.append(f"baseline {number(st.baseline, st.unit)}  gain (keeps' paired ratios) ")
             head.append(f"{pct:+.1f}%\n", style="green" if pct > 0 else "")
         head.append_text(self._now())
         table = Table(expand=True, show_edge=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from autoresearch.errors import AutoresearchError
-from autoresearch.model import ConfigHeader, RunRecord
+from autoresearch.model import ConfigHeader, ConfirmRecord, RunRecord
 
 
 @dataclass
@@ -20,6 +20,7 @@ class Ledger:
     headers: list[ConfigHeader] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    confirms: list[ConfirmRecord] = field(default_factory=list)
 
     @property
     def segment(self) -> int:
@@ -95,6 +96,8 @@ def read(path: Path) -> Ledger:
             data = json.loads(raw)
             if data.get("type") == "config":
                 ledger.headers.append(ConfigHeader.model_validate(data))
+            elif data.get("type") == "confirm":
+                ledger.confirms.append(ConfirmRecord.model_validate(data))
             else:
                 data.setdefault("verdict", data.get("status", "discard"))
                 data.setdefault("segment", ledger.segment)

@@ -73,6 +73,29 @@ class Measurement:
             return [s.value for s in picked]
         return [s.metrics[metric] for s in picked if metric in s.metrics]
 
+    @classmethod
+    def from_record(cls, samples: dict) -> Measurement:
+        """The rounds a ledger record holds (`as_record`'s output), to continue measuring from."""
+        inc, cand = samples.get("incumbent") or [], samples.get("candidate") or []
+        n = min(len(inc), len(cand))
+        secondary = samples.get("secondary") or {}
+
+        def column(key: str, i: int, side: int, default: float) -> float:
+            values = samples.get(key) or []
+            return values[i][side] if i < len(values) else default
+
+        result = cls(order=list(samples.get("order") or [])[:n])
+        for i in range(n):
+            pair = []
+            for side, (arm, value) in enumerate((("incumbent", inc[i]), ("candidate", cand[i]))):
+                metrics = {name: sides[arm][i] for name, sides in secondary.items()
+                           if i < len(sides.get(arm, []))}
+                pair.append(Sample(arm, float(value), metrics, column("started", i, side, 0.0),
+                                   column("wall_s", i, side, 0.0), column("load", i, side, 0.0),
+                                   int(column("involuntary_switches", i, side, 0))))
+            result.rounds.append((pair[0], pair[1]))
+        return result
+
     def as_record(self) -> dict:
         """Raw samples for the ledger, enough to recompute the verdict."""
         return {
@@ -95,8 +118,9 @@ class Bench:
     """Runs the session's benchmark in an arm and turns its output into a `Sample`."""
 
     def __init__(self, config: Config, log_dir: Path, slowest_known_s: float | None = None,
-                 on_start: Callable[[int], None] | None = None):
+                 on_start: Callable[[int], None] | None = None, env: dict[str, str] | None = None):
         self.config = config
+        self.env = dict(env or {})  # extra environment of every run (held-out inputs)
         self.log_dir = log_dir
         self.slowest_incumbent_s = slowest_known_s
         self.on_start = on_start
@@ -124,6 +148,7 @@ class Bench:
         result_file = stem.with_suffix(".metrics")
         result_file.unlink(missing_ok=True)
         command, env = self._command(stem)
+        env.update(self.env)
         env["AUTORESEARCH_RESULT_FILE"] = str(result_file)
         timeout = self.timeout()
         started, load = time.time(), os.getloadavg()[0]
@@ -239,14 +264,18 @@ def measure(
     progress: Progress = lambda _: None,
     rng: random.Random | None = None,
     fixed_rounds: int | None = None,
+    prior: Measurement | None = None,
 ) -> Measurement:
     """Interleave rounds (random order within each) until `stats.compare` reaches a verdict.
 
     With `fixed_rounds`, run exactly that many rounds and leave the judging to the caller
-    (calibration's A/A rounds).
+    (calibration's A/A rounds). With `prior`, the rounds of an earlier measurement of the same
+    pair are the start of this one (a resubmission continues its test).
     """
     rng = rng or random.Random()
     result = Measurement()
+    if prior is not None:
+        result.rounds, result.order = list(prior.rounds), list(prior.order)
     limit = fixed_rounds or policy.max_rounds
     if warmup:
         progress(ProgressEvent("warm-up"))

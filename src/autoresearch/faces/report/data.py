@@ -10,8 +10,7 @@ from typing import Any
 from autoresearch.model import ConfigHeader, RunRecord
 from autoresearch.session import Session
 from autoresearch.stats import improvement_of
-
-Z95 = 1.959963984540054
+from autoresearch.stats.evidence import combine
 
 
 class Group(StrEnum):
@@ -114,19 +113,8 @@ def total_gain(keeps: list[tuple[float, tuple[float, float] | None]], direction:
     """
     if not keeps:
         return None
-    log_ratio = sum(math.log(r) for r, _ in keeps)
-    variance = 0.0
-    for _, ci in keeps:
-        if ci is None or not 0 < ci[0] <= ci[1] < math.inf:
-            variance = math.inf  # a keep without a bounded interval leaves the total unbounded
-        else:
-            variance += ((math.log(ci[1]) - math.log(ci[0])) / (2 * Z95)) ** 2
-    spread = Z95 * math.sqrt(variance)
-    ratio = math.exp(log_ratio)
-    ci = (math.exp(log_ratio - spread), math.exp(log_ratio + spread))
-    return TotalGain(ratio, ci, improvement_of(ratio, direction),  # type: ignore[arg-type]
-                     _gain_interval(ci, direction),
-                     len(keeps))
+    c = combine([r for r, _ in keeps], [ci for _, ci in keeps], direction)  # type: ignore[arg-type]
+    return TotalGain(c.ratio, c.ci, c.improvement, _gain_interval(c.ci, direction), c.steps)
 
 
 def _gain_interval(ci: tuple[float, float], direction: str) -> tuple[float, float]:

@@ -1,0 +1,91 @@
+"""The headline gain from paired evidence, and `confirm`: baseline against incumbent, measured now."""
+
+from __future__ import annotations
+
+import math
+
+from conftest import Repo
+
+from autoresearch.stats.evidence import combine, fixed_estimate
+
+# held-out items cost twice as much plus a fixed part: the ratio differs from the usual inputs',
+# which shows which inputs a confirm measured
+HELDOUT_BENCH = """\
+#!/usr/bin/env bash
+cd "$(dirname "$0")"
+python3 -c "
+import os, sys
+sys.path.insert(0, '.')
+import work
+held = os.environ.get('AUTORESEARCH_ITEMS') == 'heldout'
+print(f'METRIC cost={work.COST * 2 + 10 if held else work.COST}')
+"
+"""
+
+
+def test_combine_multiplies_ratios_and_adds_log_variances():
+    c = combine([0.8, 0.5], [(0.7, 0.9), (0.5, 0.5)], "lower")
+    assert math.isclose(c.ratio, 0.4) and math.isclose(c.improvement, 0.6)
+    half = (math.log(0.9) - math.log(0.7)) / 2  # the exact keep adds no uncertainty
+    assert math.isclose(math.log(c.ci[1] / c.ratio), half, rel_tol=1e-9)
+    assert not c.exact and combine([0.5], [(0.5, 0.5)], "lower").exact
+    higher = combine([1.25, 1.2], [(1.2, 1.3), (1.1, 1.3)], "higher")
+    assert math.isclose(higher.improvement, 0.5)
+
+
+def test_combined_interval_covers_the_true_gain_at_its_level():
+    """Chained keeps, each with a t interval from 8 noisy rounds: the combined 95% interval covers
+    the true product in at least 95% of seeded sessions."""
+    import random
+
+    rng = random.Random(7)
+    truth = [0.9, 0.8, 0.95]
+    covered, trials = 0, 400
+    for _ in range(trials):
+        ratios, cis = [], []
+        for r in truth:
+            inc = [100.0 * math.exp(rng.gauss(0, 0.1)) for _ in range(8)]
+            cand = [100.0 * r * math.exp(rng.gauss(0, 0.1)) for _ in range(8)]
+            e = fixed_estimate(inc, cand, "lower", trim=0.0)
+            ratios.append(e.ratio)
+            cis.append(e.ci)
+        c = combine(ratios, cis, "lower")
+        covered += c.ci[0] <= math.prod(truth) <= c.ci[1]
+    assert covered / trials >= 0.95
+
+
+def test_status_headline_and_confirm_on_held_out_inputs(repo: Repo):
+    repo.write("autoresearch.sh", HELDOUT_BENCH, executable=True)
+    repo.git("commit", "-qam", "benchmark with held-out items")
+    repo.cli("init", "--name", "c", "--metric", "cost", "--scope", "work.py")
+    proc = repo.cli("confirm", check=2)
+    assert "still the baseline" in proc.stderr
+    repo.set("COST", 60)
+    assert repo.cli_json("run", "-m", "0.6")["verdict"] == "keep"
+    repo.set("COST", 30)
+    assert repo.cli_json("run", "-m", "0.5")["verdict"] == "keep"
+
+    st = repo.cli_json("status")
+    assert math.isclose(st["gain"]["ratio"], 0.3) and st["gain"]["exact"] and st["gain"]["keeps"] == 2
+    assert math.isclose(st["improvement_pct"], 70.0)
+    assert "70.0% better" in repo.cli("status").stdout
+
+    held = repo.cli_json("confirm", "--rounds", "2")
+    assert held["inputs"] == "heldout" and held["passed"] is True and held["remaining_heldout"] == 2
+    assert math.isclose(held["ratio"], 70 / 210)  # the benchmark saw AUTORESEARCH_ITEMS=heldout
+    confirms = [r for r in repo.ledger() if r.get("type") == "confirm"]
+    assert len(confirms) == 1 and confirms[0]["env"] == {"AUTORESEARCH_ITEMS": "heldout"}
+
+    st = repo.cli_json("status")  # what an agent reading status sees: pass or fail, no numbers
+    assert st["confirm"]["passed"] is True and st["confirm"]["current"] is True
+    assert "ratio" not in st["confirm"] and "improvement_pct" not in st["confirm"]
+    assert math.isclose(repo.cli_json("status", "--show-heldout")["confirm"]["ratio"], 70 / 210)
+
+    dev = repo.cli_json("confirm", "--rounds", "2", "--inputs", "dev")
+    assert math.isclose(dev["ratio"], 0.3) and dev["agrees"] is True  # status agrees with confirm
+    assert len(repo.cli_json("log")["runs"]) == 3  # a confirm is no experiment
+
+    for _ in range(2):
+        repo.cli("confirm", "--rounds", "1")
+    proc = repo.cli("confirm", "--rounds", "1", check=2)
+    assert "used its 3 held-out confirm" in proc.stderr
