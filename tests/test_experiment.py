@@ -400,7 +400,7 @@ def test_build_runs_in_each_checkout_and_a_failing_build_is_a_crash(repo: Repo):
     repo.set("MEM", 100)
     result = repo.cli_json("run", "-m", "breaks the build")
     assert (result["status"], result["verdict"]) == ("crash", "crash")
-    assert result["reason"] == "build failed: exit code 1"
+    assert result["reason"] == "build failed: exit code 1: AssertionError"
     assert "COST = 40" in repo.read("work.py")
 
 

@@ -84,7 +84,7 @@ def test_agent_cmd_session_judges_every_kind_of_proposal(session: Repo, tmp_path
     assert got == [
         ("keep", "better by 50.0%"),
         ("discard", "worse"),
-        ("checks_failed", "checks failed (exit code 1)"),  # the checks are not pytest here
+        ("checks_failed", "checks failed (exit code 1): AssertionError: wrong answer"),
         ("discard", "tampered: autoresearch.sh"),
         ("discard", "no change"),
         ("keep", "better by 50.0%"),

@@ -7,6 +7,7 @@ from pathlib import Path
 from autoresearch.infra.runner import run_command
 from autoresearch.infra.workspace import Snapshot, link_untracked
 from autoresearch.measure.bench import Arm
+from autoresearch.measure.failures import first_failure
 from autoresearch.session import Session
 
 
@@ -36,8 +37,9 @@ def build(session: Session, arm: Arm, cache_key: str | None, run_dir: Path) -> t
     result = run_command(session.config.commands.build, arm.path, run_dir / f"build-{arm.name}",
                          session.config.commands.build_timeout)
     if not result.ok:
-        what = "timed out" if result.timed_out else f"exit code {result.returncode}"
-        return what, result.tail()
+        tail = result.tail()
+        what = "timed out" if result.timed_out else f"exit code {result.returncode}{_named(tail)}"
+        return what, tail
     if cache_key:
         marker.write_text(cache_key)
     return None
@@ -52,19 +54,11 @@ def run_checks(session: Session, arm: Arm, log_stem: Path) -> tuple[str, str] | 
         return f"checks timed out after {commands.checks_timeout:g} s", result.tail()
     if result.returncode != 0:
         tail = result.tail()
-        return f"checks failed (exit code {result.returncode}){_first_failure(tail)}", tail
+        return f"checks failed (exit code {result.returncode}){_named(tail)}", tail
     return None
 
 
-def _first_failure(tail: str) -> str:
-    r"""The first failing test a test runner named (pytest's summary line), and whether it hung.
-
-    >>> _first_failure("...\nFAILED tests/t.py::test_a - Failed: Timeout (>10.0s)\n")
-    ': tests/t.py::test_a (timed out)'
-    """
-    failed = [line for line in tail.splitlines() if line.startswith("FAILED ")]
-    if not failed:
-        return ""
-    name = failed[0][len("FAILED "):].split(" - ")[0].strip()
-    more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
-    return f": {name}" + (" (timed out)" if "Timeout" in tail else "") + more
+def _named(tail: str) -> str:
+    """What a reason adds after "failed (exit code N)": the first failure the output names."""
+    failure = first_failure(tail)
+    return failure.summary() if failure else ""
