@@ -73,19 +73,26 @@ def measure(experiments: int) -> dict:
         cli = [sys.executable, "-m", "autoresearch"]
         _run([*cli, "init", "--name", "o", "--metric", "cost", "--scope", "work.py"], repo, env)
         startup = [_run([*cli, "--help"], repo, env) for _ in range(5)]
+        imports = [_run([sys.executable, "-c", "import autoresearch.experiment, autoresearch.faces.cli"],
+                        repo, env) for _ in range(5)]
+        trace = Path(tmp) / "git.trace"
         rows = []
         for i in range(experiments):
             (repo / "work.py").write_text(f"COST = 100\n# comment {i}\n")  # a do-nothing change
             log.unlink(missing_ok=True)
-            total = _run([*cli, "run", "-m", f"comment {i}", "--json"], repo, env)
+            trace.unlink(missing_ok=True)
+            total = _run([*cli, "run", "-m", f"comment {i}", "--json"], repo,
+                         {**env, "GIT_TRACE": str(trace)})
             spans = _spans(log)
+            gits = trace.read_text().count("trace: built-in: git") if trace.exists() else 0
             record = json.loads((repo / "autoresearch.jsonl").read_text().splitlines()[-1])
             harness = total - spans["bench"] - spans["checks"]
             rows.append({"total_s": total, "bench_s": spans["bench"], "checks_s": spans["checks"],
                          "bench_runs": spans["bench_runs"], "rounds": record["rounds"],
-                         "harness_s": harness,
+                         "harness_s": harness, "git_processes": gits,
                          "harness_per_run_s": harness / max(spans["bench_runs"], 1)})
         return {"experiments": rows, "cli_startup_s": statistics.median(startup),
+                "import_s": statistics.median(imports),
                 "harness_median_s": statistics.median(r["harness_s"] for r in rows),
                 "load": os.getloadavg()[0]}
 
@@ -97,12 +104,14 @@ def main() -> None:
     args = parser.parse_args()
     result = measure(args.experiments)
     print(f"{'exp':>3} {'total s':>8} {'bench s':>8} {'checks s':>8} {'runs':>5} {'rounds':>6} "
-          f"{'harness ms':>10} {'per run ms':>10}")
+          f"{'harness ms':>10} {'per run ms':>10} {'git calls':>9}")
     for i, r in enumerate(result["experiments"], 1):
         print(f"{i:>3} {r['total_s']:8.2f} {r['bench_s']:8.2f} {r['checks_s']:8.3f} {r['bench_runs']:5d} "
-              f"{r['rounds']:6d} {1000 * r['harness_s']:10.0f} {1000 * r['harness_per_run_s']:10.0f}")
+              f"{r['rounds']:6d} {1000 * r['harness_s']:10.0f} {1000 * r['harness_per_run_s']:10.0f} "
+              f"{r['git_processes']:9d}")
     print(f"harness per experiment (median): {1000 * result['harness_median_s']:.0f} ms; "
-          f"`autoresearch --help`: {1000 * result['cli_startup_s']:.0f} ms; load {result['load']:.1f}")
+          f"`autoresearch --help`: {1000 * result['cli_startup_s']:.0f} ms; importing the run path: "
+          f"{1000 * result['import_s']:.0f} ms; load average {result['load']:.1f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
