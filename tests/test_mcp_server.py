@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import time
 
+import pytest
 from conftest import Repo
-from mcp import Client
+from mcp import Client, StdioServerParameters
 
 from autoresearch.faces.mcp_server import build_server
+
+READ_ONLY = {"brief", "log", "log_experiment", "result", "status"}
 
 
 def _call(server, name: str, arguments: dict | None = None):
@@ -26,14 +31,13 @@ def _data(result) -> dict:
     return json.loads(result.content[0].text)
 
 
+def _stdio(repo: Repo, **env: str) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=["-m", "autoresearch", "mcp"],
+                                 cwd=str(repo.path), env=repo.env(**env))
+
+
 def test_agent_runs_experiments_over_mcp(session: Repo):
     server = build_server(session.path)
-
-    async def tools():
-        async with Client(server) as client:
-            return sorted(t.name for t in (await client.list_tools()).tools)
-
-    assert asyncio.run(tools()) == ["add_idea", "brief", "log", "run_experiment", "status"]
     brief = _call(server, "brief").content[0].text
     assert "make cost lower" in brief and "call the tool `run_experiment`" in brief
     assert "do not call `autoresearch run`" not in brief
@@ -42,14 +46,17 @@ def test_agent_runs_experiments_over_mcp(session: Repo):
     assert nothing.is_error and "nothing to measure" in nothing.content[0].text
 
     session.set("COST", 40)
-    kept = _data(_call(server, "run_experiment", {"description": "less work", "hypothesis": "h"}))
-    assert (kept["status"], kept["verdict"]) == ("keep", "keep")
+    kept = _data(_call(server, "run_experiment", {"description": "less work", "hypothesis": "h",
+                                                   "wait_s": 300}))
+    assert (kept["state"], kept["status"], kept["verdict"]) == ("done", "keep", "keep")
     assert session.git("log", "-1", "--format=%s") == "less work"
 
     session.set("COST", 400)
-    discarded = _data(_call(server, "run_experiment", {"description": "more work"}))
+    discarded = _data(_call(server, "run_experiment", {"description": "more work", "wait_s": 300}))
     assert (discarded["status"], discarded["reason"]) == ("discard", "worse")
     assert "COST = 40" in session.read("work.py")
+    again = _data(_call(server, "result", {"job": discarded["job"]}))
+    assert (again["run"], again["reason"]) == (discarded["run"], "worse")
 
     st = _data(_call(server, "status"))
     assert st["counts"] == {"keep": 1, "discard": 1} and abs(st["improvement_pct"] - 60.0) < 1e-9
@@ -60,20 +67,107 @@ def test_agent_runs_experiments_over_mcp(session: Repo):
     assert ideas["ideas"] == ["try a lookup table"]
     assert session.runs()[-1]["proposer"] == "agent:mcp"
 
+    # pi-autoresearch's log_experiment maps to nothing here, and says why.
+    logged = _data(_call(server, "log_experiment", {"metric": 1.0, "status": "keep"}))
+    assert logged["recorded"] is False and "the harness, not the agent, measures" in logged["why"]
+    assert logged["last_verdict"]["reason"] == "worse"
+    assert len(session.runs()) == 3
+
+
+def test_every_parameter_is_described_and_read_only_tools_say_so(session: Repo):
+    async def tools():
+        async with Client(build_server(session.path)) as client:
+            return (await client.list_tools()).tools
+
+    listed = {t.name: t for t in asyncio.run(tools())}
+    assert set(listed) == READ_ONLY | {"add_idea", "init", "init_experiment", "run_experiment"}
+    for tool in listed.values():
+        assert tool.description, tool.name
+        for name, schema in tool.input_schema.get("properties", {}).items():
+            assert schema.get("description"), f"{tool.name}.{name} has no description"
+        assert tool.annotations.read_only_hint is (tool.name in READ_ONLY), tool.name
+
+
+def test_init_starts_a_session_and_init_experiment_is_its_pi_name(repo: Repo):
+    server = build_server(repo.path)
+    started = _data(_call(server, "init", {"name": "speed", "metric": "cost", "scope": ["work.py"],
+                                           "wait_s": 300}))
+    assert (started["state"], started["branch"], started["baseline"]) == ("done", "autoresearch/speed", 100)
+    assert repo.git("branch", "--show-current") == "autoresearch/speed"
+    assert 'include = ["work.py"]' in repo.read("autoresearch.toml")
+    twice = _call(server, "init_experiment", {"name": "speed", "metric_name": "cost"})
+    assert twice.is_error and "already exists" in twice.content[0].text
+
 
 def test_the_cli_serves_mcp_over_stdio(session: Repo):
-    import sys
-
-    from mcp import StdioServerParameters
-
-    params = StdioServerParameters(command=sys.executable, args=["-m", "autoresearch", "mcp"],
-                                   cwd=str(session.path), env=session.env())
-
     async def go():
-        async with Client(params) as client:
+        async with Client(_stdio(session)) as client:
             names = sorted(t.name for t in (await client.list_tools()).tools)
             return names, await client.call_tool("status", {})
 
     names, st = asyncio.run(go())
     assert "run_experiment" in names
     assert _data(st)["session"] == "speed"
+
+
+def _long_experiment(session: Repo, bench_sleep: str, *, drop_client: bool) -> tuple[dict, list[str], float]:
+    """Judge a halved COST with a slow benchmark through a client whose tool calls time out after
+    30 s; with `drop_client` the first client disconnects (its server exits) mid-experiment."""
+    session.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", "--timeout", "60")
+    session.set("COST", 50)
+    messages: list[str] = []
+
+    async def progress(_step: float, _total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async def go() -> dict:
+        async with Client(_stdio(session, BENCH_SLEEP=bench_sleep)) as client:
+            args = {"description": "halve the cost", "wait_s": 5 if drop_client else 3600}
+            try:
+                first = await client.call_tool("run_experiment", args, read_timeout_seconds=30,
+                                               progress_callback=progress)
+                assert drop_client and _data(first)["state"] == "running", first
+            except Exception as exc:  # noqa: BLE001 — the client's own timeout, as a client sees it
+                assert not drop_client and "timed out" in str(exc).lower(), exc
+                # The server is still there and the experiment goes on.
+                assert _data(await client.call_tool("status", {}))["session"] == "speed"
+            if drop_client:
+                return {}
+            return await poll(client)
+
+    async def poll(client) -> dict:
+        while True:
+            data = _data(await client.call_tool("result", {"wait_s": 20}, read_timeout_seconds=30,
+                                                progress_callback=progress))
+            if data["state"] == "done":
+                return data
+
+    async def reconnect() -> dict:
+        async with Client(_stdio(session)) as client:
+            return await poll(client)
+
+    start = time.monotonic()
+    data = asyncio.run(go())
+    if drop_client:
+        data = asyncio.run(reconnect())
+    return data, messages, time.monotonic() - start
+
+
+def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(repo: Repo):
+    session = repo
+    data, messages, took = _long_experiment(session, "5", drop_client=False)
+    assert took > 30
+    assert (data["verdict"], data["reason"]) == ("keep", "better by 50.0%")
+    assert session.git("log", "-1", "--format=%s") == "halve the cost"
+    assert "checks" in messages and any(m.startswith("round ") for m in messages), messages
+    assert any("%" in m for m in messages), messages  # the running estimate
+
+
+@pytest.mark.slow
+def test_a_two_minute_experiment_survives_its_client_going_away(repo: Repo):
+    session = repo
+    data, _messages, took = _long_experiment(session, "15", drop_client=True)
+    assert took > 100
+    assert (data["verdict"], data["reason"]) == ("keep", "better by 50.0%")
+    assert [r["verdict"] for r in session.runs()] == ["baseline", "keep"]
+    assert session.git("status", "--porcelain") == ""

@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autoresearch.errors import UsageError
 
@@ -202,7 +203,7 @@ def _without_section(text: str) -> str:
         return text
     head, rest = text.split(START, 1)
     tail = rest.split(END, 1)[1]
-    tail = tail[1:] if tail.startswith("\n") else tail
+    tail = tail.removeprefix("\n")
     head = head[:-1] if head.endswith("\n\n") else head
     return head + tail
 
@@ -348,7 +349,7 @@ def _claude_has_server(root: Path) -> bool:
 
 
 def _run(argv: list[str], cwd: Path) -> None:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120,
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         from autoresearch.errors import AutoresearchError

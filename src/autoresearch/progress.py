@@ -137,12 +137,13 @@ def read_progress(path: Path) -> dict[str, Any] | None:
     from autoresearch.infra.state import read_json
 
     data = read_json(path)
-    if not data or not _alive(int(data.get("pid", 0))):
+    if not data or not process_alive(int(data.get("pid", 0))):
         return None
     return data
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reader's check for a writer killed mid-run)."""
     if pid <= 0:
         return False
     try:

@@ -814,8 +814,10 @@ def cleanup(json_out: JsonOpt = False) -> None:
 
 @app.command()
 def mcp() -> None:
-    """Serve the session to an agent over MCP (stdio): tools run_experiment, status, log, brief,
-    add_idea. For Claude Code: `claude mcp add autoresearch -- autoresearch mcp`, run in the repo."""
+    """Serve the session to an agent over MCP (stdio): tools init, brief, run_experiment, result,
+    status, log, add_idea (and pi-autoresearch's init_experiment, log_experiment). Experiments run
+    in worker processes that outlive a timed-out call. `autoresearch setup --agent NAME` registers
+    it with an agent (for Claude Code: `claude mcp add autoresearch -- autoresearch mcp`)."""
 
     def action() -> None:
         from autoresearch.faces.mcp_server import build_server

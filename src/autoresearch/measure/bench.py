@@ -296,6 +296,9 @@ def measure(
             result.comparison = stats.compare(
                 result.values("incumbent"), result.values("candidate"), direction, policy
             )
+            # The estimate after this round too: the deciding round's would otherwise go unseen.
+            progress(ProgressEvent(MEASURING, n, limit, result.comparison, direction,
+                                   (time.monotonic() - started) / n))
             if result.comparison.outcome != "continue":
                 return result
         if n >= limit:
