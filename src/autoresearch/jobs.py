@@ -24,6 +24,7 @@ from autoresearch.infra.state import Paths, read_json, write_json
 log = logging.getLogger(__name__)
 
 RUNNING, DONE, FAILED, LOST = "running", "done", "failed", "lost"
+MAX_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,13 @@ def _work(root: Path, job_id: str) -> int:
     data.update(pid=os.getpid(), phase="starting")
     write_json(job.path, data)
 
+    events: list[dict[str, Any]] = []
+
     def progress(event: Any) -> None:
         fields = event.as_dict() if hasattr(event, "as_dict") else {"phase": str(event), "text": str(event)}
-        data.update(fields, updated=time.time())
+        # Every event is kept (the last MAX_EVENTS), so a reader polling now and then misses none.
+        events.append({"seq": len(events) + 1, **fields})
+        data.update(fields, updated=time.time(), events=events[-MAX_EVENTS:])
         write_json(job.path, data)
 
     from autoresearch.errors import AutoresearchError

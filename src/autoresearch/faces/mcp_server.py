@@ -78,28 +78,30 @@ def build_server(repo: Path):
         except AutoresearchError as exc:  # the agent reads the message and can act on it
             raise ToolError(str(exc)) from None
 
-    async def follow(job: jobs.Job, ctx: Context, wait_s: float) -> dict[str, Any]:
-        """Wait up to `wait_s` for the job's outcome, sending each new phase as progress.
+    async def follow(job: jobs.Job, ctx: Context, wait_s: float, replay: bool = True) -> dict[str, Any]:
+        """Wait up to `wait_s` for the job's outcome, sending its progress events as they come
+        (with `replay`, those from its start; otherwise from the latest one on).
 
         A cancelled call (a client timeout) or a closed connection ends only this wait; the
         worker process goes on and `result` fetches its outcome later.
         """
         deadline = time.monotonic() + wait_s
-        sent, step = None, 0
+        sent = None if replay else max((e["seq"] for e in job.read().get("events", [])), default=1) - 1
+        sent = sent or 0
         while True:
             data = job.read()
+            for event in data.get("events", []):
+                if event["seq"] > sent:
+                    sent = event["seq"]
+                    try:
+                        await ctx.report_progress(sent, None, _progress_text(event))
+                    except Exception as exc:  # noqa: BLE001 — a client gone away cannot stop the experiment
+                        logger.debug("progress not delivered: %s", exc)
             state = data.get("state")
             if state == jobs.DONE:
                 return {"state": "done", "job": job.id, **data["result"]}
             if state in (jobs.FAILED, jobs.LOST):
                 raise ToolError(f"{data.get('error')} (job {job.id})")
-            text = _progress_text(data)
-            if text != sent:
-                sent, step = text, step + 1
-                try:
-                    await ctx.report_progress(step, None, text)
-                except Exception as exc:  # noqa: BLE001 — a client gone away cannot stop the experiment
-                    logger.debug("progress not delivered: %s", exc)
             if time.monotonic() >= deadline:
                 return {"state": "running", "job": job.id, "progress": _progress_fields(data),
                         "next": f"call `result` with job {job.id!r} to wait for the verdict"}
@@ -143,7 +145,7 @@ def build_server(repo: Path):
             if job:
                 raise ToolError(f"no job {job!r}; `log` lists every recorded experiment")
             return await in_thread(_last_record)
-        return await follow(found, ctx, wait_s)
+        return await follow(found, ctx, wait_s, replay=False)
 
     @server.tool(annotations=_acts())
     async def init(
