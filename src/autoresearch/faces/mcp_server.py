@@ -255,11 +255,5 @@ def _progress_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _progress_text(data: dict[str, Any]) -> str:
-    """`round 5/24: +12.3% [+4.0%, +20.1%], up to 40 s left` — what a person watching wants."""
-    text = str(data.get("text") or data.get("phase") or "starting")
-    if data.get("gain") is not None and data.get("gain_ci"):
-        low, high = data["gain_ci"]
-        text += f": {data['gain']:+.1%} [{low:+.1%}, {high:+.1%}]"
-    if data.get("eta_s"):
-        text += f", up to {data['eta_s']:.0f} s left"
-    return text
+    """`round 5/24, estimate +12.3% [+4.0%, +20.1%], at most 40 s left`: the event as a person reads it."""
+    return str(data.get("text") or data.get("phase") or "starting")
