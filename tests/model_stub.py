@@ -20,10 +20,12 @@ class StubModel:
     """Serves scripted answers; records every request body. Use as a context manager."""
 
     def __init__(self, answers: list[Answer] | None = None, chunk_chars: int = 40,
-                 prompt_tokens: int = 1000, completion_tokens: int = 200) -> None:
+                 prompt_tokens: int = 1000, completion_tokens: int = 200,
+                 chunk_delay_s: float = 0.0) -> None:
         self.answers: list[Answer] = list(answers or [])
         self.requests: list[dict[str, Any]] = []
         self.chunk_chars = chunk_chars
+        self.chunk_delay_s = chunk_delay_s  # a slow model: the pause before each streamed chunk
         self.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens}
         self.lock = threading.Lock()
@@ -53,8 +55,12 @@ class StubModel:
                 text = answer(body) if callable(answer) else answer
                 if body.get("stream"):
                     self._stream(body, text)
-                else:
-                    self._json(200, stub.completion(body, text))
+                else:  # a slow model answers whole only once it has generated every chunk
+                    time.sleep(stub.chunk_delay_s * (len(text) // stub.chunk_chars + 3))
+                    try:
+                        self._json(200, stub.completion(body, text))
+                    except OSError:
+                        pass  # the client gave up waiting
 
             def _json(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -82,6 +88,7 @@ class StubModel:
                     events.append({**last, "usage": stub.usage})
                 try:
                     for event in events:
+                        time.sleep(stub.chunk_delay_s)
                         self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                         self.wfile.flush()
                     self.wfile.write(b"data: [DONE]\n\n")

@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from autoresearch.proposers.base import Brief
+from conftest import Repo
 from autoresearch.proposers.llm import EditError, LLMProposer, apply_edits, parse_edits
 
 try:  # openai 3.x talks through httpx2; older SDKs through httpx
@@ -109,16 +110,35 @@ class FakeServer:
                     reply = completion(GOOD)
                 if self.path != "/v1/chat/completions":
                     reply = 404
+                if isinstance(reply, dict) and body.get("stream"):
+                    self._send(200, "text/event-stream", self._events(reply))
+                    return
                 status, payload = (reply, {"error": {"message": "boom"}}) if isinstance(reply, int) else (200, reply)
-                data = json.dumps(payload).encode()
+                self._send(status, "application/json", json.dumps(payload).encode())
+
+            def _send(self, status: int, content_type: str, data: bytes) -> None:
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
                 except OSError:
                     pass  # the client gave up (timeout test)
+
+            def _events(self, reply: dict[str, Any]) -> bytes:
+                """The same answer as server-sent chunks, usage last (as `include_usage` asks)."""
+                choice = reply["choices"][0] if reply.get("choices") else None
+                text = choice["message"]["content"] if choice else ""
+                base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+                events = [{**base, "choices": [{"index": 0, "delta": {"content": text[i:i + 50]},
+                                                "finish_reason": None}]} for i in range(0, len(text), 50)]
+                if choice:
+                    events.append({**base, "choices": [{"index": 0, "delta": {},
+                                                        "finish_reason": choice["finish_reason"]}]})
+                if reply.get("usage"):
+                    events.append({**base, "choices": [], "usage": reply["usage"]})
+                return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -290,7 +310,7 @@ def test_mock_transport_client(workspace: Path) -> None:
 
     client = openai.OpenAI(base_url="http://llm.invalid/v1", api_key="k",
                            http_client=httpx.Client(transport=httpx.MockTransport(handler)))
-    p = LLMProposer("m", client=client).propose(workspace, brief())
+    p = LLMProposer("m", client=client, stream=False).propose(workspace, brief())
     assert p is not None and p.failed is None and p.tokens == {"input": 10, "output": 5}
     assert seen[0]["model"] == "m"
 
@@ -354,3 +374,56 @@ def test_crlf_files_keep_their_line_endings(workspace: Path) -> None:
     edits = parse_edits("win.py\n<<<<<<< SEARCH\na = 1\n=======\na = 10\na2 = 3\n>>>>>>> REPLACE\n")
     apply_edits(workspace, edits, [], [])
     assert (workspace / "win.py").read_bytes() == b"a = 10\r\na2 = 3\r\nb = 2\r\n"
+
+
+# Streaming, and the request timeout.
+
+def test_answers_are_streamed_with_usage(workspace: Path, server: FakeServer) -> None:
+    server.replies = [completion(GOOD, 900, 120)]
+    p = LLMProposer("m", client=server.client()).propose(workspace, brief())
+    assert p is not None and p.failed is None and p.tokens == {"input": 900, "output": 120}
+    assert server.requests[0]["stream"] is True
+    assert server.requests[0]["stream_options"] == {"include_usage": True}
+    assert "COST = 50" in (workspace / "work.py").read_text()
+
+
+def test_streaming_can_be_turned_off(workspace: Path, server: FakeServer) -> None:
+    server.replies = [completion(GOOD, 10, 5)]
+    p = LLMProposer("m", client=server.client(), stream=False).propose(workspace, brief())
+    assert p is not None and p.failed is None and p.tokens == {"input": 10, "output": 5}
+    assert "stream" not in server.requests[0]
+
+
+def test_a_slow_answer_streams_past_the_timeout_that_cuts_it_whole(workspace: Path) -> None:
+    from model_stub import StubModel
+
+    def client() -> openai.OpenAI:
+        return openai.OpenAI(base_url=model.url, api_key="k", timeout=2, max_retries=0)
+
+    # 25 chunks, 0.2 s apart: 5 s in all, while no gap between two chunks comes near 2 s.
+    with StubModel([GOOD, GOOD], chunk_chars=8, chunk_delay_s=0.2) as model:
+        whole = LLMProposer("m", client=client(), stream=False).propose(workspace, brief())
+        streamed = LLMProposer("m", client=client()).propose(workspace, brief())
+    assert whole is not None and whole.failed and "Timeout" in whole.failed
+    assert streamed is not None and streamed.failed is None
+    assert streamed.tokens == {"input": 1000, "output": 200}
+    assert "COST = 50" in (workspace / "work.py").read_text()
+    assert "stream" not in model.requests[0] and model.requests[1]["stream"] is True
+
+
+def test_the_cli_sets_the_llm_timeout(session: Repo) -> None:
+    from model_stub import StubModel
+
+    def slow(_body: dict) -> str:
+        time.sleep(3)  # longer than --llm-timeout before the first byte
+        return GOOD
+
+    with StubModel([slow] * 3) as model:
+        proc = subprocess.run(
+            [sys.executable, "-m", "autoresearch", "loop", "--llm", "m", "--base-url", model.url,
+             "--llm-timeout", "0.5", "--max-failures", "1", "--json"],
+            cwd=session.path, capture_output=True, text=True, timeout=300, check=False,
+            env=session.env(OPENAI_API_KEY="k"))
+    assert proc.returncode == 1, proc.stderr + proc.stdout
+    assert "Timeout" in proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["experiments"] == 0

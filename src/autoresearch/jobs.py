@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch.progress import process_alive
 from autoresearch.infra.state import Paths, read_json, write_json
+from autoresearch.progress import process_alive
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from autoresearch import config as cfg
+from autoresearch import pi_import
 from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
@@ -153,6 +154,7 @@ class InitResult:
     baseline: RunRecord | None
     needs_benchmark: bool = False
     notes: list[str] = field(default_factory=list)
+    imported: dict[str, Any] | None = None  # the pi-autoresearch session continued, if any
 
 
 def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -> dict[str, Any]:
@@ -257,7 +259,10 @@ def _branch_in(root: Path) -> str | None:
 def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     root, paths = git.root, Paths(git.root)
     book = ledger.read(paths.ledger)
-    if book.headers and not (root / cfg.CONFIG_FILE).exists():
+    pi = pi_import.detect(root)
+    if pi is not None:
+        opts = pi_import.adopt(opts, pi)
+    elif book.headers and not (root / cfg.CONFIG_FILE).exists():
         other = book.headers[-1].name
         raise UsageError(f"{cfg.LEDGER_FILE} holds the ledger of session {other!r}; move it away "
                          f"first (mv {cfg.LEDGER_FILE} autoresearch-{other}.jsonl) so the two "
@@ -281,13 +286,19 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
         root / cfg.BENCHMARK_FILE).exists()
     if not template_wanted:
         check_benchmark(root, config.commands.benchmark)
-    created = _scaffold(root, config, opts)
+    created = (pi_import.import_files(root, pi) if pi else []) + _scaffold(root, config, opts)
     if template_wanted:
         return InitResult(created, branch, None, needs_benchmark=True)
     git.run("switch", "--quiet", "-c", branch)
     session_files = [f for f in (cfg.BRIEF_FILE, cfg.BENCHMARK_FILE, cfg.CONFIG_FILE, cfg.CHECKS_FILE)
                      if (root / f).exists()]
     git.run("add", "--", *session_files)
+    # The measured checkouts must hold the benchmark and checks wherever they live (pi's `.auto/`
+    # is often git-ignored): they are committed, and protected from then on.
+    scripts = [p for p in (cfg.script_of(config.commands.benchmark), cfg.script_of(config.commands.checks))
+               if p and p not in session_files and (root / p).exists()]
+    if scripts:
+        git.run("add", "--force", "--", *scripts)
     for own in (cfg.LEDGER_FILE, cfg.IDEAS_FILE):  # written during the session, never by a candidate
         if git.ok("ls-files", "--error-unmatch", own):
             git.run("rm", "--cached", "--quiet", own)
@@ -295,6 +306,13 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
         git.run("commit", "--quiet", "--no-verify", "-F", "-",
                 input=f"autoresearch: start session {config.session.name}\n", env=git.identity())
     remember_untracked(git, paths)
+    if pi is not None:
+        # Its history, its baseline and best as the reference: nothing to measure before the
+        # first candidate, which is measured against the incumbent itself.
+        notes = pi_import.import_ledger(paths.ledger, pi)
+        segment = ledger.read(paths.ledger).segment_runs()
+        base = next((r for r in segment if r.is_baseline), None)
+        return InitResult(created, branch, base, notes=notes, imported=pi_import.describe(pi))
     baseline = _measure_baseline(Session(git, config, paths), progress)
     return InitResult(created, branch, baseline)
 

@@ -125,7 +125,7 @@ def init(
 
         cwd = Path.cwd()
         needs_metric = metric is None and (measure or "wall") not in HARNESS_METRICS
-        if (name is None or needs_metric) and not _has_config(cwd, CONFIG_FILE):
+        if (name is None or needs_metric) and not _has_config(cwd, CONFIG_FILE) and not _pi_session(cwd):
             raise UsageError("--name and --metric are required to start a session")
         opts = InitOptions(
             name=name or "", metric=metric or "", direction=direction, unit=unit, measure=measure,
@@ -139,7 +139,8 @@ def init(
             _print_json({"branch": result.branch, "created": result.created, "notes": result.notes,
                          "needs_benchmark": result.needs_benchmark,
                          "baseline": base.metric if base else None,
-                         "baseline_samples": base.samples.get("incumbent") if base else None})
+                         "baseline_samples": base.samples.get("incumbent") if base else None,
+                         "imported": result.imported})
             return
         out = _console()
         for path in result.created:
@@ -152,11 +153,14 @@ def init(
                       "then run `autoresearch init` again.")
             return
         base = result.baseline
-        assert base is not None
         from autoresearch.session import open_session
 
         config = open_session(cwd).config
         out.print(f"session on branch [bold]{_esc(result.branch)}[/]", markup=True)
+        if result.imported is not None or base is None:
+            out.print("\nNext: `autoresearch status` and `autoresearch log` show the imported history; "
+                      "make a change, then `autoresearch run -m \"what you changed\"`.")
+            return
         out.print(f"baseline {_value(base.metric, config.metric.unit)} (median of {base.rounds} runs, "
                   f"measure {config.metric.measure})")
         for other in config.metric.secondary:
@@ -170,6 +174,16 @@ def init(
         out.print("\nNext: make a change, then `autoresearch run -m \"what you changed\"`.")
 
     _guarded(action, json_out)
+
+
+def _pi_session(cwd: Path) -> bool:
+    from autoresearch.infra.git import Git
+    from autoresearch.pi_import import detect
+
+    try:
+        return detect(Git.discover(cwd).root) is not None
+    except Exception:  # noqa: BLE001 — not a repository: init reports that itself
+        return False
 
 
 def _has_config(cwd: Path, name: str) -> bool:
@@ -479,6 +493,8 @@ def loop(
     llm: Annotated[Optional[str], typer.Option(help="Model name for an OpenAI-compatible endpoint.")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="Endpoint for --llm (OpenRouter, Ollama, vLLM, ...).")] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key for --llm.")] = "OPENAI_API_KEY",
+    llm_timeout: Annotated[float, typer.Option(help="Seconds --llm waits for the model: for the first streamed token and between two (for the whole answer with --no-llm-stream).", min=0.1)] = 300,
+    llm_stream: Annotated[bool, typer.Option("--llm-stream/--no-llm-stream", help="Stream the answer (on by default; turn off for servers that cannot stream).")] = True,
     price_in: Annotated[float, typer.Option(help="USD per million input tokens, for cost accounting.")] = 0.0,
     price_out: Annotated[float, typer.Option(help="USD per million output tokens.")] = 0.0,
     max_experiments: Annotated[Optional[int], typer.Option(help="Stop after this many experiments.")] = None,
@@ -508,7 +524,7 @@ def loop(
                              "--agent-cmd CMD or --llm MODEL")
         session = open_session(Path.cwd())
         proposer = _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm,
-                                  base_url, api_key_env, price_in, price_out)
+                                  base_url, api_key_env, price_in, price_out, llm_timeout, llm_stream)
         budget = Budget(max_experiments, max_hours, max_usd, patience, max_failures)
         view = make_view(session, budget, json_out)
         try:
@@ -523,7 +539,7 @@ def loop(
 
 
 def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_url, api_key_env,
-                   price_in, price_out):
+                   price_in, price_out, llm_timeout=300.0, llm_stream=True):
     if patches:
         from autoresearch.proposers.patches import PatchFolder
 
@@ -536,7 +552,8 @@ def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_
     from autoresearch.proposers.llm import LLMProposer
 
     return LLMProposer(llm, base_url=base_url, api_key_env=api_key_env,
-                       price_in_per_mtok=price_in, price_out_per_mtok=price_out)
+                       price_in_per_mtok=price_in, price_out_per_mtok=price_out,
+                       timeout_s=llm_timeout, stream=llm_stream)
 
 
 def _print_loop_summary(session, state, json_out: bool) -> None:

@@ -99,8 +99,13 @@ def read(path: Path) -> Ledger:
             elif data.get("type") == "confirm":
                 ledger.confirms.append(ConfirmRecord.model_validate(data))
             else:
-                data.setdefault("verdict", data.get("status", "discard"))
                 data.setdefault("segment", ledger.segment)
+                if "verdict" not in data:  # pi-autoresearch's line: its verdict is its status,
+                    first = not any(r.segment == data["segment"] for r in ledger.runs)
+                    # and the first run of a segment is that segment's baseline.
+                    keep = data.get("status") == "keep"
+                    data["verdict"] = "baseline" if first and keep else data.get("status", "discard")
+                    data.setdefault("run", len(ledger.runs) + 1)
                 ledger.runs.append(RunRecord.model_validate(data))
         except Exception as exc:  # noqa: BLE001 — any unreadable line is reported, not fatal
             ledger.warnings.append(f"{path.name}:{number}: skipped an unreadable line ({_short(exc)})")

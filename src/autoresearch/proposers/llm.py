@@ -83,14 +83,16 @@ class LLMProposer:
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0,
-                 max_context_chars: int = 60_000, timeout_s: float = 300, client: Any = None):
+                 max_context_chars: int = 60_000, timeout_s: float = 300, client: Any = None,
+                 stream: bool = True):
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
         self.price_in_per_mtok = price_in_per_mtok
         self.price_out_per_mtok = price_out_per_mtok
         self.max_context_chars = max_context_chars
-        self.timeout_s = timeout_s
+        self.timeout_s = timeout_s  # with streaming: the longest silence between two chunks
+        self.stream = stream
         self.name = f"llm:{model}"
         self._client = client
 
@@ -117,11 +119,10 @@ class LLMProposer:
         description, error = "", ""
         for attempt in (1, 2):
             try:
-                response = client.chat.completions.create(model=self.model, messages=messages)
+                used_in, used_out, answer, finish = self._complete(client, messages)
             except Exception as exc:  # the SDK has already retried what is worth retrying
                 transcript.note("API error", repr(exc))
                 return result(description, failed=f"the model API failed: {_describe_api_error(exc)}")
-            used_in, used_out, answer, finish = _read_response(response)
             tokens["input"] += used_in
             tokens["output"] += used_out
             transcript.message({"role": "assistant", "content": answer})
@@ -144,6 +145,31 @@ class LLMProposer:
                 continue
             return result(description or f"edit {', '.join(changed)}", hypothesis=hypothesis)
         return result(description, failed=f"the model's edits could not be applied after a retry: {error}")
+
+    def _complete(self, client: Any, messages: list[dict[str, str]]) -> tuple[int, int, str, str | None]:
+        """One answer: tokens in, tokens out, text, finish reason.
+
+        Streamed by default, so a long answer is never cut by the request timeout (it then bounds
+        the silence between chunks) and usage still comes back (`include_usage`).
+        """
+        if not self.stream:
+            return _read_response(client.chat.completions.create(model=self.model, messages=messages))
+        chunks = client.chat.completions.create(model=self.model, messages=messages, stream=True,
+                                                stream_options={"include_usage": True})
+        used_in = used_out = 0
+        parts: list[str] = []
+        finish = None
+        for chunk in chunks:
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                used_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+                used_out = int(getattr(usage, "completion_tokens", 0) or 0)
+            for choice in getattr(chunk, "choices", None) or []:
+                delta = getattr(choice, "delta", None)
+                if delta is not None and getattr(delta, "content", None):
+                    parts.append(delta.content)
+                finish = getattr(choice, "finish_reason", None) or finish
+        return used_in, used_out, "".join(parts), finish
 
     def _get_client(self) -> tuple[Any, str]:
         """The SDK client, built once; or None and the reason it cannot be built."""
