@@ -7,6 +7,7 @@ import os
 import random
 import shlex
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Callable, Literal, NoReturn
 
 from autoresearch import stats
 from autoresearch.config import Config
+from autoresearch.errors import UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
 from autoresearch.measure.metrics import MetricError, parse_metrics
@@ -129,8 +131,6 @@ class Bench:
         # find (and sum) the files of the killed attempt, nor of a valgrind it left running.
         self._attempt = f"{os.getpid()}-{time.time_ns()}"
         if config.metric.measure is Measure.INSTRUCTIONS and shutil.which("valgrind") is None:
-            from autoresearch.errors import UsageError
-
             raise UsageError("measure = instructions needs valgrind, which is not installed "
                              "(Debian/Ubuntu: apt-get install valgrind)")
 
@@ -158,6 +158,8 @@ class Bench:
             raise ArmFailure(arm.name, "timeout", f"benchmark timed out after {timeout:.0f} s",
                              result.tail(), result.stdout_path)
         if result.returncode != 0:
+            if self.config.metric.measure is Measure.INSTRUCTIONS:
+                self._fails_only_under_valgrind(arm, stem, result, timeout, env)
             raise ArmFailure(arm.name, "failed", f"benchmark exited with code {result.returncode}",
                              result.tail(), result.stdout_path)
         try:
@@ -186,6 +188,30 @@ class Bench:
         )
         return wrapped, {"PYTHONHASHSEED": "0"}
 
+    def _fails_only_under_valgrind(self, arm: Arm, stem: Path, result: RunResult, timeout: float,
+                                   env: dict[str, str]) -> None:
+        """Run a benchmark that failed under valgrind once without it: if it then succeeds,
+        instruction counts cannot measure it (JITs often crash under valgrind), and saying so
+        beats a page of the crashed interpreter's memory map.
+
+        On the incumbent the session cannot be measured this way (a usage error); on the
+        candidate it is that candidate's crash, with the same explanation.
+        """
+        plain_env = {k: v for k, v in env.items() if k != "PYTHONHASHSEED"}
+        plain = run_command(self.config.commands.benchmark, arm.path, stem.with_name(stem.name + "-plain"),
+                            timeout, env=plain_env, on_start=self.on_start)
+        if not plain.ok:
+            return
+        how = _exit_status(result.returncode or 0)
+        why = (f"the benchmark fails under valgrind ({how}) but runs without it, so instruction "
+               "counts cannot measure it. Interpreters and runtimes with a JIT often crash under "
+               "valgrind: turn the JIT off in the benchmark (Ruby: --disable-yjit or "
+               "RUBY_YJIT_ENABLE=0; Node: --jitless; Java: -Xint; PyPy: --jit off; LuaJIT: -joff), "
+               f"or choose another measure (--measure cpu or wall). Valgrind's run: {result.stderr_path}")
+        if arm.name == "incumbent":
+            raise UsageError(why)
+        raise ArmFailure(arm.name, "failed", why, result.tail(1000), result.stdout_path)
+
     def _cachegrind_prefix(self, stem: Path) -> Path:
         return stem.with_name(f"{stem.name}.{self._attempt}.cg")
 
@@ -208,14 +234,24 @@ class Bench:
         return metrics
 
 
+def _exit_status(code: int) -> str:
+    """A shell's exit code in words: 139 is a process killed by SIGSEGV.
+
+    >>> _exit_status(139), _exit_status(2)
+    ('killed by SIGSEGV', 'exit code 2')
+    """
+    try:
+        return f"killed by {signal.Signals(code - 128).name}" if code > 128 else f"exit code {code}"
+    except ValueError:
+        return f"exit code {code}"
+
+
 def _not_positive(arm: Arm, name: str, value: float, result: RunResult) -> NoReturn:
     """A primary metric of 0 or below has no ratio to judge: the run is unusable.
 
     On the incumbent the session itself cannot be judged (a usage error); on the candidate it is
     that candidate's crash.
     """
-    from autoresearch.errors import UsageError
-
     why = (f"the {arm.name}'s benchmark reported {name}={value:g}, but verdicts compare the "
            f"ratio candidate/incumbent, which is undefined at 0 or below")
     if arm.name == "incumbent":
