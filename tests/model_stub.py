@@ -13,7 +13,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answer = str | Callable[[dict[str, Any]], str]
+# Text, a tool call request ({"tool_calls": [{"name": ..., "arguments": {...}}]}), or a callable of
+# the request body that returns either.
+Answer = str | dict[str, Any] | Callable[[dict[str, Any]], Any]
 
 
 class StubModel:
@@ -53,7 +55,9 @@ class StubModel:
                     self._json(500, {"error": {"message": "the stub model has no answer left"}})
                     return
                 text = answer(body) if callable(answer) else answer
-                if body.get("stream"):
+                if isinstance(text, dict):
+                    self._tools(body, text["tool_calls"])
+                elif body.get("stream"):
                     self._stream(body, text)
                 else:  # a slow model answers whole only once it has generated every chunk
                     time.sleep(stub.chunk_delay_s * (len(text) // stub.chunk_chars + 3))
@@ -70,22 +74,31 @@ class StubModel:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, body: dict[str, Any], text: str) -> None:
+            def _tools(self, body: dict[str, Any], calls: list[dict[str, Any]]) -> None:
+                """The model asks for tool calls (an agent's edit and write tools)."""
+                listed = [{"id": f"call_{i}", "type": "function",
+                           "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+                          for i, c in enumerate(calls)]
+                model = body.get("model", "test-model")
+                if not body.get("stream"):
+                    reply = stub.completion(body, "")
+                    reply["choices"][0].update(finish_reason="tool_calls",
+                                               message={"role": "assistant", "content": None,
+                                                        "tool_calls": listed})
+                    self._json(200, reply)
+                    return
+                deltas = [{"role": "assistant", "content": None,
+                           "tool_calls": [{"index": i, **call} for i, call in enumerate(listed)]}]
+                events = [stub.chunk(model, d, None) for d in deltas]
+                events.append({**stub.chunk(model, {}, "tool_calls"), "usage": stub.usage})
+                self._events(events)
+
+            def _events(self, events: list[dict[str, Any]]) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                model = body.get("model", "test-model")
-                pieces = [text[i:i + stub.chunk_chars] for i in range(0, len(text), stub.chunk_chars)]
-                first = {"role": "assistant", "content": ""}
-                events = [stub.chunk(model, first, None)]
-                events += [stub.chunk(model, {"content": p}, None) for p in pieces]
-                last = stub.chunk(model, {}, "stop")
-                if (body.get("stream_options") or {}).get("include_usage"):
-                    events += [last, {**stub.chunk(model, {}, None), "choices": [], "usage": stub.usage}]
-                else:
-                    events.append({**last, "usage": stub.usage})
                 try:
                     for event in events:
                         time.sleep(stub.chunk_delay_s)
@@ -96,6 +109,18 @@ class StubModel:
                 except OSError:
                     pass  # the client went away
                 self.close_connection = True
+
+            def _stream(self, body: dict[str, Any], text: str) -> None:
+                model = body.get("model", "test-model")
+                pieces = [text[i:i + stub.chunk_chars] for i in range(0, len(text), stub.chunk_chars)]
+                events = [stub.chunk(model, {"role": "assistant", "content": ""}, None)]
+                events += [stub.chunk(model, {"content": p}, None) for p in pieces]
+                last = stub.chunk(model, {}, "stop")
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    events += [last, {**stub.chunk(model, {}, None), "choices": [], "usage": stub.usage}]
+                else:
+                    events.append({**last, "usage": stub.usage})
+                self._events(events)
 
             def log_message(self, *args: Any) -> None:
                 pass
