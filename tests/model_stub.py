@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 # Text, a tool call request ({"tool_calls": [{"name": ..., "arguments": {...}}]}), or a callable of
 # the request body that returns either.
@@ -143,7 +143,7 @@ class StubModel:
         return {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
-    def __enter__(self) -> StubModel:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -28,7 +28,7 @@ def _files(repo: Path, home: Path) -> dict[str, bytes]:
 def _setup(repo: Repo, home: Path, *args: str) -> dict:
     proc = subprocess.run([sys.executable, "-m", "autoresearch", "setup", *args, "--json"],
                           cwd=repo.path, capture_output=True, text=True, timeout=300,
-                          env=repo.env(HOME=str(home)), stdin=subprocess.DEVNULL)
+                          env=repo.env(HOME=str(home)), stdin=subprocess.DEVNULL, check=False)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return json.loads(proc.stdout)
 

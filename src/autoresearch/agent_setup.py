@@ -317,11 +317,11 @@ def _claude_mcp(root: Path, command: str, remove: bool, manifest: _Manifest) -> 
                   else f"claude mcp add {SERVER} -- {command} mcp")
         return Change(label, "skipped", f"claude is not installed; run `{manual}` in the repository")
     if remove:
-        entry = manifest.entries.pop("claude-mcp", None)
-        if entry and entry.get("backup"):
-            Path(entry["backup"]).unlink(missing_ok=True)
-            _prune(Path(entry["backup"]).parent, root)
-        if not entry or not registered:
+        made = manifest.entries.pop("claude-mcp", None)
+        if made and made.get("backup"):
+            Path(made["backup"]).unlink(missing_ok=True)
+            _prune(Path(made["backup"]).parent, root)
+        if not made or not registered:
             return Change(label, "unchanged", "not registered by setup" if registered else "not registered")
         _run(["claude", "mcp", "remove", SERVER, "-s", "local"], root)
         return Change(label, "removed")

@@ -15,7 +15,8 @@ HISTORY_ROWS = 15
 STOP_AFTER_EDIT = ("Make ONE focused change that you expect to improve the metric, then stop; "
                    "the harness runs the experiment (do not call `autoresearch run`).")
 CALL_RUN_EXPERIMENT = ("Make ONE focused change that you expect to improve the metric, then call "
-                       "the tool `run_experiment` with a description and a hypothesis, read the "
+                       "the tool `run_experiment` with a description and a hypothesis (while it "
+                       "answers \"running\", call `result` until the verdict comes), read the "
                        "verdict, and decide the next change.")
 
 
