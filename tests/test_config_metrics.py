@@ -9,7 +9,8 @@ import pytest
 from autoresearch import config as cfg
 from autoresearch.errors import ConfigError
 from autoresearch.infra.workspace import first_violation, glob_match
-from autoresearch.measure.metrics import MetricError, parse_metrics
+from autoresearch.errors import MetricError
+from autoresearch.measure.metrics import parse_metrics
 
 
 def _out(tmp_path: Path, text: str) -> Path:

@@ -18,7 +18,9 @@ import pytest
 
 from autoresearch.proposers.base import Brief
 from conftest import Repo
-from autoresearch.proposers.llm import EditError, LLMProposer, apply_edits, parse_edits
+
+from autoresearch.errors import EditError
+from autoresearch.proposers.llm import LLMProposer, apply_edits, parse_edits
 
 try:  # openai 3.x talks through httpx2; older SDKs through httpx
     import httpx2 as httpx

@@ -198,7 +198,9 @@ class Config(_Section):
         [('lower', 0.05), ('higher', 0.02), ('lower', 0.0)]
         """
         match = _GUARD.match(self.guards[name])
-        assert match is not None
+        if match is None:  # validation rejects such a guard; a Config built without it can hold one
+            raise ConfigError(f"guards.{name}: {self.guards[name]!r} is not a guard such as \"+5%\", "
+                              "\"-2%\" or \"<= incumbent\"")
         if match["cmp"]:
             return (Direction.LOWER if match["cmp"] == "<=" else Direction.HIGHER), 0.0
         return (Direction.LOWER if match["sign"] == "+" else Direction.HIGHER), float(match["pct"]) / 100

@@ -12,7 +12,8 @@ from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.measure.arms import build, checkout
-from autoresearch.measure.bench import Arm, ArmFailure, Bench, measure
+from autoresearch.errors import ArmFailure
+from autoresearch.measure.bench import Arm, Bench, measure
 from autoresearch.model import ConfirmRecord, Measure
 from autoresearch.record import recover
 from autoresearch.session import open_session

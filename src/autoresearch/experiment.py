@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch import stats
-from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import as_message, printable
 from autoresearch.infra.state import now_ms, session_lock, write_json
@@ -22,12 +22,7 @@ from autoresearch.infra.workspace import (
     workspace_tree,
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks
-from autoresearch.measure.bench import (
-    ArmFailure,
-    Bench,
-    Measurement,
-    measure,
-)
+from autoresearch.measure.bench import Bench, Measurement, measure
 from autoresearch.measure.single import measure_single
 from autoresearch.model import Measure, RunRecord, Status, Verdict
 from autoresearch.progress import Progress, ProgressEvent, clear_progress, tracked
@@ -267,8 +262,7 @@ def _experiment(
 
     # decide
     verdict, reason = decide(session, result)
-    comparison = result.comparison
-    assert comparison is not None
+    comparison = result.judged()
     return finish(
         verdict, reason,
         metric=median(result.values("candidate")),
@@ -312,8 +306,7 @@ def _unmeasured(session: Session, run: int, segment: int, description: str,
 
 def decide(session: Session, result: Measurement) -> tuple[Verdict, str]:
     """Keep only a significant gain of at least min_effect that no guard vetoes."""
-    comparison = result.comparison
-    assert comparison is not None
+    comparison = result.judged()
     config = session.config
     for name in config.guards:
         before, after = result.values("incumbent", name), result.values("candidate", name)

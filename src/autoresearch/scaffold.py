@@ -18,7 +18,8 @@ from autoresearch.infra.git import Git
 from autoresearch.infra.state import Paths, now_ms, session_lock
 from autoresearch.infra.workspace import exclude_harness_files, remember_untracked
 from autoresearch.measure.arms import build, checkout, run_checks
-from autoresearch.measure.bench import Arm, ArmFailure, Bench
+from autoresearch.errors import ArmFailure
+from autoresearch.measure.bench import Arm, Bench
 from autoresearch.model import (
     SCHEMA_VERSION,
     ConfigHeader,

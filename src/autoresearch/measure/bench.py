@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import random
 import shlex
@@ -18,11 +19,13 @@ from autoresearch.config import Config
 from autoresearch.errors import UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
-from autoresearch.measure.metrics import MetricError, parse_metrics
+from autoresearch.errors import ArmFailure, AutoresearchError, MetricError
+from autoresearch.measure.metrics import parse_metrics
 from autoresearch.model import Measure
 from autoresearch.progress import MEASURING, Progress, ProgressEvent
 
 ArmName = Literal["incumbent", "candidate"]
+log = logging.getLogger(__name__)
 
 TIMEOUT_FLOOR_S = 10.0
 TIMEOUT_MULTIPLE = 5.0
@@ -51,14 +54,6 @@ class Sample:
     involuntary_switches: int
 
 
-class ArmFailure(Exception):
-    """A benchmark run that produced no usable number."""
-
-    def __init__(self, arm: ArmName, kind: Literal["timeout", "failed"], message: str, tail: str, log: Path):
-        super().__init__(message)
-        self.arm, self.kind, self.message, self.tail, self.log = arm, kind, message, tail, log
-
-
 @dataclass
 class Measurement:
     """Everything the rounds produced, in the order they ran."""
@@ -67,6 +62,12 @@ class Measurement:
     order: list[str] = field(default_factory=list)  # "ic" or "ci" per round
     comparison: stats.Comparison | None = None
     warnings: list[str] = field(default_factory=list)
+
+    def judged(self) -> stats.Comparison:
+        """The comparison that ended the rounds (fixed rounds, as calibration runs, have none)."""
+        if self.comparison is None:
+            raise AutoresearchError("these rounds were not judged: they ran a fixed number, for calibration")
+        return self.comparison
 
     def values(self, arm: ArmName, metric: str | None = None) -> list[float]:
         index = 0 if arm == "incumbent" else 1
@@ -127,12 +128,18 @@ class Bench:
         self.slowest_incumbent_s = slowest_known_s
         self.on_start = on_start
         self._count = 0
+        self.warnings: list[str] = []  # what went wrong around the runs without spoiling them
         # Cachegrind names its files by pid; a run number reused after a `kill -9` must not
         # find (and sum) the files of the killed attempt, nor of a valgrind it left running.
         self._attempt = f"{os.getpid()}-{time.time_ns()}"
         if config.metric.measure is Measure.INSTRUCTIONS and shutil.which("valgrind") is None:
             raise UsageError("measure = instructions needs valgrind, which is not installed "
                              "(Debian/Ubuntu: apt-get install valgrind)")
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            log.warning("%s", message)
+            self.warnings.append(message)
 
     def timeout(self) -> float:
         """The user's timeout, or a generous multiple of the incumbent's slowest run."""
@@ -153,7 +160,8 @@ class Bench:
         timeout = self.timeout()
         started, load = time.time(), os.getloadavg()[0]
         result = run_command(command, arm.path, stem, timeout, env=env, on_start=self.on_start)
-        _verify_arm(arm, self.log_dir)
+        if _restore_arm(arm):
+            self._warn(f"{arm.name}: the benchmark changed tracked files in its checkout; restored")
         if result.timed_out:
             raise ArmFailure(arm.name, "timeout", f"benchmark timed out after {timeout:.0f} s",
                              result.tail(), result.stdout_path)
@@ -278,16 +286,16 @@ def instruction_count(prefix: Path) -> int:
     return total
 
 
-def _verify_arm(arm: Arm, log_dir: Path) -> None:
+def _restore_arm(arm: Arm) -> bool:
     """A benchmark that rewrites tracked files of its checkout would skew the next run: restore.
 
-    Untracked files (build outputs, caches) are left: the build made them.
+    Untracked files (build outputs, caches) are left: the build made them. True when it restored.
     """
     git = Git(arm.path)
-    if git.dirty_tracked():
-        git.run("reset", "--quiet", "--hard")
-        with (log_dir / "warnings.log").open("a") as fh:
-            fh.write(f"{arm.name}: the benchmark changed tracked files in its checkout; restored\n")
+    if not git.dirty_tracked():
+        return False
+    git.run("reset", "--quiet", "--hard")
+    return True
 
 
 def measure(
@@ -309,7 +317,7 @@ def measure(
     pair are the start of this one (a resubmission continues its test).
     """
     rng = rng or random.Random()
-    result = Measurement()
+    result = Measurement(warnings=bench.warnings)  # the ledger record carries them
     if prior is not None:
         result.rounds, result.order = list(prior.rounds), list(prior.order)
     limit = fixed_rounds or policy.max_rounds

@@ -6,12 +6,10 @@ import math
 import re
 from pathlib import Path
 
+from autoresearch.errors import MetricError
+
 # pi-autoresearch's form, so benchmarks written for it work unchanged.
 METRIC_LINE = re.compile(r"^METRIC\s+([\w.µ]+)=(\S+)\s*$")
-
-
-class MetricError(Exception):
-    """The output does not yield a usable primary metric."""
 
 
 def parse_metrics(path: Path, primary: str | None, *, unique_primary: bool) -> dict[str, float]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autoresearch.errors import EditError
 from autoresearch.infra.git import Git
 from autoresearch.infra.workspace import glob_match
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Brief, Proposal
@@ -54,10 +55,6 @@ _END = re.compile(r"^>{5,9} ?REPLACE\s*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})[\w+-]*\s*$")
 _DESCRIPTION = re.compile(r"^[\s*_#>-]*DESCRIPTION[\s*_]*:[\s*_]*(.+?)[\s*_]*$", re.IGNORECASE | re.MULTILINE)
 _HYPOTHESIS = re.compile(r"^[\s*_#>-]*HYPOTHESIS[\s*_]*:[\s*_]*(.+?)[\s*_]*$", re.IGNORECASE | re.MULTILINE)
-
-
-class EditError(ValueError):
-    """An answer that cannot be applied as it stands; the message is shown to the model."""
 
 
 @dataclass(frozen=True)
