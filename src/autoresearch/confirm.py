@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.measure.arms import build, checkout
-from autoresearch.errors import ArmFailure
 from autoresearch.measure.bench import Arm, Bench, measure
 from autoresearch.model import ConfirmRecord, Measure
 from autoresearch.record import recover
