@@ -9,10 +9,9 @@ from typing import Any
 
 from autoresearch import config as cfg
 from autoresearch import stats
-from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, session_lock, write_json
 from autoresearch.measure.arms import build, checkout
-from autoresearch.errors import ArmFailure
 from autoresearch.measure.bench import Arm, Bench, measure
 from autoresearch.model import RunRecord
 from autoresearch.progress import Progress

@@ -11,12 +11,11 @@ from typing import Any
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.state import now_ms, session_lock
-from autoresearch.measure.arms import build, checkout
-from autoresearch.measure.bench import Arm, Bench, measure
+from autoresearch.measure.arms import measure_commits
 from autoresearch.model import ConfirmRecord, Measure
 from autoresearch.record import recover
 from autoresearch.session import open_session
-from autoresearch.stats.evidence import fixed_estimate, session_gain
+from autoresearch.stats.evidence import better_beyond_doubt, fixed_estimate, session_gain
 
 Progress = Callable[[str], None]
 
@@ -83,20 +82,9 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
                              "expensive for that")
         env = dict(config.confirm.env) if heldout else {}
         run_dir = paths.state / "confirms" / time.strftime("%Y%m%d-%H%M%S")
-        links = tuple(config.scope.link)
         # the baseline takes the incumbent's place in the comparison: ratio = incumbent / baseline
-        before = Arm("incumbent", paths.incumbent, links)
-        after = Arm("candidate", paths.candidate, links)
-        for arm, commit in ((before, baseline.commit), (after, head)):
-            checkout(session, arm, commit)
-            if config.commands.build:
-                failure = build(session, arm, None, run_dir)
-                if failure:
-                    raise AutoresearchError(f"the build fails on {commit[:10]}: {failure[0]}\n{failure[1]}")
-        bench = Bench(config, run_dir, env=env)
         try:
-            result = measure(bench, before, after, config.metric.direction, config.policy(),
-                             config.wants_warmup(), progress, fixed_rounds=n)
+            result = measure_commits(session, baseline.commit, head, run_dir, n, env, progress)
         except ArmFailure as failure:
             which = "baseline" if failure.arm == "incumbent" else "incumbent"
             inputs = " on held-out inputs (" + ", ".join(f"{k}={v}" for k, v in env.items()) + ")" if env else ""
@@ -113,13 +101,8 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
             incumbent_commit=head, inputs="heldout" if heldout else "dev", env=env,
             rounds=len(result.rounds), ratio=estimate.ratio, ci=estimate.ci,
             improvement=estimate.improvement, p_value=estimate.p_value,
-            passed=_better_beyond_doubt(estimate.ci, config.metric.direction),
+            passed=better_beyond_doubt(estimate.ci, config.metric.direction),
             headline_ratio=gain.ratio if gain else None, headline_ci=gain.ci if gain else None,
             agrees=agrees, samples=result.as_record(), logs=str(run_dir))
         ledger.append(paths.ledger, record)
         return ConfirmResult(record, left - 1 if heldout else left)
-
-
-def _better_beyond_doubt(ci: tuple[float, float], direction: str) -> bool:
-    """The whole 95% interval of incumbent/baseline lies on the better side of 1."""
-    return ci[1] < 1.0 if direction == "lower" else ci[0] > 1.0

@@ -14,9 +14,9 @@ from autoresearch.infra.interrupts import StopRequest
 from autoresearch.infra.state import read_json, session_lock
 from autoresearch.infra.workspace import remember_untracked, restore, workspace_tree
 from autoresearch.model import NO_CHANGE, StopReason
+from autoresearch.progress import ProgressEvent
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposal, Proposer
 from autoresearch.record import recover
-from autoresearch.progress import ProgressEvent
 from autoresearch.session import Session, open_session
 
 

@@ -186,3 +186,28 @@ class ConfirmRecord(BaseModel):
     agrees: bool | None = None  # the two intervals overlap
     samples: dict[str, Any] = Field(default_factory=dict)
     logs: str | None = None
+
+
+class AblationRecord(BaseModel):
+    """`autoresearch ablate`: one keep removed from the incumbent, measured against it.
+
+    `ratio` is incumbent / incumbent-without-the-keep: what the keep is worth now, on the
+    session's direction (below 1 for a lower-is-better metric means it still helps).
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["ablation"] = "ablation"
+    timestamp: int
+    segment: int
+    keep_run: int
+    keep_commit: str
+    incumbent_commit: str
+    description: str = ""
+    outcome: Literal["measured", "no longer matters", "conflict"]
+    reason: str = ""
+    ratio: float | None = None
+    ci: tuple[float, float] | None = None
+    improvement: float | None = None
+    p_value: float | None = None
+    rounds: int = 0
+    logs: str | None = None

@@ -50,7 +50,7 @@ class ProgressEvent:
         if interval:
             step += f" [{_pct(interval[0])}, {_pct(interval[1])}]"
         if left:
-            step += f", at most {_duration(left)} left"
+            step += f", at most {duration(left)} left"
         return step
 
     @property
@@ -95,10 +95,18 @@ def _pct(x: float) -> str:
     return f"{x:+.1%}"
 
 
-def _duration(seconds: float) -> str:
-    from autoresearch.faces.report.fmt import duration
+def duration(seconds: float) -> str:
+    """`75` → "1 min 15 s", `3725` → "1 h 02 min".
 
-    return duration(seconds)
+    >>> duration(42.4), duration(75), duration(3725)
+    ('42 s', '1 min 15 s', '1 h 02 min')
+    """
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{round(s / 60)} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 # --- the progress file: the dashboard reads it from another process ------------------------

@@ -12,13 +12,12 @@ from pydantic import ValidationError
 
 from autoresearch import config as cfg
 from autoresearch import pi_import
-from autoresearch.errors import AutoresearchError, UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
 from autoresearch.infra.state import Paths, now_ms, session_lock
 from autoresearch.infra.workspace import exclude_harness_files, remember_untracked
 from autoresearch.measure.arms import build, checkout, run_checks
-from autoresearch.errors import ArmFailure
 from autoresearch.measure.bench import Arm, Bench
 from autoresearch.model import (
     SCHEMA_VERSION,

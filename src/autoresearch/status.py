@@ -35,6 +35,7 @@ class SessionStatus:
     warnings: list[str]
     expected_false_keeps: float
     marginal_keeps: list[int]  # run numbers of keeps that were close calls
+    next_steps: list[str]  # how to finish the session, once it has keeps
     gain: Combined | None = None  # the keeps' paired ratios chained: the headline
     confirm: ConfirmRecord | None = None  # the segment's latest confirm
     confirm_current: bool = False  # that confirm measured the incumbent as it is now
@@ -79,6 +80,7 @@ class SessionStatus:
             "warnings": self.warnings,
             "expected_false_keeps": self.expected_false_keeps,
             "marginal_keeps": self.marginal_keeps,
+            "next_steps": self.next_steps,
         }
 
 
@@ -158,6 +160,7 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
         warnings=warnings,
         expected_false_keeps=audit.expected_false_keeps,
         marginal_keeps=[r.run for r in measured_keeps if _close_call(r, c)],
+        next_steps=finishing_steps(len(keeps)),
         gain=gain,
         confirm=confirms[-1] if confirms else None,
         confirm_current=bool(confirms) and confirms[-1].incumbent_commit == head,
@@ -171,3 +174,19 @@ def _close_call(record: RunRecord, config: cfg.Config) -> bool:
         return False  # deterministic metrics have no interval to doubt
     worst = min(improvement_of(r, config.metric.direction) for r in record.ci)
     return worst < config.stats.min_effect
+
+
+def finishing_steps(keeps: int) -> list[str]:
+    """What to do with a session's keeps once the experiments are over.
+
+    >>> finishing_steps(0)
+    []
+    >>> finishing_steps(2)[0].startswith("autoresearch ablate")
+    True
+    """
+    if not keeps:
+        return []
+    return ["autoresearch ablate: what each keep is worth now, and keeps that no longer matter",
+            "autoresearch split RUN: which files of a kept bundle carry its gain",
+            "autoresearch finalize --split: a clean branch of the keeps, and review branches "
+            "that touch disjoint files, each with its checks run"]

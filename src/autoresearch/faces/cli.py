@@ -380,6 +380,8 @@ def status(
                       "the next command recovers it", markup=True)
         for warning in st.warnings:
             out.print(f"[yellow]warning:[/] {_esc(warning)}", markup=True)
+        if st.next_steps:
+            out.print("when the experiments are over:\n" + "\n".join(f"  {step}" for step in st.next_steps))
         if st.runs:
             out.print("\nrecent experiments (`autoresearch log` shows all):")
             out.print(_runs_table(st.runs[-10:], session.ledger(), session.config))
@@ -601,8 +603,7 @@ def _render_outcomes(out, runs) -> None:
 
 def _render_session_line(out, session) -> None:
     """Where the whole session stands: the total gain from the keeps' paired ratios."""
-    from autoresearch.faces.report import build_report
-    from autoresearch.faces.report import fmt
+    from autoresearch.faces.report import build_report, fmt
 
     d = build_report(session)
     total = (f"total {fmt.gain(d.total.gain, d.total.gain_ci)} from "
@@ -641,6 +642,105 @@ def report(
                             ("chart", files.svg), ("page", files.html)):
             console.print(f"  {label:8s} {path}", markup=False)
         console.print("report.md reads as a pull-request description; report.html opens offline.")
+
+    _guarded(action, json_out)
+
+
+@app.command()
+def ablate(
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop starting new measurements after this many minutes; run again to continue.")] = None,
+    rounds: Annotated[Optional[int], typer.Option(help="Interleaved rounds per measurement (default: [confirm] rounds; 1 for instruction counts).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """What each keep is worth now: the incumbent without it (reverted in a scratch tree)
+    measured against the incumbent. Keeps that no longer matter and keeps that no longer revert
+    cleanly are named. Recorded in the ledger; a second call continues where the first stopped."""
+
+    def action() -> None:
+        from autoresearch.finish import ablate as run_ablate
+
+        table = run_ablate(Path.cwd(), max_minutes, rounds, progress=_progress(not json_out))
+        if json_out:
+            _print_json(table.as_dict())
+            return
+        out = _console()
+        out.print("keep  worth now (incumbent / without it, 95% interval)   description", markup=False)
+        for row in table.rows:
+            worth = (f"{row.improvement:+.1%}  {row.ratio:.3f} [{row.ci[0]:.3f}, {row.ci[1]:.3f}]"
+                     if row.ratio is not None and row.ci is not None and row.improvement is not None
+                     else row.outcome)
+            note = f"  ({row.outcome}: {row.reason})" if row.reason else ""
+            out.print(f"run {row.keep_run:<4d} {worth:<40s} {row.description}{note}", markup=False)
+        if table.pending:
+            out.print(f"not measured within the time: runs {', '.join(map(str, table.pending))} "
+                      "(run `autoresearch ablate` again to continue)", markup=False)
+        if table.total is not None:
+            t = table.total
+            parts = 1.0
+            for row in table.rows:
+                parts *= row.ratio if row.ratio is not None else 1.0
+            out.print(f"total (session base → incumbent): {t.improvement:+.1%}, ratio {t.ratio:.3f} "
+                      f"[{t.ci[0]:.3f}, {t.ci[1]:.3f}]; product of the parts {parts:.3f}", markup=False)
+
+    _guarded(action, json_out)
+
+
+@app.command()
+def split(
+    run: Annotated[int, typer.Argument(help="The kept run whose files to measure one by one.")],
+    rounds: Annotated[Optional[int], typer.Option(help="Interleaved rounds per measurement (default: [confirm] rounds; 1 for instruction counts).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Which parts of a kept bundle carry its gain: each file of the keep applied alone to the
+    keep's parent and measured against it (instruction counts decide in one round where the
+    session measures them)."""
+
+    def action() -> None:
+        from autoresearch.finish import split as run_split
+
+        parts = run_split(Path.cwd(), run, rounds, progress=_progress(not json_out))
+        if json_out:
+            _print_json({"run": run, "parts": [p.as_dict() for p in parts]})
+            return
+        out = _console()
+        for part in parts:
+            if part.ratio is None or part.ci is None or part.improvement is None:
+                out.print(f"  {part.file}: {part.note}", markup=False)
+                continue
+            share = f", {part.share:.0%} of the bundle's gain" if part.share is not None else ""
+            verdict = "carries gain" if part.carries else "no significant gain alone"
+            out.print(f"  {part.file}: {part.improvement:+.1%} [{part.ci[0]:.3f}, {part.ci[1]:.3f}]"
+                      f"{share} — {verdict}", markup=False)
+
+    _guarded(action, json_out)
+
+
+@app.command()
+def finalize(
+    branch: Annotated[Optional[str], typer.Option(help="Name of the clean branch (default: the session branch + '-final').")] = None,
+    split_groups: Annotated[bool, typer.Option("--split", help="Also one review branch per group of keeps that touch disjoint files, each checked.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a clean branch for review: off the commit the session started from, one commit per
+    keep (its measured gain in the message), no harness files, no configuration commits. Never
+    moves an existing branch or touches the session branch or your working tree."""
+
+    def action() -> None:
+        from autoresearch.finish import finalize as run_finalize
+
+        made = run_finalize(Path.cwd(), branch, split_groups, progress=_progress(not json_out))
+        if json_out:
+            _print_json(made.as_dict())
+            return
+        out = _console()
+        for note in made.notes:
+            out.print(f"note: {note}", markup=False)
+        out.print(f"{made.branch}: {len(made.commits)} commits", markup=False)
+        for c in made.commits:
+            out.print(f"  {c['commit'][:10]} run {c['run']}: {c['description']}", markup=False)
+        for g in made.groups:
+            out.print(f"{g['branch']}: runs {', '.join(map(str, g['runs']))} — "
+                      f"{', '.join(g['files'])} (checks: {g['checks']})", markup=False)
 
     _guarded(action, json_out)
 
@@ -789,8 +889,6 @@ def demo(
 
 
 def _render_demo(result) -> None:
-    from autoresearch.faces.render import ratio_with_interval
-
     out = _console()
     runs = [r for r in result.runs if not r.is_baseline]
     kept = [r for r in runs if r.is_keep]

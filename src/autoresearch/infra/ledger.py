@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from autoresearch.errors import AutoresearchError
-from autoresearch.model import ConfigHeader, ConfirmRecord, RunRecord
+from autoresearch.model import AblationRecord, ConfigHeader, ConfirmRecord, RunRecord
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Ledger:
     runs: list[RunRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     confirms: list[ConfirmRecord] = field(default_factory=list)
+    ablations: list[AblationRecord] = field(default_factory=list)
 
     @property
     def segment(self) -> int:
@@ -98,6 +99,8 @@ def read(path: Path) -> Ledger:
                 ledger.headers.append(ConfigHeader.model_validate(data))
             elif data.get("type") == "confirm":
                 ledger.confirms.append(ConfirmRecord.model_validate(data))
+            elif data.get("type") == "ablation":
+                ledger.ablations.append(AblationRecord.model_validate(data))
             else:
                 data.setdefault("segment", ledger.segment)
                 if "verdict" not in data:  # pi-autoresearch's line: its verdict is its status,

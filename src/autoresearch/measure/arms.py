@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autoresearch.errors import AutoresearchError
 from autoresearch.infra.runner import run_command
 from autoresearch.infra.workspace import Snapshot, link_untracked
-from autoresearch.measure.bench import Arm
+from autoresearch.measure.bench import Arm, Bench, Measurement, measure
 from autoresearch.measure.failures import first_failure
+from autoresearch.progress import Progress
 from autoresearch.session import Session
 
 
@@ -64,3 +66,24 @@ def _named(tail: str) -> str:
     """What a reason adds after "failed (exit code N)": the first failure the output names."""
     failure = first_failure(tail)
     return failure.summary() if failure else ""
+
+
+def measure_commits(session: Session, before: str, after: str, run_dir: Path, rounds: int,
+                    env: dict[str, str] | None = None, progress: Progress = lambda _: None) -> Measurement:
+    """`after` against `before` (any two commits) on `rounds` fresh interleaved rounds.
+
+    `before` takes the incumbent's checkout and `after` the candidate's, so ratios read
+    after / before. A build failure is an `AutoresearchError`; a failed benchmark run raises
+    `ArmFailure` naming the arm.
+    """
+    config = session.config
+    links = tuple(config.scope.link)
+    arms = (Arm("incumbent", session.paths.incumbent, links), Arm("candidate", session.paths.candidate, links))
+    for arm, commit in zip(arms, (before, after), strict=True):
+        checkout(session, arm, commit)
+        if config.commands.build:
+            failure = build(session, arm, None, run_dir)
+            if failure:
+                raise AutoresearchError(f"the build fails on {commit[:10]}: {failure[0]}\n{failure[1]}")
+    return measure(Bench(config, run_dir, env=env), *arms, config.metric.direction, config.policy(),
+                   config.wants_warmup(), progress, fixed_rounds=rounds)

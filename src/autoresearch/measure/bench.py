@@ -16,10 +16,9 @@ from typing import Callable, Literal, NoReturn
 
 from autoresearch import stats
 from autoresearch.config import Config
-from autoresearch.errors import UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, MetricError, UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
-from autoresearch.errors import ArmFailure, AutoresearchError, MetricError
 from autoresearch.measure.metrics import parse_metrics
 from autoresearch.model import Measure
 from autoresearch.progress import MEASURING, Progress, ProgressEvent

@@ -85,6 +85,15 @@ class Estimate:
     rounds: int
 
 
+def better_beyond_doubt(ci: tuple[float, float], direction: Direction) -> bool:
+    """The whole 95% interval of a candidate/incumbent ratio lies on the better side of 1.
+
+    >>> better_beyond_doubt((0.7, 0.9), "lower"), better_beyond_doubt((0.9, 1.1), "lower")
+    (True, False)
+    """
+    return ci[1] < 1.0 if direction == "lower" else ci[0] > 1.0
+
+
 def fixed_estimate(incumbent: Sequence[float], candidate: Sequence[float], direction: Direction,
                    trim: float = 0.2) -> Estimate:
     """Trimmed-mean estimate of candidate/incumbent from a fixed number of paired rounds.

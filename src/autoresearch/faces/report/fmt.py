@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from autoresearch.progress import duration as duration  # one rendering of a duration for every face
+
 
 def pct(x: float | None, signed: bool = True) -> str:
     """A relative change: `0.123` → "+12.3%".
@@ -49,20 +51,6 @@ def number(x: float | None, unit: str = "") -> str:
     if x is None:
         return "—"
     return f"{x:.6g} {unit}" if unit else f"{x:.6g}"
-
-
-def duration(seconds: float) -> str:
-    """`75` → "1 min 15 s", `3725` → "1 h 02 min".
-
-    >>> duration(42.4), duration(75), duration(3725)
-    ('42 s', '1 min 15 s', '1 h 02 min')
-    """
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{round(s / 60)} min"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def shorten(text: str, width: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import Group, ReportData
+from autoresearch.status import finishing_steps
 
 FOOTER = ("<sub>Measured, judged and recorded by autoresearch: every keep was measured in "
           "interleaved rounds against the incumbent of its moment; the ledger "
@@ -22,6 +23,9 @@ def render_markdown(data: ReportData, chart: str | None = "progress.png") -> str
     lines += ["", *_effort(data)]
     if data.warnings:
         lines += ["", "### Warnings", "", *[f"- {w}" for w in data.warnings]]
+    if data.keeps:
+        lines += ["", "### Finishing", "", *[f"- `{step.split(':')[0]}`:{step.split(':', 1)[1]}"
+                                              for step in finishing_steps(len(data.keeps))]]
     lines += ["", FOOTER, ""]
     return "\n".join(lines)
 
