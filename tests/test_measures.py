@@ -41,6 +41,9 @@ def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
              "--scope", "work.py")
     calibration = repo.cli_json("calibrate")
     assert calibration["noise"] == 0.0 and calibration["log_ratios"] == [0.0, 0.0]
+    st = repo.cli_json("status")
+    assert 0 < st["startup_instructions"] < st["baseline"]  # counted once, reported
+    assert "are start-up" in repo.cli("status").stdout
     repo.set("SPIN", 100_000)
     result = repo.cli_json("run", "-m", "a third of the loop")
     assert (result["status"], result["rounds"]) == ("keep", 1)

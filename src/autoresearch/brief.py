@@ -55,13 +55,16 @@ def build_brief(session: Session, proposal_file: str | None = None, driver: str 
             f"- When done, write a short description of your change on the first line of "
             f"`{proposal_file}` and, on a line starting `Hypothesis:`, why it should help."
         )
-    from autoresearch.calibrate import last_calibration
+    from autoresearch.calibrate import last_calibration, small_gains_hint
 
     calibration = last_calibration(session)
     if calibration is not None and calibration.detectable_effect > 0:
         parts.append(f"- On this machine the harness confirms gains of about "
                      f"{calibration.detectable_effect:.0%} or more; smaller ones are usually "
                      "discarded as noise, so aim for changes with a clearly larger effect.")
+    hint = small_gains_hint(session, runs)
+    if hint:
+        parts.append(f"- {hint} (the measure is the user's choice: mention it in your description).")
     research = _read(root / cfg.BRIEF_FILE, RESEARCH_CHARS)
     if research:
         parts += ["", "## Research brief (autoresearch.md)", research]

@@ -13,7 +13,7 @@ from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, session_lock, write_json
 from autoresearch.measure.arms import build, checkout
 from autoresearch.measure.bench import Arm, Bench, measure
-from autoresearch.model import RunRecord
+from autoresearch.model import Measure, RunRecord
 from autoresearch.progress import Progress
 from autoresearch.record import recover
 from autoresearch.session import Session, open_session
@@ -146,17 +146,49 @@ def noise_warnings(session: Session, runs: list[RunRecord]) -> list[str]:
     """What `status` says about calibration: never done, or the noise has grown since."""
     s, measure = session.config.stats, session.config.metric.measure
     if s.calibrated_for and s.calibrated_for != measure:
-        return [f"min_effect ({s.min_effect:g}) and max_rounds ({s.max_rounds}) were calibrated "
-                f"for measure {s.calibrated_for}, but the session measures {measure}: run "
-                "`autoresearch calibrate --write` again"]
+        return [(f"min_effect ({s.min_effect:g}) and max_rounds ({s.max_rounds}) were calibrated "
+                 f"for measure {s.calibrated_for}, but the session measures {measure}: run "
+                 "`autoresearch calibrate --write` again")]
     if measure.deterministic:
         return []
     calibration = last_calibration(session)
     if calibration is None:
-        return ["never calibrated: `autoresearch calibrate` measures this machine's noise and "
-                "the smallest gain the harness can confirm"]
+        return [("never calibrated: `autoresearch calibrate` measures this machine's noise and "
+                 "the smallest gain the harness can confirm")]
+    warnings = []
     recent = recent_noise(runs, session.config.metric.direction)
     if recent is not None and calibration.noise > 0 and recent > NOISE_GROWTH_WARNING * calibration.noise:
-        return [f"noise grew since calibration ({recent:.1%} now vs {calibration.noise:.1%}): "
-                "run `autoresearch calibrate` again"]
-    return []
+        warnings.append(f"noise grew since calibration ({recent:.1%} now vs {calibration.noise:.1%}): "
+                        "run `autoresearch calibrate` again")
+    hint = small_gains_hint(session, runs)
+    if hint:
+        warnings.append(hint)
+    return warnings
+
+
+SMALL_GAINS_SEEN = 3  # discards with a measured gain below the detectable one before saying so
+
+
+def small_gains_hint(session: Session, runs: list[RunRecord], recent: int = 10) -> str | None:
+    """Say so when ideas keep measuring real-looking gains too small for this measure to confirm.
+
+    A discard whose estimated gain is positive but below the calibrated detectable gain is an
+    idea the noise hid; several of them mean the measure, not the ideas, is the bottleneck.
+    """
+    measure = session.config.metric.measure
+    calibration = last_calibration(session)
+    if measure.deterministic or calibration is None or calibration.detectable_effect <= 0:
+        return None
+    hidden = [r.improvement for r in runs[-recent:]
+              if r.verdict == "discard" and r.improvement is not None
+              and 0 < r.improvement < calibration.detectable_effect]
+    if len(hidden) < SMALL_GAINS_SEEN:
+        return None
+    better = ("--measure instructions (exact: a 1% gain is kept in one round; for CPU-bound code, "
+              "needs valgrind)" if measure is not Measure.INSTRUCTIONS else "")
+    if measure is Measure.WALL:
+        better += " or --measure cpu (steadier than wall time)"
+    return (f"{len(hidden)} of the last {min(recent, len(runs))} experiments measured gains of "
+            f"{min(hidden):+.1%} to {max(hidden):+.1%}, below the {calibration.detectable_effect:.0%} "
+            f"that measure {measure} confirms on this machine: small gains are being lost to noise. "
+            f"`autoresearch init --new-segment {better.strip()}` lands them one by one")

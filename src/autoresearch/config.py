@@ -341,8 +341,8 @@ def dump(config: Config) -> str:
         "[confirm]                        # autoresearch confirm: baseline against incumbent, now",
         f"rounds = {c.confirm.rounds}",
         f"max_heldout = {c.confirm.max_heldout}                  # held-out confirms per segment",
-        f"env = {{ {', '.join(f'{k} = {_q(v)}' for k, v in c.confirm.env.items())} }}"
-        "   # the benchmark's environment: switch to held-out inputs",
+        (f"env = {{ {', '.join(f'{k} = {_q(v)}' for k, v in c.confirm.env.items())} }}"
+         "   # the benchmark's environment: switch to held-out inputs"),
         "",
         "[guards]",
         '# peak_rss_mb = "+5%"          # may grow by at most 5%',
@@ -399,6 +399,13 @@ def _outside_string(line: str) -> bool:
     """Whether the line's first '#' starts a comment rather than sitting inside a quoted value."""
     before = line.split("#", 1)[0]
     return before.count('"') % 2 == 0 and before.count("'") % 2 == 0
+
+
+def set_section(text: str, section: str, values: dict[str, object]) -> str:
+    """`set_key` for each of `values` (an empty list removes its key)."""
+    for key, value in values.items():
+        text = set_key(text, section, key, toml_value(value) if value != [] else None)
+    return text
 
 
 def toml_value(value: object) -> str:

@@ -151,6 +151,7 @@ class RunRecord(BaseModel):
     incumbent_tree: str | None = None
     continues: int | None = None  # the run whose rounds this measurement continued
     prior_rounds: int = 0  # how many of `rounds` came from that run
+    startup_instructions: int | None = None  # a baseline's: instructions of a trivial interpreter run
 
     @property
     def is_keep(self) -> bool:

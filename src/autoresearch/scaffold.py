@@ -368,10 +368,8 @@ def _switch_metric(session: Session, opts: InitOptions) -> tuple[Session, list[s
         return session, []
     path = session.root / cfg.CONFIG_FILE
     text = path.read_text(encoding="utf-8")
-    for key, value in section.items():
-        text = cfg.set_key(text, "metric", key, cfg.toml_value(value) if value != [] else None)
-    notes = [f"primary metric: {old.metric.name} ({old.metric.measure}) → {new_metric.name} "
-             f"({new_metric.measure})"]
+    text = cfg.set_section(text, "metric", section)
+    notes = [f"primary metric: {old.metric.name} ({old.metric.measure}) → {new_metric.name} ({new_metric.measure})"]
     notes += [f"{name} is reported as a secondary metric" for name in new_metric.secondary
               if name not in old.metric.secondary]
     s = old.stats
@@ -461,6 +459,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     values = [s.value for s in samples]
     secondary = {name: median([s.metrics[name] for s in samples if name in s.metrics])
                  for name in samples[0].metrics}
+    startup = bench.startup_instructions(arm)
     header = ConfigHeader(name=config.session.name, metricName=config.metric.name,
                           metricUnit=config.metric.unit, bestDirection=config.metric.direction,
                           schema_version=SCHEMA_VERSION, measure=config.metric.measure)
@@ -471,7 +470,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
         reason="baseline", incumbent_commit=head, incumbent_metric=median(values),
         rounds=len(values), logs=str(run_dir),
         samples={"incumbent": values, "wall_s": [[round(s.wall_s, 4)] for s in samples]},
-        durations={"total_s": round(time.monotonic() - started, 3)},
+        durations={"total_s": round(time.monotonic() - started, 3)}, startup_instructions=startup,
     )
     ledger.append(paths.ledger, header)
     ledger.append(paths.ledger, record)

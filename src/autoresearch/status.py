@@ -40,6 +40,7 @@ class SessionStatus:
     confirm: ConfirmRecord | None = None  # the segment's latest confirm
     confirm_current: bool = False  # that confirm measured the incumbent as it is now
     heldout_left: int = 0
+    startup: int | None = None  # instructions of a trivial interpreter run, counted at the baseline
 
     def confirm_summary(self, numbers: bool) -> dict[str, Any] | None:
         """The latest confirm; a held-out one shows agents (`numbers=False`) only pass or fail."""
@@ -62,6 +63,7 @@ class SessionStatus:
                 "method": "product of the keeps' paired ratios; interval from their own errors"},
             "confirm": self.confirm_summary(numbers),
             "heldout_confirms_left": self.heldout_left,
+            "startup_instructions": self.startup,
             "session": self.session,
             "branch": self.branch,
             "metric": self.metric,
@@ -164,6 +166,7 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
         gain=gain,
         confirm=confirms[-1] if confirms else None,
         confirm_current=bool(confirms) and confirms[-1].incumbent_commit == head,
+        startup=next((r.startup_instructions for r in runs if r.is_baseline), None),
         heldout_left=max(c.confirm.max_heldout - sum(x.inputs == "heldout" for x in confirms), 0),
     )
 

@@ -352,6 +352,11 @@ def status(
         if st.baseline is not None:
             out.print(f"baseline {_value(st.baseline, u)} (median of its own runs)")
         out.print(_gain_line(st))
+        if st.startup and st.baseline:
+            out.print(f"start-up {st.startup:,} of the baseline's {st.baseline:,.0f} instructions "
+                      f"({st.startup / st.baseline:.1%}) are start-up (a trivial run of its "
+                      "interpreter, the same in every run): a gain in the work itself is larger "
+                      "than the ratio shows")
         confirm = st.confirm_summary(show_heldout)
         if confirm is not None:
             out.print(_confirm_line(confirm, st.heldout_left))

@@ -181,10 +181,29 @@ class Bench:
         return Sample(arm.name, value, metrics, started,
                       result.wall_s, load, result.involuntary_switches)
 
-    def _command(self, stem: Path) -> tuple[str, dict[str, str]]:
-        command = self.config.commands.benchmark
+    def startup_instructions(self, arm: Arm) -> int | None:
+        """Instructions of a trivial run of the benchmark's interpreter: its start-up cost.
+
+        Counted once per segment, so a reader can tell how much of every count is the same
+        fixed start-up (`"${AUTORESEARCH_PYTHON:-python3}" -c pass` for a benchmark that runs
+        Python, an empty shell otherwise). None when the count fails: it is only a report.
+        """
         if self.config.metric.measure is not Measure.INSTRUCTIONS:
-            return command, {}
+            return None
+        stem = self.log_dir / "startup"
+        command, env = self._command(stem, startup_command(arm.path, self.config.commands.benchmark))
+        result = run_command(command, arm.path, stem, FIRST_RUN_TIMEOUT_S, env={**env, **self.env})
+        try:
+            return instruction_count(self._cachegrind_prefix(stem)) if result.ok else None
+        except MetricError:
+            return None
+
+    def _command(self, stem: Path, command: str | None = None) -> tuple[str, dict[str, str]]:
+        command = command or self.config.commands.benchmark
+        # The benchmark may adapt to the measure: an exact count needs one pass, no repeats.
+        measure = {"AUTORESEARCH_MEASURE": str(self.config.metric.measure)}
+        if self.config.metric.measure is not Measure.INSTRUCTIONS:
+            return command, measure
         # Cachegrind without cache simulation counts instructions only, and much faster.
         for stale in stem.parent.glob(glob.escape(stem.name) + ".*cg.*"):
             stale.unlink(missing_ok=True)
@@ -193,7 +212,7 @@ class Bench:
             "valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --quiet "
             f"--cachegrind-out-file={out} bash -c {shlex.quote(command)}"
         )
-        return wrapped, {"PYTHONHASHSEED": "0"}
+        return wrapped, {"PYTHONHASHSEED": "0", **measure}
 
     def _fails_only_under_valgrind(self, arm: Arm, stem: Path, result: RunResult, timeout: float,
                                    env: dict[str, str]) -> None:
@@ -266,6 +285,17 @@ def _not_positive(arm: Arm, name: str, value: float, result: RunResult) -> NoRet
                          "plus 1, a rate); a count that can reach 0, such as errors, belongs in a "
                          f'secondary metric with a guard (errors = "<= incumbent"). Log: {result.stdout_path}')
     raise ArmFailure(arm.name, "failed", why, result.tail(), result.stdout_path)
+
+
+def startup_command(root: Path, benchmark: str) -> str:
+    """What a trivial run of the benchmark's interpreter is, judged from the benchmark's text."""
+    from autoresearch.config import script_of
+
+    script = script_of(benchmark)
+    text = benchmark
+    if script and (root / script).is_file():
+        text += (root / script).read_text(encoding="utf-8", errors="replace")
+    return '"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in text else "true"
 
 
 def instruction_count(prefix: Path) -> int:
