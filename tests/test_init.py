@@ -93,11 +93,13 @@ def test_benchmark_failing_on_the_baseline(repo: Repo):
     repo.git("commit", "-qam", "broken bench")
     proc = repo.cli("init", "--name", "x", "--metric", "cost", check=1)
     assert "benchmark exited with code 4" in proc.stderr and "boom" in proc.stderr
-    # Fixing the benchmark and running init again measures the baseline on the same branch.
+    # The failed init left nothing behind; fixed, the same init starts the session.
+    assert repo.git("branch", "--show-current") == "main"
+    assert repo.git("branch", "--list", "autoresearch/*") == ""
     from conftest import BENCH_SH
     repo.write("autoresearch.sh", BENCH_SH, executable=True)
     repo.git("commit", "-qam", "fixed bench")
-    assert "baseline 100" in repo.cli("init").stdout
+    assert "baseline 100" in repo.cli("init", "--name", "x", "--metric", "cost").stdout
 
 
 def test_checks_failing_on_the_baseline(repo: Repo):

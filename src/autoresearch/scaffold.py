@@ -16,7 +16,12 @@ from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
 from autoresearch.infra.state import Paths, now_ms, session_lock
-from autoresearch.infra.workspace import exclude_harness_files, remember_untracked
+from autoresearch.infra.workspace import (
+    exclude_harness_files,
+    outside_checkouts,
+    remember_untracked,
+    remove_worktrees,
+)
 from autoresearch.measure.arms import build, checkout, run_checks
 from autoresearch.measure.bench import Arm, Bench
 from autoresearch.model import (
@@ -140,6 +145,7 @@ class InitOptions:
     build: str | None = None
     scope: tuple[str, ...] = ()
     protect: tuple[str, ...] = ()
+    link: tuple[str, ...] = ()
     timeout: float | None = None
     checks_timeout: float = 300
     new_segment: bool = False
@@ -209,7 +215,8 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
                 "commands": {"benchmark": opts.benchmark, "checks": checks or None,
                              "build": opts.build, "timeout": opts.timeout,
                              "checks_timeout": opts.checks_timeout},
-                "scope": {"include": list(opts.scope), "protect": list(opts.protect)},
+                "scope": {"include": list(opts.scope), "protect": list(opts.protect),
+                          "link": list(opts.link)},
             }
         )
     except ValidationError as exc:
@@ -257,6 +264,58 @@ def _branch_in(root: Path) -> str | None:
 
 
 def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
+    undo = _Undo(git)
+    try:
+        return _start_session(git, opts, progress, undo)
+    except BaseException:
+        undo.roll_back()
+        raise
+
+
+class _Undo:
+    """What a new session's `init` changed so far, put back exactly when it fails.
+
+    `init` is all or nothing: the branch it made, its commit and the files it wrote go; the
+    user's files, index and other branches are never touched.
+    """
+
+    def __init__(self, git: Git):
+        self.git = git
+        self.start_branch = git.branch()
+        self.start_head = git.rev("HEAD")
+        self.new_branch: str | None = None
+        self.written: dict[str, bytes] = {}  # files init created, with the bytes it wrote
+        self.replaced: dict[str, bytes] = {}  # files init changed, with their bytes before
+
+    def remember_written(self, names: list[str]) -> None:
+        for rel in names:
+            self.written[rel] = (self.git.root / rel).read_bytes()
+
+    def remember_before(self, rel: str) -> None:
+        path = self.git.root / rel
+        if path.exists() and rel not in self.replaced:
+            self.replaced[rel] = path.read_bytes()
+
+    def roll_back(self) -> None:
+        git, root = self.git, self.git.root
+        if self.new_branch is not None:
+            # Back on the starting branch with its index; the working tree is left as it is, so
+            # files the session commit held stay where they were (untracked) and nothing the
+            # user changed meanwhile is lost.
+            git.run("symbolic-ref", "HEAD", f"refs/heads/{self.start_branch}")
+            git.run("reset", "--quiet", "--mixed", self.start_head)
+            remove_worktrees(git, Paths(root))
+            if git.branch_exists(self.new_branch):
+                git.run("branch", "-D", "--quiet", self.new_branch)
+        for rel, data in self.written.items():
+            path = root / rel
+            if path.exists() and path.read_bytes() == data:  # unless edited meanwhile
+                path.unlink()
+        for rel, data in self.replaced.items():
+            (root / rel).write_bytes(data)
+
+
+def _start_session(git: Git, opts: InitOptions, progress: Progress, undo: _Undo) -> InitResult:
     root, paths = git.root, Paths(git.root)
     book = ledger.read(paths.ledger)
     pi = pi_import.detect(root)
@@ -274,6 +333,7 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     # An autoresearch.toml already in the repository (written by a first `init`, then edited)
     # wins over the flags, which only create it.
     if (root / cfg.CONFIG_FILE).exists():
+        undo.remember_before(cfg.CONFIG_FILE)
         _adopt_checks_script(git)
         config = cfg.load(root)
     else:
@@ -289,6 +349,8 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
     created = (pi_import.import_files(root, pi) if pi else []) + _scaffold(root, config, opts)
     if template_wanted:
         return InitResult(created, branch, None, needs_benchmark=True)
+    undo.remember_written(created)
+    undo.new_branch = branch
     git.run("switch", "--quiet", "-c", branch)
     session_files = [f for f in (cfg.BRIEF_FILE, cfg.BENCHMARK_FILE, cfg.CONFIG_FILE, cfg.CHECKS_FILE)
                      if (root / f).exists()]
@@ -313,8 +375,10 @@ def _new_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
         segment = ledger.read(paths.ledger).segment_runs()
         base = next((r for r in segment if r.is_baseline), None)
         return InitResult(created, branch, base, notes=notes, imported=pi_import.describe(pi))
-    baseline = _measure_baseline(Session(git, config, paths), progress)
-    return InitResult(created, branch, baseline)
+    session = Session(git, config, paths)
+    notes = _unlinked_note(session)
+    baseline = _measure_baseline(session, progress)
+    return InitResult(created, branch, baseline, notes=notes)
 
 
 def _adopt_checks_script(git: Git) -> None:
@@ -399,6 +463,73 @@ def _switch_metric(session: Session, opts: InitOptions) -> tuple[Session, list[s
     return Session(session.git, config, session.paths), notes
 
 
+def _missing_files(session: Session, output: str) -> str:
+    """Name the files of the working tree that the measured checkout lacks, and the ways out.
+
+    The checkouts hold only what git tracks. A benchmark or checks that read an untracked or
+    ignored file (a script, a data set, a venv, a compiled extension) fail there while they
+    work in the working tree. Entries the scripts or the failure mention come first; when none
+    is mentioned, every such entry is a suspect.
+    """
+    named = _untracked_mentions(session, output)
+    suspects = [(e, who) for e, who in named if who] or named
+    if not suspects:
+        return ""
+    shown = ", ".join(f"{e} (in {', '.join(who)})" if who else e for e, who in suspects[:8])
+    more = f" and {len(suspects) - 8} more" if len(suspects) > 8 else ""
+    links = " ".join(f"--link {e.rstrip('/')}" for e, _ in suspects[:3])
+    toml = ", ".join(f'"{e.rstrip("/")}"' for e, _ in suspects[:3])
+    return (f"\n\nThe measured checkouts hold only the files git tracks; these files of your "
+            f"working tree are not in them: {shown}{more}. If the benchmark or the checks need "
+            "them, either commit them, or link them into both checkouts: "
+            f"`autoresearch init ... {links}`, or `link = [{toml}]` under [scope] in "
+            f"{cfg.CONFIG_FILE}.")
+
+
+def _unlinked_note(session: Session) -> list[str]:
+    """Before measuring: untracked files the scripts mention, which the checkouts will lack.
+
+    A benchmark that finds its input missing may fall back to another one and still succeed;
+    the note says what it could not see.
+    """
+    named = [(e, who) for e, who in _untracked_mentions(session, "") if who]
+    if not named:
+        return []
+    shown = ", ".join(f"{e} (in {', '.join(who)})" for e, who in named[:8])
+    return [f"not in the measured checkouts, because git does not track them: {shown}. If the "
+            "benchmark or the checks read them, commit them or list them under [scope] link in "
+            f"{cfg.CONFIG_FILE}."]
+
+
+def _untracked_mentions(session: Session, output: str) -> list[tuple[str, list[str]]]:
+    """Each untracked or ignored entry the checkouts lack, with the scripts (or output) naming it."""
+    entries = outside_checkouts(session.git, list(session.config.scope.link))
+    texts = {name: _read_text(session.root / name) for name in _scripts(session.config)}
+    if output:
+        texts["the output"] = output
+
+    def mentioned_by(entry: str) -> list[str]:
+        bare = entry.rstrip("/")
+        # a path, a file name, or a module name (`import helper` for helper.py)
+        needles = {bare} | {n for n in (Path(bare).name, Path(bare).stem) if len(n) >= 3}
+        return [who for who, text in texts.items() if any(n in text for n in needles)]
+
+    return [(e, mentioned_by(e)) for e in entries]
+
+
+def _scripts(config: cfg.Config) -> list[str]:
+    """The repository files the benchmark, checks and build commands run."""
+    c = config.commands
+    return [s for s in (cfg.script_of(c.benchmark), cfg.script_of(c.checks), cfg.script_of(c.build)) if s]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _scaffold(root: Path, config: cfg.Config, opts: InitOptions) -> list[str]:
     created = []
     c = config
@@ -431,13 +562,15 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
         failure = build(session, arm, head, run_dir)
         if failure:
             raise AutoresearchError(f"the build fails on the baseline ({failure[0]}); fix it, then "
-                                    f"run `autoresearch init` again.\n{failure[1]}")
+                                    f"run `autoresearch init` again.\n{failure[1]}"
+                                    + _missing_files(session, failure[1]))
     if config.commands.checks:
         progress(ProgressEvent("checks on the baseline"))
         failure = run_checks(session, arm, run_dir / "checks")
         if failure:
             raise AutoresearchError(f"the checks fail on the baseline itself ({failure[0]}); "
-                                    f"fix them, then run `autoresearch init` again.\n{failure[1]}")
+                                    f"fix them, then run `autoresearch init` again.\n{failure[1]}"
+                                    + _missing_files(session, failure[1]))
     bench = Bench(config, run_dir)
     rounds = max(session.config.policy().min_rounds, 1)
     samples = []
@@ -450,7 +583,8 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
             samples.append(bench.run(arm, f"b{i + 1:02d}"))
     except ArmFailure as failure:
         raise AutoresearchError(f"the benchmark fails on the baseline: {failure.message}. "
-                                f"Log: {failure.log}\n{failure.tail}") from None
+                                f"Log: {failure.log}\n{failure.tail}"
+                                + _missing_files(session, failure.tail)) from None
     missing = [name for name in config.metric.secondary if name not in samples[0].metrics]
     if missing:
         raise AutoresearchError(f"the benchmark prints no METRIC {missing[0]}=<number> line, but "

@@ -105,6 +105,7 @@ def init(
     build: Annotated[Optional[str], typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
     scope: Annotated[Optional[list[str]], typer.Option("--scope", help="Glob a candidate may change (repeatable); default anything.")] = None,
     protect: Annotated[Optional[list[str]], typer.Option("--protect", help="Glob a candidate may not change (repeatable); the benchmark, checks and config always are.")] = None,
+    link: Annotated[Optional[list[str]], typer.Option("--link", help="Untracked path the benchmark or checks need (a venv, node_modules, a data set, a compiled extension), symlinked into both measured checkouts (repeatable).")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds per benchmark run; default derived from the incumbent's own runs.")] = None,
     checks_timeout: Annotated[float, typer.Option(help="Seconds for the checks.")] = 300,
     new_segment: Annotated[bool, typer.Option("--new-segment", help="On an existing session: measure a new baseline and start a new segment; with --measure/--metric/--unit/--direction, switch what is measured first (committed in autoresearch.toml).")] = False,
@@ -114,6 +115,7 @@ def init(
 
     Refuses a working tree with uncommitted changes to tracked files. If autoresearch.sh does not
     exist, a template is written and init stops so you can fill it in; run init again after.
+    A failed init leaves the repository as it was: no branch, no commit, no files of its own.
     An existing autoresearch.toml wins over the flags (a checks script added since the first
     init is switched on in it).
     """
@@ -130,7 +132,7 @@ def init(
         opts = InitOptions(
             name=name or "", metric=metric or "", direction=direction, unit=unit, measure=measure,
             benchmark=benchmark, checks=checks, build=build, scope=tuple(scope or ()),
-            protect=tuple(protect or ()), timeout=timeout, checks_timeout=checks_timeout,
+            protect=tuple(protect or ()), link=tuple(link or ()), timeout=timeout, checks_timeout=checks_timeout,
             new_segment=new_segment,
         )
         result = init_session(cwd, opts, _progress(not json_out))

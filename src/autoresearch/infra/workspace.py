@@ -219,6 +219,29 @@ def advance_branch(git: Git, branch: str, new: str, old: str) -> None:
     git.run("reset", "--quiet", "--mixed", "HEAD")
 
 
+# Caches that tools leave next to the code; never what a benchmark is missing.
+_CACHES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".DS_Store"}
+
+
+def outside_checkouts(git: Git, linked: list[str]) -> list[str]:
+    """Untracked and ignored entries of the working tree that a measured checkout lacks.
+
+    A directory git does not track at all is one entry (`venv/`, `node_modules/`); the harness's
+    own files, tool caches and paths already linked are left out.
+    """
+    out = git.run("ls-files", "--others", "--directory", "--no-empty-directory", "-z")
+    own = HARNESS_ONLY
+    entries = []
+    for entry in (e for e in out.split("\0") if e):
+        bare = entry.rstrip("/")
+        if entry in own or bare in own or Path(bare).name in _CACHES or bare.endswith(".pyc"):
+            continue
+        if any(bare == link.rstrip("/") or bare.startswith(link.rstrip("/") + "/") for link in linked):
+            continue
+        entries.append(entry)
+    return sorted(entries)
+
+
 def link_untracked(worktree: Path, repo: Path, links: list[str]) -> None:
     """Symlink untracked data (datasets, venvs) from the repository into a measured checkout."""
     for rel in links:
