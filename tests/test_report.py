@@ -179,3 +179,12 @@ def test_report_of_a_session_with_only_its_baseline(session: Repo, tmp_path: Pat
     assert "Nothing was kept" in md and "### Not kept (0)" in md
     assert len(np.unique(_rgb(Path(data["png"])), axis=0)) > 20
     assert Path(data["html"]).stat().st_size > 1_000_000  # plotly.js is inside
+
+
+def test_report_shows_the_latest_confirm(finished: Repo, tmp_path: Path):
+    finished.cli("confirm", "--inputs", "dev", "--rounds", "2")
+    files = write_report(open_session(finished.path), tmp_path)
+    assert files.data.confirm is not None and files.data.confirm["passed"] is True
+    assert ("**Confirm passed** on dev inputs: the baseline against the incumbent as it is now, "
+            "2 interleaved rounds, +60.0% (ratio 0.400 [0.400, 0.400]); it agrees with the total."
+            ) in files.markdown.read_text()

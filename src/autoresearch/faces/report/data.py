@@ -158,6 +158,8 @@ class ReportData:
     tokens: int
     cost_usd: float
     warnings: list[str] = field(default_factory=list)
+    # the segment's latest `confirm`, as `status` shows it: a held-out one without its numbers
+    confirm: dict[str, Any] | None = None
 
     @property
     def keeps(self) -> list[Experiment]:
@@ -203,8 +205,15 @@ def build_report(session: Session, segment: int | None = None) -> ReportData:
     if seg < 0 or (book.headers and seg > book.segment):
         raise UsageError(f"no segment {seg}: this session has segments 0 to {book.segment}")
     header = book.headers[seg] if seg < len(book.headers) else None
-    return report_data(session, book.segment_runs(seg), seg, max(len(book.headers), 1),
+    data = report_data(session, book.segment_runs(seg), seg, max(len(book.headers), 1),
                        header, book.warnings)
+    if seg != book.segment:
+        return data
+    from dataclasses import replace
+
+    from autoresearch.status import status
+
+    return replace(data, confirm=status(session, check_workspace=False).confirm_summary(numbers=False))
 
 
 def report_data(session: Session, runs: list[RunRecord], segment: int, segments: int,

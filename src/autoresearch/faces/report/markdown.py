@@ -46,9 +46,26 @@ def _summary(data: ReportData) -> list[str]:
         lines += ["", (f"**Total gain {fmt.gain(t.gain, t.gain_ci)}** (ratio {t.ratio:.3f}, 95% "
                        f"interval) — the product of the paired ratios of {fmt.count(t.keeps, 'keep')}, each "
                        "measured against the incumbent of its moment in interleaved rounds.")]
+    if data.confirm is not None:
+        lines += ["", _confirm(data.confirm)]
     segment = f"segment {data.segment} of {data.segments - 1}" if data.segments > 1 else ""
     lines += ["", f"Branch `{data.branch}`" + (f", {segment}" if segment else "") + "."]
     return lines
+
+
+def _confirm(c: dict) -> str:
+    """The latest `confirm`: the baseline and the incumbent measured together, at the end."""
+    when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
+    line = (f"**Confirm {'passed' if c['passed'] else 'FAILED'}** on {c['inputs']} inputs: the "
+            f"baseline against {when}, {c['rounds']} interleaved rounds")
+    if "ratio" in c:
+        agrees = {True: "; it agrees with the total", False: "; it DISAGREES with the total",
+                  None: ""}[c.get("agrees")]
+        line += (f", {fmt.pct(c['improvement_pct'] / 100)} (ratio {c['ratio']:.3f} "
+                 f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]){agrees}")
+    elif c["inputs"] == "heldout":
+        line += " (its numbers: `autoresearch status --show-heldout`)"
+    return line + "."
 
 
 def _keeps(data: ReportData) -> list[str]:

@@ -47,6 +47,13 @@ var autoresearchPage = (function () {
       box.appendChild(document.createTextNode(" · "));
     }
     box.appendChild(document.createTextNode(judged.length + (judged.length === 1 ? " experiment, " : " experiments, ") + keeps.length + " kept"));
+    var c = d.confirm;
+    if (c) {
+      var text = " · confirm " + (c.passed ? "passed" : "FAILED") + " on " + c.inputs + " inputs" +
+        (c.improvement_pct !== undefined && c.improvement_pct !== null ? " (" + pct(c.improvement_pct / 100) + ")" : "") +
+        (c.current ? "" : " on an earlier incumbent");
+      box.appendChild(el("span", { "class": c.passed ? "" : "fail", id: "confirm" }, text));
+    }
   }
 
   function progressChart(d) {
