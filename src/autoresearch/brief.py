@@ -6,6 +6,7 @@ from autoresearch import config as cfg
 from autoresearch.model import NO_CHANGE, RunRecord, Status, Verdict
 from autoresearch.proposers.base import Brief
 from autoresearch.session import Session
+from autoresearch.status import combine_suggestion
 
 MAX_CHARS = 12_000
 RESEARCH_CHARS = 4_000
@@ -80,6 +81,9 @@ def build_brief(session: Session, proposal_file: str | None = None, driver: str 
     if dead:
         parts += ["", "## Dead ends (do not repeat)",
                   *[f"- {d} → {reason}" for d, reason in list(dead.items())[-10:]]]
+    combining = combine_suggestion(runs)
+    if combining:
+        parts += ["", "## Near-misses", f"- {combining}"]
     ideas = _read(root / cfg.IDEAS_FILE, IDEAS_CHARS)
     if ideas:
         parts += ["", "## Ideas backlog (autoresearch.ideas.md; you may append to it)", ideas]

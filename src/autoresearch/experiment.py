@@ -63,6 +63,7 @@ class ExperimentResult:
             "candidate_ref": r.candidate_ref,
             "continues": r.continues,
             "prior_rounds": r.prior_rounds,
+            "parts": r.parts,
             "notes": self.notes,
         }
 

@@ -147,6 +147,7 @@ class RunRecord(BaseModel):
     screen_ratio: float | None = None
     tokens: dict[str, int] | None = None
     cost_usd: float | None = None
+    parts: list[int] | None = None  # the runs a combined candidate was made of
     tree: str | None = None  # the candidate's git tree: the same change judged again is recognized
     incumbent_tree: str | None = None
     continues: int | None = None  # the run whose rounds this measurement continued

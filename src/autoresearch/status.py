@@ -162,7 +162,7 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
         warnings=warnings,
         expected_false_keeps=audit.expected_false_keeps,
         marginal_keeps=[r.run for r in measured_keeps if _close_call(r, c)],
-        next_steps=finishing_steps(len(keeps)),
+        next_steps=[s for s in [combine_suggestion(runs)] if s] + finishing_steps(len(keeps)),
         gain=gain,
         confirm=confirms[-1] if confirms else None,
         confirm_current=bool(confirms) and confirms[-1].incumbent_commit == head,
@@ -193,3 +193,30 @@ def finishing_steps(keeps: int) -> list[str]:
             "autoresearch split RUN: which files of a kept bundle carry its gain",
             "autoresearch finalize --split: a clean branch of the keeps, and review branches "
             "that touch disjoint files, each with its checks run"]
+
+
+# How many near-misses make combining them worth suggesting.
+SUGGEST_FROM = 2
+
+
+def near_misses(runs: list[RunRecord]) -> list[RunRecord]:
+    """Measured discards since the last keep whose estimate was a gain, too small to keep alone."""
+    since: list[RunRecord] = []
+    for r in runs:
+        if r.is_keep or r.is_baseline:
+            since = []
+        elif (r.verdict is Verdict.DISCARD and r.improvement is not None and r.improvement > 0
+              and r.commit and r.incumbent_commit):
+            since.append(r)
+    return since
+
+
+def combine_suggestion(runs: list[RunRecord]) -> str | None:
+    """A line for `status` and the brief when near-misses could add up, else None."""
+    misses = near_misses(runs)
+    if len(misses) < SUGGEST_FROM:
+        return None
+    listed = " ".join(str(r.run) for r in misses[-5:])
+    gains = ", ".join(f"{r.improvement:+.1%}" for r in misses[-5:] if r.improvement is not None)
+    return (f"runs {listed} each measured a gain too small to keep alone ({gains}): "
+            f"`autoresearch combine {listed}` judges them together as one candidate")

@@ -250,6 +250,29 @@ def extend(
     _guarded(action, json_out)
 
 
+@app.command()
+def combine(
+    runs: Annotated[list[int], typer.Argument(metavar="RUN...", help="Discarded runs whose estimates were gains too small to keep alone.")],
+    message: Annotated[Optional[str], typer.Option("-m", "--message", help="Description of the combined change (default: the parts' descriptions).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Judge near-misses together: stack the candidates of discarded runs that each measured a
+    small gain (they must apply together without conflict) and run them as one experiment, with
+    the usual checks and statistics. The record names its parts (`split RUN` on a keep then
+    shows which files carry the gain). `status` suggests this when near-misses pile up."""
+
+    def action() -> None:
+        from autoresearch.combine import combine_runs
+
+        result = combine_runs(Path.cwd(), runs, message, progress=_progress(not json_out))
+        if json_out:
+            _print_json(result.as_dict())
+        else:
+            _render_experiment(result)
+
+    _guarded(action, json_out)
+
+
 def _change(improvement: float) -> str:
     """`+0.2` → "20.0% better", `-0.1` → "10.0% worse"."""
     return f"{improvement:.1%} better" if improvement >= 0 else f"{-improvement:.1%} worse"
