@@ -433,14 +433,10 @@ def _gain_line(st) -> str:
 def _confirm_line(c: dict, heldout_left: int) -> str:
     when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
     verdict = "PASSED" if c["passed"] else "FAILED"
+    from autoresearch.faces.render import confirm_numbers
+
     line = f"confirm  {verdict} on {c['inputs']} inputs ({c['rounds']} rounds, baseline vs {when})"
-    if "ratio" in c:
-        agrees = {True: "; agrees with the gain", False: "; DISAGREES with the gain",
-                  None: ""}[c.get("agrees")]
-        line += (f": {_change(c['improvement_pct'] / 100)}, ratio {c['ratio']:.3f} "
-                 f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]{agrees}")
-    elif c["inputs"] == "heldout":
-        line += " (numbers: --show-heldout)"
+    line += confirm_numbers(c, " (numbers: --show-heldout)")
     return line + f"; held-out confirms left: {heldout_left}"
 
 

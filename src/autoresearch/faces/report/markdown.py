@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autoresearch.faces.render import confirm_numbers
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import Group, ReportData
 from autoresearch.status import finishing_steps
@@ -56,16 +57,9 @@ def _summary(data: ReportData) -> list[str]:
 def _confirm(c: dict) -> str:
     """The latest `confirm`: the baseline and the incumbent measured together, at the end."""
     when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
-    line = (f"**Confirm {'passed' if c['passed'] else 'FAILED'}** on {c['inputs']} inputs: the "
-            f"baseline against {when}, {c['rounds']} interleaved rounds")
-    if "ratio" in c:
-        agrees = {True: "; it agrees with the total", False: "; it DISAGREES with the total",
-                  None: ""}[c.get("agrees")]
-        line += (f", {fmt.pct(c['improvement_pct'] / 100)} (ratio {c['ratio']:.3f} "
-                 f"[{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]){agrees}")
-    elif c["inputs"] == "heldout":
-        line += " (its numbers: `autoresearch status --show-heldout`)"
-    return line + "."
+    line = (f"**Confirm {'passed' if c['passed'] else 'FAILED'}** on {c['inputs']} inputs (the "
+            f"baseline against {when}, {c['rounds']} interleaved rounds)")
+    return line + confirm_numbers(c, " (its numbers: `autoresearch status --show-heldout`)") + "."
 
 
 def _keeps(data: ReportData) -> list[str]:
