@@ -231,3 +231,29 @@ def test_instructions_without_valgrind_is_a_clear_error(repo: Repo, tmp_path):
                           text=True, env={**repo.env(), "PATH": str(bin_dir)})
     assert proc.returncode == 2, proc.stderr
     assert "needs valgrind" in proc.stderr and "apt-get install valgrind" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_instructions_decide_and_cpu_time_vetoes(repo: Repo):
+    """Fewer instructions kept in one round; fewer instructions but far more kernel time (reading
+    /dev/zero costs system time valgrind cannot count) vetoed by the CPU-time check."""
+    repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
+               "python3 -c \"import sys; sys.path.insert(0, '.'); import work; work.spin(); work.churn()\"\n",
+               executable=True)
+    repo.write("work.py", repo.read("work.py") + "\n\nCHURN = 0\n\n\ndef churn():\n"
+               "    with open('/dev/zero', 'rb', buffering=0) as f:\n"
+               "        for _ in range(CHURN):\n"
+               "            f.read(1 << 24)\n")
+    repo.set("SPIN", 300_000)
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "bench")
+    repo.cli("init", "--name", "both", "--measure", "instructions+cpu", "--scope", "work.py")
+    assert "times the changes it would keep" in repo.read("autoresearch.md")
+    repo.set("SPIN", 200_000)
+    kept = repo.cli_json("run", "-m", "a third less work")
+    assert (kept["status"], kept["rounds"]) == ("keep", 1)
+    assert len(repo.runs()[-1]["samples"]["cpu_veto"]["candidate"]) >= 4
+    repo.set("SPIN", 100_000)
+    repo.set("CHURN", 200)  # 3 GB copied by the kernel
+    vetoed = repo.cli_json("run", "-m", "less work, more system time")
+    assert vetoed["status"] == "discard" and vetoed["reason"].startswith("fewer instructions, but slower")

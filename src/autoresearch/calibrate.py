@@ -185,7 +185,7 @@ def small_gains_hint(session: Session, runs: list[RunRecord], recent: int = 10) 
     if len(hidden) < SMALL_GAINS_SEEN:
         return None
     better = ("--measure instructions (exact: a 1% gain is kept in one round; for CPU-bound code, "
-              "needs valgrind)" if measure is not Measure.INSTRUCTIONS else "")
+              "needs valgrind)" if not measure.counts_instructions else "")
     if measure is Measure.WALL:
         better += " or --measure cpu (steadier than wall time)"
     return (f"{len(hidden)} of the last {min(recent, len(runs))} experiments measured gains of "

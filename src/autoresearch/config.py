@@ -60,7 +60,8 @@ class SessionConfig(_Section):
 
 # The measures whose primary metric the harness makes itself, by the name it must carry, so a
 # number is never shown under a name (or unit) the benchmark uses for something else.
-HARNESS_METRICS = {Measure.CPU: ("cpu_s", "s"), Measure.INSTRUCTIONS: ("instructions", "instr")}
+HARNESS_METRICS = {Measure.CPU: ("cpu_s", "s"), Measure.INSTRUCTIONS: ("instructions", "instr"),
+                   Measure.INSTRUCTIONS_CPU: ("instructions", "instr")}
 HARNESS_METRICS_NAMES = frozenset(name for name, _ in HARNESS_METRICS.values())
 
 
@@ -217,7 +218,8 @@ class Config(_Section):
 
     def wants_warmup(self) -> bool:
         """A discarded first run per arm, except for exact counts and unaffordable single runs."""
-        return self.stats.warmup and self.metric.measure not in (Measure.INSTRUCTIONS, Measure.SINGLE)
+        return (self.stats.warmup and not self.metric.measure.deterministic
+                and self.metric.measure is not Measure.SINGLE)
 
     def protected_paths(self) -> list[str]:
         """Globs no candidate may touch: the session's own files plus the user's list."""
@@ -301,7 +303,7 @@ def dump(config: Config) -> str:
         f"name = {_q(c.metric.name)}          # the primary METRIC the benchmark prints",
         f"direction = {_q(c.metric.direction)}        # lower | higher",
         f"unit = {_q(c.metric.unit)}",
-        f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions | single",
+        f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions | instructions+cpu | single",
     ]
     if c.metric.secondary:
         lines.append(f"secondary = {_list(c.metric.secondary)}   # METRIC lines the benchmark must print too")

@@ -76,7 +76,7 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
                 f"this segment has used its {config.confirm.max_heldout} held-out confirm(s); more "
                 "would turn the held-out inputs into inputs the session is tuned on. "
                 "`autoresearch confirm --inputs dev` re-measures on the usual inputs")
-        n = 1 if config.metric.measure is Measure.INSTRUCTIONS else (rounds or config.confirm.rounds)
+        n = 1 if config.metric.measure.deterministic else (rounds or config.confirm.rounds)
         if config.metric.measure is Measure.SINGLE:
             raise UsageError("confirm interleaves many runs; measure = single is for benchmarks too "
                              "expensive for that")

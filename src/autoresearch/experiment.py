@@ -22,9 +22,9 @@ from autoresearch.infra.workspace import (
     workspace_tree,
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks
-from autoresearch.measure.bench import Bench, Measurement, measure
+from autoresearch.measure.bench import Arm, Bench, Measurement, measure
 from autoresearch.measure.single import measure_single
-from autoresearch.model import Measure, RunRecord, Status, Verdict
+from autoresearch.model import Direction, Measure, RunRecord, Status, Verdict
 from autoresearch.progress import Progress, ProgressEvent, clear_progress, tracked
 from autoresearch.record import carry_out, forget_undecided, note_group, recover
 from autoresearch.session import Session, open_session
@@ -261,18 +261,52 @@ def _experiment(
         return finish(verdict, failure.message, failure.tail)
     durations["measure_s"] = round(time.monotonic() - t, 3)
 
-    # decide
+    # decide; with instructions+cpu, a keep must not be slower in time
     verdict, reason = decide(session, result)
     comparison = result.judged()
+    samples = result.as_record()
+    if verdict is Verdict.KEEP and config.metric.measure is Measure.INSTRUCTIONS_CPU:
+        t = time.monotonic()
+        veto, samples["cpu_veto"] = cpu_veto(session, incumbent, candidate, run_dir, progress)
+        durations["veto_s"] = round(time.monotonic() - t, 3)
+        if veto:
+            verdict, reason = Verdict.DISCARD, veto
     return finish(
         verdict, reason,
         metric=median(result.values("candidate")),
         incumbent_metric=median(result.values("incumbent")),
         metrics=_secondary_medians(result),
         ratio=comparison.ratio, ci=comparison.ci, improvement=comparison.improvement,
-        p_value=comparison.p_value, rounds=comparison.rounds, samples=result.as_record(),
+        p_value=comparison.p_value, rounds=comparison.rounds, samples=samples,
         decided_at=comparison.decided_at or None, screen_ratio=comparison.screen_ratio,
     )
+
+
+def cpu_veto(session: Session, incumbent: Arm, candidate: Arm, run_dir: Path,
+             progress: Progress) -> tuple[str | None, dict[str, Any]]:
+    """Time a change the instruction count would keep: veto it if it is slower in CPU time.
+
+    Fewer instructions can still cost more time (cache misses, system calls, a slower
+    instruction mix). The candidate is vetoed when its CPU time is worse than the incumbent's
+    beyond doubt at `alpha` (the guard test, with no tolerance), on `min_rounds` interleaved rounds.
+    """
+    config = session.config
+    timed = config.model_copy(update={"metric": config.metric.model_copy(
+        update={"measure": Measure.CPU, "name": "cpu_s", "unit": "s"})})
+    log_dir = run_dir / "cpu-veto"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(timed, log_dir, on_start=lambda pgid: note_group(session, pgid))
+    rounds = max(config.stats.min_rounds, 4)
+    timing = measure(bench, incumbent, candidate, Direction.LOWER, timed.policy(),
+                     timed.wants_warmup(), progress, fixed_rounds=rounds)
+    before, after = timing.values("incumbent"), timing.values("candidate")
+    check = stats.check_guard(before, after, Direction.LOWER, 0.0, config.stats.alpha)
+    record = {"incumbent": before, "candidate": after, "worsening": check.worsening,
+              "p_value": check.p_value}
+    if check.violated:
+        return (f"fewer instructions, but slower in CPU time ({check.worsening:+.1%} over "
+                f"{rounds} rounds, p = {check.p_value:.2g})"), record
+    return None, record
 
 
 def judged_before(book: ledger.Ledger, tree: str, incumbent_tree: str) -> RunRecord | None:

@@ -94,7 +94,7 @@ def measure_trees(session: Session, before: str, after: str, run_dir: Path, roun
                   progress: Progress) -> Estimate:
     """`after` against `before` (commits), interleaved on fresh rounds: ratio = after / before."""
     config = session.config
-    n = 1 if config.metric.measure is Measure.INSTRUCTIONS else (rounds or config.confirm.rounds)
+    n = 1 if config.metric.measure.deterministic else (rounds or config.confirm.rounds)
     try:
         result = measure_commits(session, before, after, run_dir, n, progress=progress)
     except ArmFailure as failure:

@@ -78,12 +78,19 @@ _PRIMARY = {
                      "processes, counted by the harness under valgrind while `{benchmark}` runs "
                      "(exact, so one round decides). The benchmark prints nothing for it; sleep, "
                      "I/O and cache misses are invisible to it."),
+    "instructions+cpu": ("- Primary: `instructions`: instructions executed by the benchmark's "
+                         "processes, counted by the harness under valgrind while `{benchmark}` "
+                         "runs (exact, so one round decides). A change it would keep is then timed "
+                         "(CPU seconds, interleaved rounds) and vetoed if it is slower in time "
+                         "beyond the noise. The benchmark prints nothing for either."),
 }
 _HOW = {
     "wall": "`{benchmark}` prints `METRIC {metric}=<number>`.",
     "single": "`{benchmark}` prints `METRIC {metric}=<number>`.",
     "cpu": "`{benchmark}` runs the workload; the harness measures its CPU time.",
     "instructions": "`{benchmark}` runs the workload; the harness counts its instructions.",
+    "instructions+cpu": ("`{benchmark}` runs the workload; the harness counts its instructions "
+                         "and times the changes it would keep."),
 }
 
 BENCHMARK_TEMPLATE = """\

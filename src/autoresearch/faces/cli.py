@@ -99,7 +99,7 @@ def init(
     metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark). With --measure cpu or instructions the harness measures the primary itself (cpu_s, instructions) and this metric is recorded beside it as a secondary one.")] = None,
     direction: Annotated[Optional[str], typer.Option(help="lower or higher is better (default lower).")] = None,
     unit: Annotated[Optional[str], typer.Option(help="Unit of the metric, for display (e.g. µs).")] = None,
-    measure: Annotated[Optional[str], typer.Option(help="wall (the benchmark's METRIC; default), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round) or single (one run against recorded runs, for expensive benchmarks; needs calibrate). With --new-segment: switch the session to this measure.")] = None,
+    measure: Annotated[Optional[str], typer.Option(help="wall (the benchmark's METRIC; default), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round), instructions+cpu (instructions decide; CPU time vetoes a keep that is slower in time) or single (one run against recorded runs, for expensive benchmarks; needs calibrate). With --new-segment: switch the session to this measure.")] = None,
     benchmark: Annotated[str, typer.Option(help="Benchmark command, run from the repository root.")] = "./autoresearch.sh",
     checks: Annotated[Optional[str], typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
     build: Annotated[Optional[str], typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,

@@ -131,7 +131,7 @@ class Bench:
         # Cachegrind names its files by pid; a run number reused after a `kill -9` must not
         # find (and sum) the files of the killed attempt, nor of a valgrind it left running.
         self._attempt = f"{os.getpid()}-{time.time_ns()}"
-        if config.metric.measure is Measure.INSTRUCTIONS and shutil.which("valgrind") is None:
+        if config.metric.measure.counts_instructions and shutil.which("valgrind") is None:
             raise UsageError("measure = instructions needs valgrind, which is not installed "
                              "(Debian/Ubuntu: apt-get install valgrind)")
 
@@ -165,7 +165,7 @@ class Bench:
             raise ArmFailure(arm.name, "timeout", f"benchmark timed out after {timeout:.0f} s",
                              result.tail(), result.stdout_path)
         if result.returncode != 0:
-            if self.config.metric.measure is Measure.INSTRUCTIONS:
+            if self.config.metric.measure.counts_instructions:
                 self._fails_only_under_valgrind(arm, stem, result, timeout, env)
             raise ArmFailure(arm.name, "failed", f"benchmark exited with code {result.returncode}",
                              result.tail(), result.stdout_path)
@@ -188,7 +188,7 @@ class Bench:
         fixed start-up (`"${AUTORESEARCH_PYTHON:-python3}" -c pass` for a benchmark that runs
         Python, an empty shell otherwise). None when the count fails: it is only a report.
         """
-        if self.config.metric.measure is not Measure.INSTRUCTIONS:
+        if not self.config.metric.measure.counts_instructions:
             return None
         stem = self.log_dir / "startup"
         command, env = self._command(stem, startup_command(arm.path, self.config.commands.benchmark))
@@ -202,7 +202,7 @@ class Bench:
         command = command or self.config.commands.benchmark
         # The benchmark may adapt to the measure: an exact count needs one pass, no repeats.
         measure = {"AUTORESEARCH_MEASURE": str(self.config.metric.measure)}
-        if self.config.metric.measure is not Measure.INSTRUCTIONS:
+        if not self.config.metric.measure.counts_instructions:
             return command, measure
         # Cachegrind without cache simulation counts instructions only, and much faster.
         for stale in stem.parent.glob(glob.escape(stem.name) + ".*cg.*"):
@@ -255,7 +255,7 @@ class Bench:
         metrics.setdefault("peak_rss_mb", result.peak_rss_mb)
         if measure is Measure.CPU:
             metrics[primary] = result.cpu_s
-        elif measure is Measure.INSTRUCTIONS:
+        elif measure.counts_instructions:
             metrics[primary] = float(instruction_count(self._cachegrind_prefix(stem)))
         return metrics
 
