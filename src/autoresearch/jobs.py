@@ -7,7 +7,6 @@ where it stands to `.autoresearch/jobs/<id>.json`, and its verdict is fetched fr
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -20,8 +19,6 @@ from typing import Any
 
 from autoresearch.infra.state import Paths, read_json, write_json
 from autoresearch.progress import process_alive
-
-log = logging.getLogger(__name__)
 
 RUNNING, DONE, FAILED, LOST = "running", "done", "failed", "lost"
 MAX_EVENTS = 200
@@ -58,7 +55,7 @@ def start(root: Path, kind: str, arguments: dict[str, Any]) -> Job:
     path = folder / f"{job_id}.json"
     log_file = folder / f"{job_id}.log"
     write_json(path, {"id": job_id, "kind": kind, "arguments": arguments, "state": RUNNING,
-                          "phase": "starting", "pid": 0, "started": time.time()})
+                      "phase": "starting", "pid": 0, "started": time.time()})
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "autoresearch.jobs", str(root), job_id], cwd=root,
