@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Repo
 
 NOISY_BENCH = """\
@@ -26,6 +25,10 @@ import work
 print(f"METRIC cost={work.COST * random.uniform(0.99, 1.01)}")
 PY
 """
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"not JSON: {constant}")
 
 
 def _commit_config(repo: Repo, old: str, new: str) -> None:
@@ -47,6 +50,9 @@ def test_one_confirmation_round_keeps_an_infinite_interval_readable(repo: Repo):
     log = repo.cli_json("log")
     assert not log["warnings"]
     assert [r["run"] for r in log["runs"]][-1] == kept["run"]
+    for command in ("log", "status"):  # strict JSON for scripts: no bare Infinity
+        out = repo.cli(command, "--json").stdout
+        json.loads(out, parse_constant=_refuse)
     repo.set("MEM", 51)  # the next run number is new, not the kept one's again
     assert repo.cli_json("run", "-m", "nothing")["run"] == kept["run"] + 1
 
@@ -124,7 +130,7 @@ def test_rich_markup_in_descriptions_and_reasons_is_shown_as_text(session: Repo)
 def test_undecodable_bytes_in_a_hypothesis_are_escaped_before_measuring(session: Repo):
     session.set("COST", 50)
     proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", b"caf\xe9 \x1b[2J",
-                           "--hypothesis", b"less \xff work", "--json"],
+                           "--hypothesis", b"less \xff work", "--json"], check=False,
                           cwd=session.path, capture_output=True, env=session.env())
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["verdict"] == "keep"

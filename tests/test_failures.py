@@ -15,15 +15,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import Repo
 
 from autoresearch.measure.failures import Failure, first_failure
-from conftest import Repo
 
 
 def _run(cmd: list[str], cwd: Path, **env: str) -> str:
     import os
 
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300,
+    proc = subprocess.run(cmd, check=False, cwd=cwd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, **env})
     assert proc.returncode != 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import Repo
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("cc") is None,

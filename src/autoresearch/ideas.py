@@ -39,7 +39,7 @@ def add_idea(start: Path, text: str) -> Path:
             fh.seek(-1, os.SEEK_END)
             if fh.read(1) != b"\n":
                 fh.write(b"\n")
-        fh.write(f"- {line}\n".encode("utf-8"))
+        fh.write(f"- {line}\n".encode())
         fh.flush()
         os.fsync(fh.fileno())
     return path

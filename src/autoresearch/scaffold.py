@@ -503,9 +503,10 @@ def _unlinked_note(session: Session) -> list[str]:
     if not named:
         return []
     shown = ", ".join(f"{e} (in {', '.join(who)})" for e, who in named[:8])
-    return [f"not in the measured checkouts, because git does not track them: {shown}. If the "
+    note = (f"not in the measured checkouts, because git does not track them: {shown}. If the "
             "benchmark or the checks read them, commit them or list them under [scope] link in "
-            f"{cfg.CONFIG_FILE}."]
+            f"{cfg.CONFIG_FILE}.")
+    return [note]
 
 
 def _untracked_mentions(session: Session, output: str) -> list[tuple[str, list[str]]]:

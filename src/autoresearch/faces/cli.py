@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
@@ -1006,7 +1007,19 @@ def _segment_metric(book, config, segment: int) -> tuple[str, str, str]:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(_strict_json(data), indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _strict_json(value: Any) -> Any:
+    """JSON has no infinity or NaN: write them as the ledger does ("Infinity", "NaN"), so `jq`
+    and other strict readers can parse what scripts get (an interval from one round is infinite)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":
