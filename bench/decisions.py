@@ -1,11 +1,13 @@
-"""Benchmark of the harness's keep/discard decisions: false keeps, power and rounds used.
+"""Benchmark of keep/discard decision rules: false keeps, power and rounds, on recorded and
+simulated noise, next to other tools' rules as implemented here.
 
-Resampling mode (default) draws incumbent/candidate process pairs from real A/A measurements,
-plants effects by scaling the candidate arm, and runs `autoresearch.stats.compare` round by
-round, next to the anchors' rules on the same samples. `--live` runs real fresh-process trials
-of a CPU loop. Prints markdown tables and writes JSON under bench/results/.
+Every rule sees the same trials. Recorded trials resample the real A/A pairs in bench/data
+(two processes of identical code per round, order randomized when measured, so the arms are
+exchangeable): the first half of the pairs in time tunes each rule's threshold to a matched
+false-keep rate, the second half reports. Simulated trials use `autoresearch.stats.simulate`
+(heavy tails, whole-millisecond quantization, drifting load, bursts). Vectorized with numpy.
 
-    python bench/decisions.py [--quick] [--live] [--trials N] [--data DIR]
+    python bench/decisions.py [--quick] [--trials N] [--seed S]
 """
 
 from __future__ import annotations
@@ -13,405 +15,343 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
-import statistics
-import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
-from autoresearch.stats import (
-    Policy,
-    compare,
-    gain_threshold,
-    improvement_log_ratios,
-    plan_from_aa,
-)
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(ROOT / "src"))
+
+from autoresearch.stats import Policy, compare, gain_threshold, plan_from_aa
+from autoresearch.stats.simulate import BETTER, decide_batch, simulated_arms
+
+DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results"
-EFFECTS = [-0.05, -0.02, -0.01, 0.0, 0.01, 0.02, 0.05, 0.10, 0.20, 0.30]
-MAX_ROUNDS = 30  # rounds drawn per trial: enough for every rule and policy tried
-
-Proc = list[float]  # the timed values of one fresh process
-Pair = tuple[Proc, Proc]  # (arm A, arm B) run back to back
+EFFECTS = [-0.05, -0.02, 0.0, 0.05, 0.10, 0.20, 0.30]
+ROUNDS = 24  # rounds drawn per trial: enough for every rule here (HCA extends to 20 blocks)
+MATCHED_RATE = 0.01  # false-keep rate every tunable rule is matched to
 
 
-# --- data -----------------------------------------------------------------------------------
+# --- trials ----------------------------------------------------------------------------------
 
 
-WALL_SOURCES = (("aa-wall-150-pairs.json", "vals"), ("aa-cpu-pairs.json", "wall"))
-CPU_SOURCES = (("aa-cpu-pairs.json", "cpu"),)
+@dataclass
+class Trials:
+    """Per-process values of each arm: trials x rounds x values per process."""
+
+    inc: np.ndarray
+    cand: np.ndarray
+
+    def per_process(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.median(self.inc, axis=2), np.median(self.cand, axis=2)
 
 
-def load_pairs(data: Path, sources: Sequence[tuple[str, str]] = WALL_SOURCES) -> list[Pair]:
-    """All complete A/B pairs of the A/A files, each process as its list of timed values."""
-    pairs: list[Pair] = []
-    for name, key in sources:
-        path = data / name
-        if not path.exists():
-            continue
-        by: dict[int, dict[str, Proc]] = {}
-        for rec in json.loads(path.read_text()):
-            by.setdefault(rec["pair"], {})[rec["arm"]] = [float(v) for v in rec[key]]
-        pairs += [(v["A"], v["B"]) for _, v in sorted(by.items()) if "A" in v and "B" in v]
-    if not pairs:
-        sys.exit(f"no A/A data under {data} (use --data DIR)")
-    return pairs
+def load_pairs(name: str, key: str) -> np.ndarray:
+    """Pairs x 2 arms x 3 values, in the order they were measured."""
+    by: dict[int, dict[str, list[float]]] = {}
+    for rec in json.loads((DATA / name).read_text()):
+        by.setdefault(rec["pair"], {})[rec["arm"]] = [float(v) for v in rec[key]]
+    return np.array([[v["A"], v["B"]] for _, v in sorted(by.items()) if "A" in v and "B" in v])
 
 
-AGGREGATES: dict[str, Callable[[Proc], float]] = {
-    "median3": statistics.median,
-    "min3": min,
-    "single": lambda vals: vals[0],
-}
+def recorded(pairs: np.ndarray, effect: float, trials: int, rng: np.random.Generator,
+             whole_ms: bool = False) -> Trials:
+    """Resampled rounds: a random pair per round, its two processes swapped at random."""
+    idx = rng.integers(0, len(pairs), (trials, ROUNDS))
+    swap = rng.random((trials, ROUNDS)) < 0.5
+    a, b = pairs[idx, 0], pairs[idx, 1]
+    inc = np.where(swap[..., None], b, a)
+    cand = np.where(swap[..., None], a, b) * (1.0 - effect)
+    if whole_ms:  # a metric printed in whole milliseconds (~27 ms: steps of ~4%)
+        inc, cand = np.round(inc * 1000.0), np.round(cand * 1000.0)
+    return Trials(inc, cand)
 
 
-def draw_trial(pairs: Sequence[Pair], effect: float, rng: random.Random) -> tuple[list[Proc], list[Proc]]:
-    """MAX_ROUNDS resampled rounds: arms randomly swapped, the candidate scaled by 1 - effect."""
-    inc: list[Proc] = []
-    cand: list[Proc] = []
-    for _ in range(MAX_ROUNDS):
-        a, b = rng.choice(pairs)
-        if rng.random() < 0.5:  # order was randomized, so the arms are exchangeable
-            a, b = b, a
-        inc.append(a)
-        cand.append([v * (1.0 - effect) for v in b])
-    return inc, cand
+def simulated(kind: str, effect: float, trials: int, rng: np.random.Generator) -> Trials:
+    inc, cand = simulated_arms(kind, trials, ROUNDS, rng, effect)
+    return Trials(np.exp(inc)[..., None], np.exp(cand)[..., None])
 
 
-# --- the rules ------------------------------------------------------------------------------
+# --- the rules, vectorized over trials; each returns (kept, rounds used) ---------------------
 
-Rule = Callable[[list[float], list[float], list[Proc], list[Proc]], tuple[bool, int]]
+Rule = Callable[[Trials, float], tuple[np.ndarray, np.ndarray]]
 
 
 def ours(policy: Policy) -> Rule:
-    def rule(inc: list[float], cand: list[float], _i: list[Proc], _c: list[Proc]) -> tuple[bool, int]:
-        for n in range(1, len(inc) + 1):
-            c = compare(inc[:n], cand[:n], "lower", policy)
-            if c.outcome != "continue":
-                return c.outcome == "better", c.rounds
-        raise RuntimeError("compare did not decide by max_rounds")
-
+    """This harness: `decide_batch`, checked against `compare` in tests/test_error_rates.py."""
+    def rule(t: Trials, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        inc, cand = t.per_process()
+        d = np.log(inc) - np.log(cand)
+        b = decide_batch(d[:, : policy.max_rounds], replace(policy, alpha=alpha))
+        return b.outcome == BETTER, b.rounds
     return rule
 
 
-def single_strict(inc: list[float], cand: list[float], *_: object) -> tuple[bool, int]:
-    return cand[0] < inc[0], 1
+def single_strict(t: Trials, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Karpathy's autoresearch / pi-autoresearch default: one run each, candidate faster."""
+    inc, cand = t.per_process()
+    return cand[:, 0] < inc[:, 0] * (1.0 - margin), np.ones(len(inc), int)
 
 
-def pi_mad(inc: list[float], cand: list[float], *_: object) -> tuple[bool, int]:
-    # segment = baseline + 4 more runs of unchanged code + the candidate's single run
-    segment = inc[:5] + [cand[0]]
-    med = statistics.median(segment)
-    mad = statistics.median(abs(x - med) for x in segment)
-    conf = abs(cand[0] - inc[0]) / mad if mad > 0 else math.inf
-    return cand[0] < inc[0] and conf >= 2.0, 1
+def pi_mad(t: Trials, score: float) -> tuple[np.ndarray, np.ndarray]:
+    """pi-autoresearch's confidence score as implemented here (advisory in pi, a rule here):
+    segment = baseline + 4 reruns + the candidate's run; keep if faster and
+    |candidate - baseline| / MAD(segment) >= score."""
+    inc, cand = t.per_process()
+    seg = np.concatenate([inc[:, :5], cand[:, :1]], axis=1)
+    mad = np.median(np.abs(seg - np.median(seg, axis=1, keepdims=True)), axis=1)
+    conf = np.abs(cand[:, 0] - inc[:, 0]) / np.where(mad > 0, mad, np.nan)
+    keep = (cand[:, 0] < inc[:, 0]) & ((conf >= score) | (mad == 0))
+    return keep, np.ones(len(inc), int)
 
 
-def codeflash(_i: list[float], _c: list[float], inc: list[Proc], cand: list[Proc]) -> tuple[bool, int]:
-    n = 5
-    best_i = min(min(p) for p in inc[:n])
-    best_c = min(min(p) for p in cand[:n])
-    return best_c < best_i * (1 - 0.05), n
+def codeflash(t: Trials, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """codeflash: min over 5 processes (all their values) per arm, keep if >= margin faster."""
+    best_i = t.inc[:, :5].reshape(len(t.inc), -1).min(axis=1)
+    best_c = t.cand[:, :5].reshape(len(t.cand), -1).min(axis=1)
+    return best_c < best_i * (1.0 - margin), np.full(len(t.inc), 5)
 
 
-def asv(inc: list[float], cand: list[float], *_: object) -> tuple[bool, int]:
+def asv(t: Trials, p_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """asv: Mann-Whitney U two-sided p < 0.002 and a 10% factor, 10 processes per arm."""
     from scipy.stats import mannwhitneyu
 
-    n = 10
-    p = mannwhitneyu(inc[:n], cand[:n], alternative="two-sided").pvalue
-    ratio = statistics.median(inc[:n]) / statistics.median(cand[:n])
-    return bool(p < 0.002 and ratio > 1.1), n
+    inc, cand = t.per_process()
+    p = mannwhitneyu(inc[:, :10], cand[:, :10], alternative="two-sided", axis=1).pvalue
+    ratio = np.median(inc[:, :10], axis=1) / np.median(cand[:, :10], axis=1)
+    return (p < p_max) & (ratio > 1.1), np.full(len(inc), 10)
 
 
-def pyperf(_i: list[float], _c: list[float], inc: list[Proc], cand: list[Proc]) -> tuple[bool, int]:
+def pyperf(t: Trials, p_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """pyperf compare_to: two-sample t-test p < 0.05 on 20 processes x 3 values, mean faster."""
     from scipy.stats import ttest_ind
 
-    n = 20
-    a = [v for p in inc[:n] for v in p]
-    b = [v for p in cand[:n] for v in p]
-    p = ttest_ind(a, b).pvalue
-    return bool(p < 0.05 and statistics.fmean(b) < statistics.fmean(a)), n
+    a = t.inc[:, :20].reshape(len(t.inc), -1)
+    b = t.cand[:, :20].reshape(len(t.cand), -1)
+    p = ttest_ind(a, b, axis=1).pvalue
+    return (p < p_max) & (b.mean(axis=1) < a.mean(axis=1)), np.full(len(a), 20)
 
 
-_WILCOXON_COUNTS: dict[int, list[int]] = {}
+def _signed_rank_upper(n: int) -> np.ndarray:
+    """Exact P(W+ >= w) for n untied signed ranks, w = 0..n(n+1)/2."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1
+    for r in range(1, n + 1):
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    return counts[::-1].cumsum()[::-1] / 2.0**n
 
 
-def _wilcoxon_upper(n: int, w: float) -> float:
-    """Exact P(W+ >= w) for n untied signed ranks."""
-    counts = _WILCOXON_COUNTS.get(n)
-    if counts is None:
-        counts = [1] + [0] * (n * (n + 1) // 2)
-        for r in range(1, n + 1):
-            for s in range(len(counts) - 1, r - 1, -1):
-                counts[s] += counts[s - r]
-        _WILCOXON_COUNTS[n] = counts
-    k = math.ceil(w - 1e-9)
-    return sum(counts[max(k, 0) :]) / 2**n
+def _wilcoxon_hl(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided exact signed-rank p-value and Hodges-Lehmann estimate of each row."""
+    n = d.shape[1]
+    ranks = np.argsort(np.argsort(np.abs(d), axis=1), axis=1) + 1
+    w = np.where(d > 0, ranks, 0).sum(axis=1)
+    p = _signed_rank_upper(n)[w]
+    i, j = np.triu_indices(n)
+    hl = np.median((d[:, i] + d[:, j]) / 2.0, axis=1)
+    return p, hl
 
 
-def _hl(d: Sequence[float]) -> float:
-    return statistics.median((d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d)))
+def hca(extend: bool, min_effect: float = 0.05) -> Rule:
+    """HillClimbAnything: exact one-sided Wilcoxon signed-rank on 10 blocks at alpha, keep if
+    also the Hodges-Lehmann estimate >= half the useful effect (useful = 2 x min_effect); with
+    `extend`, looks at 10 and 20 blocks at alpha/2 each, extending a positive-HL try."""
+    half_useful = gain_threshold(min_effect, "lower")
 
-
-def hca(min_effect: float) -> Rule:
-    half_useful = gain_threshold(min_effect, "lower")  # useful effect = 2 x min_effect
-
-    def rule(inc: list[float], cand: list[float], *_: object) -> tuple[bool, int]:
-        d_all = improvement_log_ratios(inc, cand, "lower")
-        for n in (10, 20):
-            d = d_all[:n]
-            order = sorted(range(n), key=lambda i: abs(d[i]))
-            w = sum(rank + 1 for rank, i in enumerate(order) if d[i] > 0)
-            est = _hl(d)
-            if _wilcoxon_upper(n, w) <= 0.01 / 2 and est >= half_useful:
-                return True, n
-            if est <= 0:  # extend only an inconclusive try that points the right way
-                return False, n
-        return False, 20
-
+    def rule(t: Trials, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        inc, cand = t.per_process()
+        d = np.log(inc) - np.log(cand)
+        level = alpha / 2 if extend else alpha
+        p10, hl10 = _wilcoxon_hl(d[:, :10])
+        keep = (p10 <= level) & (hl10 >= half_useful)
+        rounds = np.full(len(d), 10)
+        if extend:
+            more = ~keep & (hl10 > 0)
+            p20, hl20 = _wilcoxon_hl(d[:, :20])
+            keep |= more & (p20 <= level) & (hl20 >= half_useful)
+            rounds = np.where(more, 20, 10)
+        return keep, rounds
     return rule
 
 
-# --- running -------------------------------------------------------------------------------
-
-
-def run_table(
-    pairs: Sequence[Pair], rules: dict[str, Rule], effects: Sequence[float], trials: int,
-    seed: int, aggregate: str = "median3",
-) -> dict[str, dict[str, dict[str, float]]]:
-    agg = AGGREGATES[aggregate]
-    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in rules}
-    for effect in effects:
-        rng = random.Random(f"{seed}:{effect}")
-        tallies: dict[str, tuple[list[bool], list[int]]] = {name: ([], []) for name in rules}
-        for _ in range(trials):
-            inc_p, cand_p = draw_trial(pairs, effect, rng)
-            inc = [agg(p) for p in inc_p]
-            cand = [agg(p) for p in cand_p]
-            judge_all(rules, inc, cand, inc_p, cand_p, tallies)
-        for name, (keeps, rounds) in tallies.items():
-            out[name][f"{effect:+.2f}"] = summarize(keeps, rounds)
-    return out
-
-
-def judge_all(rules: dict[str, Rule], inc: list[float], cand: list[float], inc_p: list[Proc],
-              cand_p: list[Proc], tallies: dict[str, tuple[list[bool], list[int]]]) -> None:
-    """Apply every rule to the same trial and tally its keep and rounds."""
-    for name, rule in rules.items():
-        keep, rounds = rule(inc, cand, inc_p, cand_p)
-        tallies[name][0].append(keep)
-        tallies[name][1].append(rounds)
-
-
-def summarize(keeps: Sequence[bool], rounds: Sequence[int]) -> dict[str, float]:
-    s = sorted(rounds)
+def rules(policy: Policy) -> dict[str, tuple[Rule, float, bool]]:
+    """name -> (rule, published knob, knob grows with strictness on a log scale)."""
     return {
-        "keep_rate": sum(keeps) / len(keeps),
-        "median_rounds": statistics.median(s),
-        "p90_rounds": s[min(len(s) - 1, math.ceil(0.9 * len(s)) - 1)],
-        "trials": len(keeps),
+        "ours": (ours(policy), policy.alpha, True),
+        "single strict": (single_strict, 0.0, False),
+        "pi MAD>=2 (as implemented here)": (pi_mad, 2.0, False),
+        "codeflash 5% min-of-5": (codeflash, 0.05, False),
+        "asv MWU p<0.002, x1.1": (asv, 0.002, True),
+        "pyperf t p<0.05": (pyperf, 0.05, True),
+        "HCA 10 blocks": (hca(False), 0.01, True),
+        "HCA 10+10, alpha/2 per look": (hca(True), 0.01, True),
     }
 
 
-def fmt_cell(r: dict[str, float]) -> str:
-    return f"{100 * r['keep_rate']:.1f}% ({r['median_rounds']:g}/{r['p90_rounds']:g})"
+# --- running ---------------------------------------------------------------------------------
 
 
-def markdown(table: dict[str, dict[str, dict[str, float]]], title: str) -> str:
-    names = list(table)
-    effects = list(next(iter(table.values())))
-    lines = [f"### {title}", "", "| effect | " + " | ".join(names) + " |",
-             "|---|" + "---|" * len(names)]
-    for e in effects:
-        lines.append(f"| {e} | " + " | ".join(fmt_cell(table[n][e]) for n in names) + " |")
-    return "\n".join(lines) + "\n"
+def rate(rule: Rule, knob: float, trials: Trials) -> tuple[float, float]:
+    keep, rounds = rule(trials, knob)
+    return float(keep.mean()), float(np.median(rounds))
 
 
-def detectable_80(pairs: Sequence[Pair], policy: Policy, trials: int, seed: int) -> dict[str, float]:
-    """Smallest planted gain kept in >= 80% of trials (linear interpolation on a grid)."""
-    grid = [0.06, 0.08, 0.10, 0.12, 0.14, 0.16, 0.18, 0.20]
-    table = run_table(pairs, {"ours": ours(policy)}, grid, trials, seed)["ours"]
-    rates = [table[f"{e:+.2f}"]["keep_rate"] for e in grid]
-    found = math.nan
-    for (e0, r0), (e1, r1) in zip(zip(grid, rates), zip(grid[1:], rates[1:])):
-        if r0 < 0.8 <= r1:
-            found = e0 + (0.8 - r0) / (r1 - r0) * (e1 - e0)
-            break
-    if rates[0] >= 0.8:
-        found = grid[0]
-    return {"measured": found, **{f"{e:.2f}": r for e, r in zip(grid, rates)}}
+def tune(rule: Rule, published: float, is_level: bool, null: Trials, target: float) -> float:
+    """The knob whose false-keep rate on `null` is the largest not above `target`."""
+    if is_level:  # a significance level: search its log between 1e-5 and 0.5
+        lo, hi = math.log(1e-5), math.log(0.5)
+        for _ in range(18):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if rate(rule, math.exp(mid), null)[0] <= target else (lo, mid)
+        return math.exp(lo)
+    lo, hi = 0.0, 0.25  # a margin or a score: larger is stricter
+    while rate(rule, hi, null)[0] > target and hi < 256:
+        lo, hi = hi, hi * 2
+    for _ in range(16):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if rate(rule, mid, null)[0] <= target else (mid, hi)
+    return hi
 
 
-def aa_log_ratios(pairs: Sequence[Pair], aggregate: str = "median3") -> list[float]:
-    agg = AGGREGATES[aggregate]
-    return [math.log(agg(b) / agg(a)) for a, b in pairs]
+def cell(r: tuple[float, float]) -> str:
+    return f"{100 * r[0]:.1f}% ({r[1]:g})"
 
 
-def instructions_check() -> dict[str, str]:
-    """Deterministic counts: a 1% change must be decided right in exactly one round."""
-    policy = Policy(min_effect=0.005, min_rounds=1, max_rounds=1)
-    out = {}
-    for effect, want in ((0.01, "better"), (0.0, "not_better"), (-0.01, "worse"), (0.003, "not_better")):
-        c = compare([1e9], [1e9 * (1 - effect)], "lower", policy)
-        assert c.outcome == want and c.rounds == 1, (effect, c)
-        out[f"{effect:+.3f}"] = f"{c.outcome} in {c.rounds} round"
-    return out
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
 
 
-# --- live mode ------------------------------------------------------------------------------
-
-CHILD = """
-import sys, time
-n = int(sys.argv[1])
-def work(n):
-    acc = 0
-    for i in range(n):
-        acc = (acc * 31 + i) & 0xFFFFFFFF
-    return acc
-work(n)  # warm-up value, discarded
-vals = []
-for _ in range(3):
-    t = time.perf_counter(); work(n); vals.append(time.perf_counter() - t)
-print(" ".join(repr(v) for v in vals))
-"""
-
-
-def run_child(loops: int) -> Proc:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(loops)], capture_output=True,
-                         text=True, check=True)
-    return [float(v) for v in out.stdout.split()]
+def look_cost(policy: Policy, repeats: int = 20) -> dict[str, float]:
+    """Milliseconds per look of `compare` (pure Python), over 24 rounds, and at a keep."""
+    rng = np.random.default_rng(0)
+    d = rng.normal(0.0, 0.2, 24)
+    inc = [1.0] * 24
+    cand = [math.exp(-x) for x in d]
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for n in range(1, 25):
+            compare(inc[:n], cand[:n], "lower", policy)
+    per_look = (time.perf_counter() - start) / (repeats * 24) * 1000
+    start = time.perf_counter()
+    for _ in range(repeats):
+        compare([1.0] * 9, [0.5] * 9, "lower", policy)
+    at_keep = (time.perf_counter() - start) / repeats * 1000
+    return {"per_look_ms": round(per_look, 3), "keep_ms": round(at_keep, 3)}
 
 
-def calibrate_loops(target: float = 0.027) -> int:
-    loops = 100_000
-    for _ in range(3):
-        t = statistics.median(run_child(loops))
-        loops = max(1000, int(loops * target / t))
-    return loops
-
-
-def live(trials: int, effects: Sequence[float], policy: Policy, seed: int) -> dict[str, object]:
-    """Real fresh-process rounds, one process at a time, arms in random order per round."""
-    rng = random.Random(seed)
-    loops = calibrate_loops()
-    rules: dict[str, Rule] = {"ours": ours(policy), "single strict": single_strict,
-                              "HCA": hca(policy.min_effect)}
-    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in rules}
-    aa: list[float] = []
-    started = time.time()
-    for effect in effects:
-        tallies: dict[str, tuple[list[bool], list[int]]] = {name: ([], []) for name in rules}
-        for _ in range(trials):
-            inc_p: list[Proc] = []
-            cand_p: list[Proc] = []
-            for _ in range(max(policy.max_rounds, 20)):
-                cand_loops = int(round(loops * (1 - effect)))
-                if rng.random() < 0.5:
-                    a = run_child(loops); b = run_child(cand_loops)
-                else:
-                    b = run_child(cand_loops); a = run_child(loops)
-                inc_p.append(a); cand_p.append(b)
-            inc = [statistics.median(p) for p in inc_p]
-            cand = [statistics.median(p) for p in cand_p]
-            if effect == 0:
-                aa += [math.log(c / i) for i, c in zip(inc, cand)]
-            judge_all(rules, inc, cand, inc_p, cand_p, tallies)
-        for name, (keeps, rounds) in tallies.items():
-            results[name][f"{effect:+.2f}"] = summarize(keeps, rounds)
-    return {"loops": loops, "trials": trials, "seconds": round(time.time() - started, 1),
-            "table": results, "aa_noise": plan_from_aa(aa).noise if aa else None}
-
-
-# --- main -----------------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="400 trials instead of 2000")
-    ap.add_argument("--live", action="store_true", help="also run real fresh-process trials")
-    ap.add_argument("--live-trials", type=int, default=6)
+    ap.add_argument("--quick", action="store_true", help="1000 trials per cell instead of 4000")
     ap.add_argument("--trials", type=int, default=None)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    trials = args.trials or (400 if args.quick else 2000)
-    pairs = load_pairs(args.data)
+    n = args.trials or (1000 if args.quick else 4000)
+    started = time.time()
     policy = Policy()
-    report: dict[str, object] = {"policy": asdict(policy), "pairs": len(pairs), "trials": trials}
-    text = [f"Policy defaults: {asdict(policy)}; {len(pairs)} A/A pairs; {trials} trials per cell; "
-            "cells: keep rate (median/p90 rounds)\n"]
+    wall = np.concatenate([load_pairs("aa-wall-150-pairs.json", "vals"),
+                           load_pairs("aa-cpu-pairs.json", "wall")])
+    first_half = np.concatenate([wall[:75], wall[150:200]])  # each file's earlier pairs
+    second_half = np.concatenate([wall[75:150], wall[200:]])
+    rng = np.random.default_rng(args.seed)
 
-    rules: dict[str, Rule] = {
-        "ours": ours(policy),
-        "single strict": single_strict,
-        "pi MAD>=2": pi_mad,
-        "codeflash 5% min-of-5": codeflash,
-        "asv MWU p<.002 x1.1": asv,
-        "pyperf t p<.05": pyperf,
-        "HCA": hca(policy.min_effect),
+    def draw(pairs: np.ndarray, effect: float, whole_ms: bool = False) -> Trials:
+        return recorded(pairs, effect, n, rng, whole_ms)
+
+    report: dict[str, object] = {"policy": asdict(policy), "trials": n, "pairs": len(wall)}
+    text = [(f"Trials per cell: {n}; recorded pairs: {len(wall)} (tuned on {len(first_half)}, "
+            f"reported on {len(second_half)}); cells: keep rate (median rounds)\n")]
+
+    # 1. every rule at its published setting, on the reporting half
+    all_rules = rules(policy)
+    trials_by_effect = {e: draw(second_half, e) for e in EFFECTS}
+    published = {name: [rate(r, knob, trials_by_effect[e]) for e in EFFECTS]
+                 for name, (r, knob, _) in all_rules.items()}
+    report["published"] = {k: dict(zip(map(str, EFFECTS), v)) for k, v in published.items()}
+    text.append(table("Every rule at its published setting (recorded noise, reporting half)",
+                      ["rule"] + [f"{e:+.0%}" for e in EFFECTS],
+                      [[name] + [cell(x) for x in v] for name, v in published.items()]))
+
+    # 2. matched false-keep rates: tuned on the first half, reported on the second
+    tune_null = draw(first_half, 0.0)
+    matched: dict[str, object] = {}
+    rows = []
+    for name, (r, knob, is_level) in all_rules.items():
+        k = tune(r, knob, is_level, tune_null, MATCHED_RATE)
+        results = [rate(r, k, trials_by_effect[e]) for e in (0.0, 0.05, 0.10, 0.20, 0.30)]
+        matched[name] = {"knob": k, "rates": results}
+        rows.append([name, f"{k:.3g}"] + [cell(x) for x in results])
+    report["matched"] = matched
+    text.append(table(f"Matched: each rule's threshold tuned to <= {MATCHED_RATE:.0%} A/A false keeps "
+                      "on the first half, reported on the second",
+                      ["rule", "tuned knob", "A/A", "+5%", "+10%", "+20%", "+30%"], rows))
+
+    # 3. false keeps of this harness's rule per kind of noise (defaults, and screening alone)
+    kinds: dict[str, Callable[[float], Trials]] = {
+        "recorded": lambda e: draw(second_half, e),
+        "recorded, whole ms": lambda e: draw(second_half, e, whole_ms=True),
+        **{k: (lambda e, k=k: simulated(k, e, n, rng))
+           for k in ("gaussian", "heavy", "quantized", "drift", "bursts")},
     }
-    main_table = run_table(pairs, rules, EFFECTS, trials, args.seed)
-    report["resampling"] = main_table
-    text.append(markdown(main_table, "Resampled real A/A noise (per-process median of 3)"))
+    screening = replace(policy, min_effect=0.0, min_rounds=1)
+    rows = []
+    noise_rates: dict[str, object] = {}
+    for kind, make in kinds.items():
+        null = make(0.0)
+        defaults = rate(ours(policy), policy.alpha, null)
+        screen = rate(ours(screening), screening.alpha, null)
+        worse = rate(ours(policy), policy.alpha, make(-0.02))
+        noise_rates[kind] = {"defaults": defaults, "screening": screen, "-2%": worse}
+        rows.append([kind, cell(defaults), cell(screen), cell(worse)])
+    report["noise_kinds"] = noise_rates
+    text.append(table("This harness's false keeps by kind of noise (alpha = 1%)",
+                      ["noise", "A/A, defaults", "A/A, min_effect 0 & min_rounds 1", "-2%, defaults"], rows))
 
-    for agg in ("min3", "single"):
-        t = run_table(pairs, {f"ours, {agg}": ours(policy)}, [0.0, 0.2], trials // 2, args.seed, agg)
-        report.setdefault("aggregates", {}).update(t)  # type: ignore[union-attr]
-    trade: dict[str, Rule] = {}
-    for alpha in (0.01, 0.02, 0.05):
-        for mr, conf in ((20, 3), (20, 0), (12, 2)):
-            trade[f"a={alpha} max={mr} confirm={conf}"] = ours(
-                replace(policy, alpha=alpha, max_rounds=mr, confirm_rounds=conf))
-    tt = run_table(pairs, trade, [0.0, -0.02, 0.2], trials // 2, args.seed)
-    report["tradeoff"] = tt
-    agg_table = report["aggregates"]  # type: ignore[index]
-    text.append(markdown(agg_table, "Per-process value: min of 3, or a single value"))  # type: ignore[arg-type]
-    flipped = {e: {n: tt[n][e] for n in tt} for e in next(iter(tt.values()))}
-    text.append(markdown(flipped, "Trade-off: alpha, max_rounds, confirm_rounds (rows) by effect"))
+    # 4. power and rounds on recorded noise; with the noise calibrated on the first half
+    aa = np.log(np.median(first_half[:, 0], axis=1)) - np.log(np.median(first_half[:, 1], axis=1))
+    plan = plan_from_aa(aa.tolist(), policy.alpha, 0.8, policy.max_rounds)
+    calibrated = replace(policy, noise=plan.noise)
+    rows = []
+    power: dict[str, object] = {}
+    for label, pol in (("defaults", policy), (f"noise calibrated ({plan.noise:.3f})", calibrated),
+                       ("confirm_rounds 1", replace(policy, confirm_rounds=1)),
+                       ("confirm_rounds 3", replace(policy, confirm_rounds=3)),
+                       ("max_rounds 12", replace(policy, max_rounds=12)),
+                       ("alpha 5%", replace(policy, alpha=0.05))):
+        res = [rate(ours(pol), pol.alpha, trials_by_effect[e]) for e in (0.0, 0.05, 0.10, 0.20, 0.30)]
+        power[label] = res
+        rows.append([label] + [cell(x) for x in res])
+    report["power"] = power
+    text.append(table("This harness: keep rate (median rounds) on recorded noise, reporting half",
+                      ["policy", "A/A", "+5%", "+10%", "+20%", "+30%"], rows))
+    text.append(f"Calibration on the first half: noise {plan.noise:.3f} (90% interval "
+                f"{plan.noise_low:.3f}-{plan.noise_high:.3f}), 80%-power detectable gain "
+                f"{plan.detectable_effect:.1%} (simulated on the A/A draws), recommended "
+                f"min_effect {plan.min_effect}\n")
+    report["plan"] = asdict(plan)
 
-    # The same 100 recorded pairs seen through two measures: wall seconds and CPU seconds.
-    by_measure: dict[str, dict[str, dict[str, float]]] = {}
-    for label, sources in (("wall", (("aa-cpu-pairs.json", "wall"),)), ("cpu", CPU_SOURCES)):
-        measured = load_pairs(args.data, sources)
-        t = run_table(measured, {f"ours, {label}": ours(policy), f"HCA, {label}": hca(policy.min_effect)},
-                      [0.0, -0.02, 0.05, 0.1, 0.2], trials // 2, args.seed)
-        by_measure.update(t)
-        plan_m = plan_from_aa(aa_log_ratios(measured), policy.alpha, 0.8, policy.max_rounds)
-        report.setdefault("measure_noise", {})[label] = asdict(plan_m)  # type: ignore[union-attr]
-    report["by_measure"] = by_measure
-    text.append(markdown(by_measure, "By measure, on the same 100 recorded pairs (wall vs CPU seconds)"))
-    noise = report["measure_noise"]  # type: ignore[index]
-    text.append("Noise and 80%-power detectable gain by measure: " + "; ".join(
-        f"{k}: noise {v['noise']:.3f}, detectable {v['detectable_effect']:.1%}"
-        for k, v in noise.items()) + "; instructions: noise 0, any change ≥ min_effect in 1 round\n")
-
-    det = detectable_80(pairs, policy, max(trials // 4, 200), args.seed)
-    plan = plan_from_aa(aa_log_ratios(pairs), policy.alpha, 0.8, policy.max_rounds)
-    report["detectable_80"] = {**det, "plan_from_aa": asdict(plan)}
-    text.append(f"Smallest gain kept with 80% power: measured {det['measured']:.3f}, "
-                f"plan_from_aa predicts {plan.detectable_effect:.3f} (noise {plan.noise:.3f}, "
-                f"recommended min_effect {plan.min_effect}, max_rounds {plan.max_rounds})\n")
-    report["instructions"] = instructions_check()
-    text.append(f"Instructions mode (Policy(min_effect=0.005, min_rounds=1, max_rounds=1)): "
-                f"{report['instructions']}\n")
-
-    if args.live:
-        lv = live(args.live_trials, [0.0, 0.1, 0.2], policy, args.seed)
-        report["live"] = lv
-        text.append(markdown(lv["table"], f"Live: {lv['trials']} trials per effect, "  # type: ignore[arg-type]
-                             f"{lv['loops']} loops, {lv['seconds']} s, A/A noise {lv['aa_noise']}"))
+    one = Policy(min_effect=0.005, min_rounds=1, max_rounds=1, deterministic=True)
+    instr = {f"{e:+.3f}": compare([1e9], [1e9 * (1 - e)], "lower", one).outcome
+             for e in (0.016, 0.005, 0.0, -0.01)}
+    report["instructions"] = instr
+    cost = look_cost(policy)
+    report["cost"] = cost
+    text.append(f"Instructions mode (min_effect 0.5%, one round): {instr}\n")
+    text.append(f"Decision cost (pure Python): {cost['per_look_ms']} ms per look over 24 rounds, "
+                f"{cost['keep_ms']} ms for a keep's estimate and interval\n")
+    report["seconds"] = round(time.time() - started, 1)
+    text.append(f"Run time: {report['seconds']} s (`python bench/decisions.py"
+                f"{' --quick' if args.quick else ''} --seed {args.seed}`)\n")
     print("\n".join(text))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"decisions-{'quick-' if args.quick else ''}{stamp}.json"
-    (RESULTS / name).write_text(json.dumps(report, indent=1, default=str))
-    (RESULTS / f"decisions-{'quick-' if args.quick else ''}latest.md").write_text("\n".join(text))
-    print(f"wrote {RESULTS / name}")
+    (RESULTS / f"decisions-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
+    (RESULTS / "decisions-latest.md").write_text("\n".join(text))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ class Calibration:
     written: bool = False
     measure: str = "wall"  # what was measured: a calibration speaks for its own measure only
     metric: str = ""
+    noise_low: float = 0.0  # 90% interval of `noise`: how sure the calibration is of it
+    noise_high: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +59,12 @@ def last_calibration(session: Session) -> Calibration | None:
     if calibration.metric and calibration.metric != session.config.metric.name:
         return None  # a benchmark metric since replaced by another
     return calibration
+
+
+def calibrated_noise(session: Session) -> float | None:
+    """The calibrated noise of the session's measure, or None when never calibrated."""
+    calibration = last_calibration(session)
+    return calibration.noise if calibration is not None and calibration.noise > 0 else None
 
 
 def calibrate(start: Path, rounds: int = 12, write: bool = False,
@@ -87,7 +95,7 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
         pol = session.config.policy()
         if config.metric.measure.deterministic:
             pol = stats.Policy(alpha=pol.alpha, min_effect=pol.min_effect, min_rounds=2,
-                               max_rounds=2, confirm_rounds=0)
+                               max_rounds=2, confirm_rounds=0, deterministic=True)
         # Instruction counts need no spread estimate, only proof that they repeat.
         measure_rounds = 2 if config.metric.measure.deterministic else rounds
         try:
@@ -100,13 +108,14 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
                                          config.metric.direction)
         plan = stats.plan_from_aa(d, alpha=pol.alpha, power=0.8, max_rounds=pol.max_rounds,
                                   policy=pol)
-        current = stats.detectable_effect(plan.noise, pol.alpha, 0.8, pol)
+        current = stats.detectable_effect(plan.noise, pol.alpha, 0.8, pol,
+                                          draws=[abs(x) for x in d]) if plan.noise > 0 else 0.0
         calibration = Calibration(
             commit=head, timestamp=now_ms(), rounds=len(result.rounds), noise=plan.noise,
             detectable_effect=current, recommended_min_effect=plan.min_effect,
             recommended_max_rounds=plan.max_rounds, current_min_effect=config.stats.min_effect,
             current_max_rounds=config.stats.max_rounds, log_ratios=[round(x, 6) for x in d],
-            written=write,
+            written=write, noise_low=plan.noise_low, noise_high=plan.noise_high,
         )
         if write and not config.metric.measure.deterministic:
             _write_settings(session, plan.min_effect, plan.max_rounds)

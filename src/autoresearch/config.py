@@ -134,7 +134,7 @@ class StatsConfig(_Section):
     min_effect: float = Field(default=0.05, ge=0, lt=1)
     min_rounds: int = Field(default=4, ge=1)
     max_rounds: int = Field(default=24, ge=1)
-    confirm_rounds: int = Field(default=3, ge=0, description="fresh rounds that re-estimate a keep")
+    confirm_rounds: int = Field(default=0, ge=0, description="extra rounds a keep must stay significant through")
     warmup: bool = True
     calibrated_for: Measure | None = Field(
         default=None, description="the measure whose noise set min_effect and max_rounds (calibrate --write)"
@@ -206,15 +206,21 @@ class Config(_Section):
             return (Direction.LOWER if match["cmp"] == "<=" else Direction.HIGHER), 0.0
         return (Direction.LOWER if match["sign"] == "+" else Direction.HIGHER), float(match["pct"]) / 100
 
-    def policy(self) -> stats.Policy:
-        """The statistics policy this configuration implies for its measure."""
+    def policy(self, noise: float | None = None) -> stats.Policy:
+        """The statistics policy this configuration implies for its measure.
+
+        `noise` is the calibrated sd-equivalent of a round's log-ratio for this measure, if any:
+        it fixes the test's score scale (the test is exact with or without it).
+        """
         from autoresearch import stats
 
         s = self.stats
         if self.metric.measure.deterministic:
-            return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1)
+            return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1,
+                                confirm_rounds=0, deterministic=True)
         return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
-                            max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds)
+                            max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds,
+                            noise=noise if noise and noise > 0 else None)
 
     def wants_warmup(self) -> bool:
         """A discarded first run per arm, except for exact counts and unaffordable single runs."""
@@ -333,7 +339,7 @@ def dump(config: Config) -> str:
         f"min_effect = {c.stats.min_effect:g}      # smallest relative gain worth keeping",
         f"min_rounds = {c.stats.min_rounds}",
         f"max_rounds = {c.stats.max_rounds}       # including the confirmation rounds",
-        f"confirm_rounds = {c.stats.confirm_rounds}    # a keep's reported gain comes from these fresh rounds",
+        f"confirm_rounds = {c.stats.confirm_rounds}    # extra rounds a keep must stay significant through",
         f"warmup = {'true' if c.stats.warmup else 'false'}",
     ]
     if c.stats.calibrated_for:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch import stats
+from autoresearch.calibrate import calibrated_noise
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import as_message, printable
@@ -133,7 +134,8 @@ def extend_experiment(start: Path, run: int, progress: Progress = lambda _: None
         raise UsageError("the working tree holds an unmeasured change: run or discard it first")
     latest = judged_before(book, past.tree, past.incumbent_tree) or past  # resubmitted since?
     go_on = continuation(latest.samples["incumbent"], latest.samples["candidate"],
-                         session.config.metric.direction, session.config.policy())
+                         session.config.metric.direction,
+                         session.config.policy(calibrated_noise(session)))
     if go_on.settled is not None:
         also = f" (with run {latest.run}, which continued it)" if latest.run != run else ""
         raise UsageError(
@@ -234,7 +236,7 @@ def _experiment(
     t = time.monotonic()
     bench = Bench(config, run_dir, slowest_known_s=_slowest_incumbent(book),
                   on_start=lambda pgid: note_group(session, pgid))
-    pol, prior, settled = session.config.policy(), None, None
+    pol, prior, settled = session.config.policy(calibrated_noise(session)), None, None
     earlier = judged_before(book, base["tree"], base["incumbent_tree"])
     if earlier is not None and config.metric.measure is not Measure.SINGLE:
         go_on = continuation(earlier.samples["incumbent"], earlier.samples["candidate"],
@@ -352,16 +354,12 @@ def decide(session: Session, result: Measurement) -> tuple[Verdict, str]:
         if check.violated:
             return Verdict.DISCARD, f"guard violated: {name} ({check.worsening:+.1%})"
     if comparison.outcome == "better":
-        return Verdict.KEEP, f"better by {comparison.improvement:.1%}"
-    if comparison.outcome == "worse" or comparison.reason == "worse":
-        return Verdict.DISCARD, "worse"
-    if comparison.ci[0] == comparison.ci[1]:  # a deterministic metric: the number says it all
-        return Verdict.DISCARD, comparison.reason
-    # A discard names the measured gain, so a reader can see how close it came.
-    low, high = (improvement_of(r, config.metric.direction) for r in comparison.ci)
-    low, high = min(low, high), max(low, high)
-    return Verdict.DISCARD, (f"{comparison.reason}: measured {comparison.improvement:+.1%} "
-                       f"[{low:+.1%}, {high:+.1%}], keeps need ≥ {config.stats.min_effect:.0%}")
+        if comparison.ci[0] == comparison.ci[1]:  # a deterministic measure: the number says it all
+            return Verdict.KEEP, f"better by {comparison.improvement:.1%}"
+        low, high = sorted(improvement_of(r, config.metric.direction) for r in comparison.ci)
+        return Verdict.KEEP, f"better by {comparison.improvement:.1%} [{low:+.1%}, {high:+.1%}]"
+    # the comparison's reason speaks the decision's terms: rounds, estimate, bar, p needed
+    return Verdict.DISCARD, comparison.reason
 
 
 def _secondary_medians(result: Measurement) -> dict[str, float]:

@@ -27,6 +27,7 @@ from autoresearch.measure.bench import Arm, Bench
 from autoresearch.model import (
     SCHEMA_VERSION,
     ConfigHeader,
+    Measure,
     RunRecord,
     Status,
     Verdict,
@@ -209,6 +210,9 @@ def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -
             "secondary": [m for m in secondary if m not in cfg.HARNESS_METRICS_NAMES]}
 
 
+INSTRUCTIONS_MIN_EFFECT = 0.005
+
+
 def build_config(opts: InitOptions, root: Path) -> cfg.Config:
     """The configuration `init` writes; a harness-measured primary gets its fixed name."""
     checks = opts.checks
@@ -224,6 +228,9 @@ def build_config(opts: InitOptions, root: Path) -> cfg.Config:
                              "checks_timeout": opts.checks_timeout},
                 "scope": {"include": list(opts.scope), "protect": list(opts.protect),
                           "link": list(opts.link)},
+                # exact counts see small gains: keep anything of at least 0.5%
+                "stats": ({"min_effect": INSTRUCTIONS_MIN_EFFECT}
+                          if opts.measure in {m.value for m in Measure if m.deterministic} else {}),
             }
         )
     except ValidationError as exc:

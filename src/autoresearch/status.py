@@ -172,7 +172,7 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
 
 
 def _close_call(record: RunRecord, config: cfg.Config) -> bool:
-    """A keep whose confirmed 95% interval reaches below min_effect: worth measuring again."""
+    """A keep whose interval (at the decision's level) reaches below min_effect: worth measuring again."""
     if not record.ci or record.ci[0] == record.ci[1]:
         return False  # deterministic metrics have no interval to doubt
     worst = min(improvement_of(r, config.metric.direction) for r in record.ci)

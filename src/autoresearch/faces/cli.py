@@ -334,7 +334,9 @@ def calibrate(
             return
         out = _console()
         out.print(f"A/A rounds: {c.rounds} on commit {c.commit[:10]}")
-        out.print(f"noise (sd-equivalent of the per-round log-ratio): {c.noise:.2%}")
+        out.print(f"noise (sd-equivalent of the per-round log-ratio): {c.noise:.2%}"
+                  + (f" (90% interval {c.noise_low:.1%} to {c.noise_high:.1%} from {c.rounds} rounds)"
+                     if c.noise > 0 and c.noise_high > 0 else ""))
         smallest = max(c.detectable_effect, c.current_min_effect)
         out.print(f"smallest gain kept with 80% power at the current settings "
                   f"(min_effect {c.current_min_effect:g}, max_rounds {c.current_max_rounds}): "
@@ -399,7 +401,7 @@ def status(
             out.print(f"keeps: {keeps}; expected number of them that are noise ≤ "
                       f"{st.expected_false_keeps:.2f}{marginal}")
             if st.marginal_keeps:
-                out.print("  (marginal = the confirmed 95% interval reaches below min_effect: "
+                out.print("  (marginal = the keep's interval reaches below min_effect: "
                           "worth measuring again)")
         if st.pending:
             out.print("[yellow]pending:[/] the working tree holds an unmeasured candidate "

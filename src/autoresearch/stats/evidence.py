@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from autoresearch import stats
 from autoresearch.model import RunRecord
 from autoresearch.stats import Direction, Policy, improvement_log_ratios, improvement_of
+from autoresearch.stats.robust import ratio_of, t_cdf, t_quantile, trimmed
 
 Z_975 = 1.959963984540054
 
@@ -108,15 +109,22 @@ def fixed_estimate(incumbent: Sequence[float], candidate: Sequence[float], direc
     if not d:
         raise ValueError("no rounds to estimate from")
     if max(d) - min(d) <= 1e-12 * max(1.0, abs(d[0])):  # an exact measure: the number is the answer
-        ratio = stats._ratio_of(d[0], direction)
+        ratio = ratio_of(d[0], direction)
         p = 0.0 if d[0] > 0 else 1.0
         return Estimate(ratio, (ratio, ratio), improvement_of(ratio, direction), p, len(d))
-    t = stats._trimmed(d, trim if len(d) >= 5 else 0.0)
-    low, high = stats._interval(t)
-    bounds = sorted((stats._ratio_of(low, direction), stats._ratio_of(high, direction)))
-    ratio = stats._ratio_of(t.est, direction)
-    return Estimate(ratio, (bounds[0], bounds[1]), improvement_of(ratio, direction),
-                    stats._p_greater(t), len(d))
+    t = trimmed(d, trim if len(d) >= 5 else 0.0)
+    if not math.isfinite(t.se):
+        low, high, p = -math.inf, math.inf, 0.5
+    elif t.se == 0:
+        low = high = t.est
+        p = 0.0 if t.est > 0 else 1.0
+    else:
+        half = t_quantile(t.df, 0.975) * t.se
+        low, high = t.est - half, t.est + half
+        p = 1.0 - t_cdf(t.est / t.se, t.df)
+    bounds = sorted((ratio_of(low, direction), ratio_of(high, direction)))
+    ratio = ratio_of(t.est, direction)
+    return Estimate(ratio, (bounds[0], bounds[1]), improvement_of(ratio, direction), p, len(d))
 
 
 def resumed(policy: Policy) -> Policy:
