@@ -21,7 +21,7 @@ from autoresearch.errors import ConfigError
 from autoresearch.model import Direction, Measure
 
 if TYPE_CHECKING:
-    from autoresearch import stats
+    from autoresearch.stats import Policy
 
 CONFIG_FILE = "autoresearch.toml"
 BRIEF_FILE = "autoresearch.md"
@@ -206,21 +206,21 @@ class Config(_Section):
             return (Direction.LOWER if match["cmp"] == "<=" else Direction.HIGHER), 0.0
         return (Direction.LOWER if match["sign"] == "+" else Direction.HIGHER), float(match["pct"]) / 100
 
-    def policy(self, noise: float | None = None) -> stats.Policy:
+    def policy(self, noise: float | None = None) -> Policy:
         """The statistics policy this configuration implies for its measure.
 
         `noise` is the calibrated sd-equivalent of a round's log-ratio for this measure, if any:
         it fixes the test's score scale (the test is exact with or without it).
         """
-        from autoresearch import stats
+        from autoresearch.stats import Policy
 
         s = self.stats
         if self.metric.measure.deterministic:
-            return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1,
-                                confirm_rounds=0, deterministic=True)
-        return stats.Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
-                            max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds,
-                            noise=noise if noise and noise > 0 else None)
+            return Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=1, max_rounds=1,
+                          confirm_rounds=0, deterministic=True)
+        return Policy(alpha=s.alpha, min_effect=s.min_effect, min_rounds=s.min_rounds,
+                      max_rounds=s.max_rounds, confirm_rounds=s.confirm_rounds,
+                      noise=noise if noise and noise > 0 else None)
 
     def wants_warmup(self) -> bool:
         """A discarded first run per arm, except for exact counts and unaffordable single runs."""

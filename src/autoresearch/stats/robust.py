@@ -11,9 +11,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Union
 
-Direction = Literal["lower", "higher"]
+if TYPE_CHECKING:  # model imports pydantic; the statistics need only the two values
+    from autoresearch import model
+
+# which way is better: the model's enum, or its plain value
+Direction = Union[Literal["lower", "higher"], "model.Direction"]
 _NORMAL = NormalDist()
 
 

@@ -189,10 +189,11 @@ class _Judge:
                     return self._stop("not_better", k, t, (
                         f"a useful gain is unlikely: all {k} rounds measured "
                         f"{self._gain(t.est):+.1%}, useful ≥ {min(2 * p.min_effect, 0.99):.0%}"))
+                if upper < 0:  # even the optimistic bound is a loss
+                    return self._stop("not_better", k, t, "worse")
                 if upper < self.useful:
-                    what = "worse" if upper < 0 else "a useful gain is unlikely"
                     return self._stop("not_better", k, t, (
-                        f"{what} after {k} rounds: estimate "
+                        f"a useful gain is unlikely after {k} rounds: estimate "
                         f"{self._gain(t.est):+.1%}, at most {self._gain(upper):+.1%} at "
                         f"{1 - p.futility:.0%} confidence, useful ≥ {min(2 * p.min_effect, 0.99):.0%} "
                         f"(twice min_effect)"))
@@ -325,7 +326,7 @@ def _deterministic(d: Sequence[float], direction: Direction, threshold: float) -
         outcome: Outcome = "better"
         reason, p = "deterministic measure: better", 0.0
     elif est < -DETERMINISTIC_TOLERANCE:
-        outcome, reason, p = "worse", "deterministic measure: worse", 1.0
+        outcome, reason, p = "worse", "worse", 1.0
     else:
         outcome = "not_better"
         reason = ("no difference" if abs(est) <= DETERMINISTIC_TOLERANCE
