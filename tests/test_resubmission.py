@@ -104,13 +104,14 @@ def test_submitting_the_same_change_again_continues_its_test(repo: Repo):
     repo.set("MEM", 51)
     second = repo.cli_json("run", "-m", "touch MEM again")
     assert second["verdict"] == "discard"
-    assert (second["continues"], second["prior_rounds"], second["rounds"]) == (first["run"], 4, 5)
+    # to the design's last look: max_rounds 8 (no confirmation rounds by default)
+    assert (second["continues"], second["prior_rounds"], second["rounds"]) == (first["run"], 4, 8)
     assert any("continues its 4 rounds" in n for n in second["notes"])
     repo.set("MEM", 51)
     third = repo.cli_json("run", "-m", "and again")
-    assert (third["verdict"], third["rounds"], third["continues"]) == ("discard", 5, second["run"])
+    assert (third["verdict"], third["rounds"], third["continues"]) == ("discard", 8, second["run"])
     assert any("verdict stands" in n for n in third["notes"])
-    assert len(repo.runs()[-1]["samples"]["candidate"]) == 5
+    assert len(repo.runs()[-1]["samples"]["candidate"]) == 8
     proc = repo.cli("extend", str(first["run"]), check=2)
     assert "settled" in proc.stderr
     assert repo.git("status", "--porcelain") == ""
@@ -126,6 +127,6 @@ def test_extend_continues_an_undecided_discard(repo: Repo):
     first = repo.cli_json("run", "-m", "touch MEM")
     assert repo.read("work.py").count("MEM = 50") == 1  # restored
     extended = repo.cli_json("extend", str(first["run"]))
-    assert (extended["continues"], extended["prior_rounds"], extended["rounds"]) == (first["run"], 4, 5)
+    assert (extended["continues"], extended["prior_rounds"], extended["rounds"]) == (first["run"], 4, 8)
     assert repo.git("status", "--porcelain") == ""
     assert repo.cli("extend", "99", check=2).stderr.count("no run 99") == 1
