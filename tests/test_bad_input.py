@@ -36,25 +36,27 @@ def _commit_config(repo: Repo, old: str, new: str) -> None:
     repo.git("commit", "-qm", "config", "autoresearch.toml")
 
 
-def test_one_confirmation_round_keeps_an_infinite_interval_readable(repo: Repo):
-    # One fresh round cannot estimate a spread: the interval is infinite, and must survive the ledger.
+def test_one_round_keeps_an_infinite_interval_readable(repo: Repo):
+    # One noisy round cannot estimate a spread: the interval is infinite, and must survive the ledger.
     repo.write("autoresearch.sh", NOISY_BENCH, executable=True)
     repo.git("commit", "-qam", "noisy benchmark")
     repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", "--timeout", "10")
-    _commit_config(repo, "confirm_rounds = 3", "confirm_rounds = 1")
+    text = repo.read("autoresearch.toml").replace("min_rounds = 4", "min_rounds = 1")
+    repo.write("autoresearch.toml", text.replace("max_rounds = 24", "max_rounds = 1"))
+    repo.git("commit", "-qm", "config", "autoresearch.toml")
     repo.set("COST", 50)
-    kept = repo.cli_json("run", "-m", "halve the cost")
-    assert kept["verdict"] == "keep"
+    judged = repo.cli_json("run", "-m", "halve the cost")
+    assert judged["verdict"] == "discard" and judged["rounds"] == 1  # one sign is no proof
     line = repo.runs()[-1]
-    assert line["run"] == kept["run"] and "Infinity" in line["ci"]
+    assert line["run"] == judged["run"] and "Infinity" in line["ci"]
     log = repo.cli_json("log")
     assert not log["warnings"]
-    assert [r["run"] for r in log["runs"]][-1] == kept["run"]
+    assert [r["run"] for r in log["runs"]][-1] == judged["run"]
     for command in ("log", "status"):  # strict JSON for scripts: no bare Infinity
         out = repo.cli(command, "--json").stdout
         json.loads(out, parse_constant=_refuse)
-    repo.set("MEM", 51)  # the next run number is new, not the kept one's again
-    assert repo.cli_json("run", "-m", "nothing")["run"] == kept["run"] + 1
+    repo.set("MEM", 51)  # the next run number is new, not the judged one's again
+    assert repo.cli_json("run", "-m", "nothing")["run"] == judged["run"] + 1
 
 
 def test_a_candidate_whose_metric_reaches_zero_is_a_crash_that_says_why(session: Repo):
