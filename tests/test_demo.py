@@ -70,6 +70,14 @@ def test_demo_judges_every_planted_candidate(tmp_path: Path):
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True)
     assert status.stdout == ""
     assert (repo / "autoresearch.jsonl").exists()
+    # the night's report on the demo's session
+    report = subprocess.run([sys.executable, "-m", "autoresearch", "report", "--json"], cwd=repo,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    files = json.loads(report.stdout)
+    assert files["report"]["total"]["gain"] > 0.5  # the kept compile step alone is −76…−81%
+    assert "Compile expressions" in Path(files["markdown"]).read_text()
+    assert all(Path(files[k]).stat().st_size > 10_000 for k in ("png", "svg", "html"))
 
 
 @pytest.mark.slow
