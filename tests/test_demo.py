@@ -18,7 +18,7 @@ DEMO_TIMEOUT_S = 1500
 
 
 def test_examples_are_bundled():
-    assert {"template-engine"} <= set(examples())
+    assert {"template-engine", "expert-streaming", "word-count"} <= set(examples())
 
 
 def test_prepare_makes_a_clean_repository_and_refuses_a_used_folder(tmp_path: Path):
@@ -105,3 +105,25 @@ def test_demo_on_expert_streaming(tmp_path: Path):
     grow = verdict("Never evict")
     assert grow[0] == "discard"
     assert grow[1].startswith("guard violated: resident_mb" if lru_kept else "patch does not apply")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(DEMO_TIMEOUT_S + 60)
+def test_demo_on_the_c_example_gives_exact_verdicts(tmp_path: Path):
+    """Instruction counts of a C program: every verdict is exact, whatever the machine's load."""
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "demo", "--example", "word-count",
+                           "--dir", str(tmp_path / "c"), "--json"], capture_output=True, text=True,
+                          timeout=DEMO_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [r for r in json.loads(proc.stdout)["runs"] if r["verdict"] != "baseline"]
+    got = [(r["description"].split()[0], r["verdict"]) for r in runs]
+    assert got == [("Size", "keep"), ("Tidy", "discard"), ("Insertion", "discard"), ("Read", "keep"),
+                   ("ASCII", "checks_failed"), ("Benchmark", "discard"), ("Keep", "keep")]
+    reasons = [r["reason"] for r in runs]
+    assert reasons[1] == "no difference" and reasons[2] == "worse"
+    assert "test_inner_apostrophes_belong_to_the_word" in reasons[4]  # the failing C test, named
+    assert reasons[5] == "tampered: autoresearch.sh"
+    # the counts include the shell around the program, whose share depends on the machine:
+    # the ratios sit within a point of the ones in candidates/README.md
+    ratios = [r["ratio"] for r in runs if r["verdict"] == "keep"]
+    assert ratios == pytest.approx([0.727, 0.689, 0.950], abs=0.01)
