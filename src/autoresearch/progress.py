@@ -61,7 +61,7 @@ class ProgressEvent:
 
     @property
     def interval(self) -> tuple[float, float] | None:
-        """The running gain's 95% interval, once the rounds allow one."""
+        """The running gain's interval at the level a crossing needs now, once the rounds allow one."""
         from autoresearch.stats import improvement_of
 
         c = self.comparison

@@ -292,7 +292,7 @@ def _render_experiment(result) -> None:
     out.print(f"run {r.run}: [bold {color}]{r.verdict.upper()}[/] — {_esc(r.reason)}", markup=True)
     if r.ratio is not None and r.ci is not None:
         out.print(f"  estimate ratio {ratio_with_interval(r)} "
-                  f"({_change(r.improvement)}; paired rounds, 95% interval)")
+                  f"({_change(r.improvement)}; paired rounds, interval at the test's level)")
         out.print(f"  medians  candidate {_value(r.metric, unit)}, incumbent {_value(r.incumbent_metric, unit)}")
         out.print(f"  rounds   {r.rounds}   p = {r.p_value:.2g}")
         secondary = {k: v for k, v in r.metrics.items()}

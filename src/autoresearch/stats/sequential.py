@@ -203,7 +203,9 @@ class _Judge:
         if pending:
             reason = f"crossed after {pending} rounds; confirming"
             return self._result("continue", len(d), t, t, reason, pending, self._level(pending))
-        return self._result("continue", len(d), t, t, "measuring", 0, 0.0)
+        # while measuring, the interval is at the alpha spent by the latest look
+        latest = signflip.spent(p.alpha, len(d), p.first_look, p.spend_rounds)
+        return self._result("continue", len(d), t, t, "measuring", 0, latest)
 
     def _gain(self, log_gain: float) -> float:
         return improvement_of(ratio_of(log_gain, self.direction), self.direction)
