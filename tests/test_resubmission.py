@@ -130,3 +130,21 @@ def test_extend_continues_an_undecided_discard(repo: Repo):
     assert (extended["continues"], extended["prior_rounds"], extended["rounds"]) == (first["run"], 4, 8)
     assert repo.git("status", "--porcelain") == ""
     assert repo.cli("extend", "99", check=2).stderr.count("no run 99") == 1
+
+
+def test_only_the_current_segment_is_continued():
+    """Another segment may measure another metric: its rounds are never a prefix here."""
+    from autoresearch.experiment import judged_before
+    from autoresearch.infra.ledger import Ledger
+    from autoresearch.model import ConfigHeader, RunRecord
+
+    def discard(run: int, segment: int) -> RunRecord:
+        return RunRecord(run=run, segment=segment, status="discard", verdict="discard", timestamp=0,
+                         tree="t", incumbent_tree="i", samples={"incumbent": [1.0], "candidate": [1.0]})
+
+    headers = [ConfigHeader(name="s", metricName="m"), ConfigHeader(name="s", metricName="cpu_s")]
+    book = Ledger(headers=headers, runs=[discard(2, 0)])
+    assert judged_before(book, "t", "i") is None
+    book.runs.append(discard(4, 1))
+    assert judged_before(book, "t", "i").run == 4
+    assert judged_before(book, "t", "other") is None

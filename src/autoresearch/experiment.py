@@ -122,7 +122,10 @@ def extend_experiment(start: Path, run: int, progress: Progress = lambda _: None
     past = next((r for r in book.runs if r.run == run), None)
     if past is None:
         raise UsageError(f"no run {run} in the ledger")
-    if past.verdict != "discard" or not past.samples.get("candidate") or not past.tree:
+    if past.segment != book.segment:
+        raise UsageError(f"run {run} belongs to segment {past.segment}, which measured something "
+                         f"else; this is segment {book.segment}")
+    if past.verdict is not Verdict.DISCARD or not past.samples.get("candidate") or not past.tree:
         raise UsageError(f"run {run} is a {past.verdict} without measured rounds to continue: only a "
                          "measured discard can be extended")
     if past.incumbent_tree != git.tree_of("HEAD"):
@@ -312,9 +315,13 @@ def cpu_veto(session: Session, incumbent: Arm, candidate: Arm, run_dir: Path,
 
 
 def judged_before(book: ledger.Ledger, tree: str, incumbent_tree: str) -> RunRecord | None:
-    """The latest measured discard of exactly this tree against exactly this incumbent tree."""
+    """The latest measured discard of exactly this tree against exactly this incumbent tree.
+
+    Only in the current segment: another segment may measure something else.
+    """
     for past in reversed(book.runs):
-        if (past.tree == tree and past.incumbent_tree == incumbent_tree and past.verdict is Verdict.DISCARD
+        if (past.segment == book.segment and past.tree == tree
+                and past.incumbent_tree == incumbent_tree and past.verdict is Verdict.DISCARD
                 and past.samples.get("candidate")):
             return past
     return None
