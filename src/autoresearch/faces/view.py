@@ -48,7 +48,7 @@ class PlainView:
     def phase(self, event: ProgressEvent) -> None:
         # one line per step, not per round: a log of a night stays readable
         if event.phase in ("proposing", "checks", "warm-up", "build") or (
-                event.phase == MEASURING and event.round == 1):
+                event.phase == MEASURING and event.round == 1 and event.comparison is None):
             self._print(str(event))
 
     def experiment(self, result: ExperimentResult, state: LoopState) -> None:
