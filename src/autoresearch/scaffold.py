@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from autoresearch.progress import Progress, ProgressEvent
 from autoresearch.record import recover
 from autoresearch.session import Session
 from autoresearch.stats import median
+
+log = logging.getLogger(__name__)
 
 BRIEF_TEMPLATE = """\
 # Research brief: {name}
@@ -318,7 +321,6 @@ class _Undo:
             # user changed meanwhile is lost.
             git.run("symbolic-ref", "HEAD", f"refs/heads/{self.start_branch}")
             git.run("reset", "--quiet", "--mixed", self.start_head)
-            remove_worktrees(git, Paths(root))
             if git.branch_exists(self.new_branch):
                 git.run("branch", "-D", "--quiet", self.new_branch)
         for rel, data in self.written.items():
@@ -327,6 +329,11 @@ class _Undo:
                 path.unlink()
         for rel, data in self.replaced.items():
             (root / rel).write_bytes(data)
+        if self.new_branch is not None:
+            try:  # last: a checkout that will not go must not keep the rest from being undone
+                remove_worktrees(git, Paths(root))
+            except AutoresearchError as exc:
+                log.warning("the measured checkouts were left in place: %s", exc)
 
 
 def _start_session(git: Git, opts: InitOptions, progress: Progress, undo: _Undo) -> InitResult:
