@@ -15,13 +15,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 # Imported on first use, so `import autoresearch` (and `autoresearch --help`) stays fast.
+# name -> (module, attribute). A name never equals a submodule's: importing the submodule would
+# replace the function on the package (so the status function is `session_status`).
 _API = {
     "init_session": "autoresearch.scaffold",
     "InitOptions": "autoresearch.scaffold",
     "open_session": "autoresearch.session",
-    "status": "autoresearch.status",
+    "session_status": "autoresearch.status:status",
     "run_experiment": "autoresearch.experiment",
-    "calibrate": "autoresearch.calibrate",
+    "calibrate_noise": "autoresearch.calibrate:calibrate",
     "run_loop": "autoresearch.loop",
     "Budget": "autoresearch.loop",
     "compare": "autoresearch.stats",
@@ -36,7 +38,8 @@ __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
+    target = _API.get(name)
+    if target is None:
         raise AttributeError(f"module 'autoresearch' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute or name)
