@@ -135,3 +135,72 @@ def test_only_the_repositorys_own_drivers_are_switched_off(repo: Repo, tmp_path:
     assert {"filter.evil.clean=", "filter.evil.smudge=", "diff.evil.textconv=",
             "commit.gpgSign=false"} <= pairs
     assert not any(p.startswith("filter.lfs") for p in pairs)
+
+
+# --- commits no experiment made -----------------------------------------------------------
+
+
+def test_an_agents_own_commit_is_judged_not_taken_as_the_incumbent(session: Repo):
+    incumbent = session.git("rev-parse", "HEAD")
+    session.set("COST", 200)
+    session.git("commit", "-qam", "agent: trust me, faster")
+    agent_commit = session.git("rev-parse", "HEAD")
+    status = session.cli_json("status")
+    assert status["unjudged_commits"] == [agent_commit] and status["pending"]
+    assert any(agent_commit[:10] in w and "judges it" in w for w in status["warnings"])
+    result = session.cli_json("run", "-m", "measure what is there")
+    assert (result["verdict"], result["reason"]) == ("discard", "worse")
+    assert session.runs()[-1]["unjudged_commits"] == [agent_commit]
+    # Where the honest verdict leaves it: the incumbent, with the agent's commit still reachable.
+    assert session.git("rev-parse", "HEAD") == incumbent
+    assert session.git("rev-parse", f"refs/autoresearch/speed/unjudged/{result['run']}") == agent_commit
+    assert "COST = 100" in session.read("work.py") and session.git("status", "--porcelain") == ""
+    assert session.cli_json("status")["unjudged_commits"] == []
+
+    session.set("COST", 50)
+    session.git("commit", "-qam", "agent: really faster")
+    result = session.cli_json("run", "-m", "measure it")
+    assert result["verdict"] == "keep"
+    assert session.git("rev-parse", "HEAD") == result["commit"]
+    assert session.git("rev-parse", "HEAD^") == incumbent  # measured against the last keep
+
+
+def test_a_configuration_commit_by_the_user_is_accepted(session: Repo):
+    session.write("autoresearch.toml", session.read("autoresearch.toml") + "\n# tuned\n")
+    session.git("commit", "-qam", "tune the config")
+    config_commit = session.git("rev-parse", "HEAD")
+    status = session.cli_json("status")
+    assert status["unjudged_commits"] == [] and not status["pending"]
+    assert any("taken as your configuration" in w for w in status["warnings"])
+    session.set("COST", 50)
+    result = session.cli_json("run", "-m", "halve cost")
+    assert result["verdict"] == "keep" and session.git("rev-parse", "HEAD^") == config_commit
+
+
+COMMITS_ITSELF = """
+import os, subprocess
+common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                        capture_output=True, text=True).stdout.strip()
+if common:  # the main repository's working tree holds this very candidate
+    subprocess.run(["git", "-C", os.path.dirname(common), "commit", "-qam", "candidate commits itself"],
+                   capture_output=True)
+"""
+
+
+def test_candidate_code_committing_during_its_checks_does_not_stay_head(session: Repo):
+    incumbent = session.git("rev-parse", "HEAD")
+    session.write("work.py", session.read("work.py").replace("FAIL = False", "FAIL = True") + COMMITS_ITSELF)
+    result = session.cli_json("run", "-m", "broken, and commits itself")
+    assert result["verdict"] == "checks_failed"
+    # Unsealed, the commit happened and was undone; sealed, the code never saw the repository.
+    assert (any("no experiment made" in n for n in result["notes"])
+            or session.runs()[-1].get("sandbox") not in (None, "off"))
+    assert session.git("rev-parse", "HEAD") == incumbent
+    assert "FAIL = False" in session.read("work.py") and session.git("status", "--porcelain") == ""
+
+    session.write("work.py", session.read("work.py").replace("COST = 100", "COST = 50") + COMMITS_ITSELF)
+    result = session.cli_json("run", "-m", "faster, and commits itself")
+    assert result["verdict"] == "keep"
+    assert session.git("rev-parse", "HEAD") == result["commit"]
+    assert session.git("rev-parse", "HEAD^") == incumbent
+    assert session.git("status", "--porcelain") == ""

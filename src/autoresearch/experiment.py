@@ -168,11 +168,15 @@ def _experiment(
     run = book.next_run()
     progress = tracked(progress, paths.progress, run, description)  # also for the dashboard
     scope = [] if owns_new_files else config.scope.include  # for new untracked files
-    snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}", scope)
+    # Commits on the branch that no experiment made are part of this candidate, never its base.
+    incumbent_of = session.incumbent(book)
+    snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}",
+                             incumbent_of.commit, scope)
     if snapshot is None:
         if reject is None:
             raise UsageError("nothing to measure: the working tree is identical to the incumbent")
-        return _unmeasured(session, run, book.segment, description, hypothesis, proposer, reject, extra)
+        return _unmeasured(session, run, book.segment, description, hypothesis, proposer, reject,
+                           incumbent_of.commit, extra)
     run_dir = paths.run_dir(run)
     write_json(paths.pending, {"run": run, "snapshot": snapshot.commit, "tree": snapshot.tree,
                                "incumbent": snapshot.incumbent, "description": description,
@@ -188,11 +192,15 @@ def _experiment(
         "candidate_ref": ref, "tree": snapshot.tree, "incumbent_tree": git.tree_of(snapshot.incumbent),
         **extra,
     }
+    if incumbent_of.candidate_commits:
+        base["unjudged_commits"] = [c.commit for c in incumbent_of.candidate_commits]
 
     ignored = untracked_outside(git, paths, scope)
     notes = ([f"untracked files outside the scope are not part of the candidate: "
               f"{', '.join(printable(p) for p in ignored[:5])}"
               + (" …" if len(ignored) > 5 else "")] if ignored else [])
+    notes += [f"commit {c.describe()} was not made by an experiment: judged as part of this candidate"
+              for c in incumbent_of.candidate_commits]
 
     def finish(verdict: Verdict, reason: str, tail: str = "", **fields: Any) -> ExperimentResult:
         durations["total_s"] = round(time.monotonic() - started, 3)
@@ -337,10 +345,9 @@ def _continuation_note(run: int, rounds: int, pol: stats.Policy, settled: bool) 
 
 
 def _unmeasured(session: Session, run: int, segment: int, description: str,
-                hypothesis: str | None, proposer: str | None, reason: str,
+                hypothesis: str | None, proposer: str | None, reason: str, head: str,
                 extra: dict[str, Any]) -> ExperimentResult:
     """Record a proposal that left nothing to measure; the working tree is already the incumbent."""
-    head = session.git.rev("HEAD")
     record = RunRecord(run=run, segment=segment, description=description, hypothesis=hypothesis,
                        proposer=proposer, incumbent_commit=head, status=Status.DISCARD,
                        verdict=Verdict.DISCARD, reason=reason, timestamp=now_ms(), **extra)

@@ -152,7 +152,8 @@ def _propose(session: Session, proposer: Proposer) -> Proposal | None:
 def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View) -> ExperimentResult:
     description = proposal.description or _describe_diff(session)
     # Every change since the proposal started is the proposer's, new files outside the scope too.
-    changed = workspace_tree(session.git, session.paths) != session.git.tree_of("HEAD")
+    changed = (workspace_tree(session.git, session.paths)
+               != session.git.tree_of(session.incumbent().commit))
     reject = proposal.skip_measure or (None if changed else "no change")
     extra = {"tokens": proposal.tokens or None, "cost_usd": proposal.cost_usd or None,
              "transcript": str(proposal.transcript) if proposal.transcript else None}

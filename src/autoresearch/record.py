@@ -12,6 +12,7 @@ from autoresearch.infra.workspace import (
     Snapshot,
     advance_branch,
     restore,
+    unjudged_ref,
     workspace_tree,
 )
 from autoresearch.model import RunRecord
@@ -45,21 +46,29 @@ def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> tupl
 
 def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
            keep_commit: str | None, scope: list[str]) -> list[str]:
-    """Carry out a recorded decision; safe to repeat after an interruption."""
+    """Carry out a recorded decision; safe to repeat after an interruption.
+
+    The branch ends at the verdict's commit: the kept one, or the incumbent. A branch that
+    moved elsewhere (commits no experiment made, before this one or by the candidate's code
+    during it) is never left there; its commit stays reachable under a ref.
+    """
     git, paths = session.git, session.paths
     notes = []
+    target = keep_commit or incumbent
     head = git.rev("HEAD")
-    if keep_commit:
-        if head == incumbent:
-            advance_branch(git, session.config.session.branch, keep_commit, incumbent)
-        elif head != keep_commit:
-            notes.append(f"HEAD moved to {head[:10]} meanwhile; kept commit {keep_commit[:10]} not applied")
-    else:
-        current = workspace_tree(git, paths, scope)
-        if current == tree:
-            restore(git, paths, scope)
-        elif current != git.tree_of("HEAD"):
-            notes.append("the working tree changed during the experiment; it was left as it is")
+    current = None if keep_commit else workspace_tree(git, paths, scope)
+    if head != target:
+        if head != incumbent:
+            ref = unjudged_ref(session.config.session.name, record.run)
+            git.run("update-ref", ref, head)
+            notes.append(f"the branch was at {head[:10]}, which no experiment made; it now ends at "
+                         f"{target[:10]} ({'kept' if keep_commit else 'the incumbent'}), and {ref} "
+                         f"keeps {head[:10]}")
+        advance_branch(git, session.config.session.branch, target, head)
+    if current == tree:
+        restore(git, paths, scope)
+    elif current is not None and current != git.tree_of(target):
+        notes.append("the working tree changed during the experiment; it was left as it is")
     if record.run not in {r.run for r in session.ledger().runs}:
         ledger.append(paths.ledger, record)
     clear_pending(session)

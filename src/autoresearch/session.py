@@ -10,6 +10,8 @@ from autoresearch.errors import UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
 from autoresearch.infra.state import Paths
+from autoresearch.infra.workspace import Incumbent, find_incumbent
+from autoresearch.model import Status
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,14 @@ class Session:
 
     def ledger(self) -> ledger.Ledger:
         return ledger.read(self.paths.ledger)
+
+    def incumbent(self, book: ledger.Ledger | None = None) -> Incumbent:
+        """The commit the next candidate is judged against (see `workspace.find_incumbent`)."""
+        book = book or self.ledger()
+        recorded = {c for r in book.runs
+                    for c in (r.incumbent_commit, r.commit if r.status is Status.KEEP else None) if c}
+        session_files = [*self.config.protected_paths(), cfg.BRIEF_FILE, cfg.IDEAS_FILE]
+        return find_incumbent(self.git, recorded, session_files)
 
 
 def open_session(start: Path) -> Session:

@@ -32,6 +32,7 @@ class SessionStatus:
     runs: list[RunRecord]
     pending: bool
     interrupted: dict[str, Any] | None
+    unjudged_commits: list[str]  # commits on the branch no experiment made, judged next
     warnings: list[str]
     expected_false_keeps: float
     marginal_keeps: list[int]  # run numbers of keeps that were close calls
@@ -79,6 +80,7 @@ class SessionStatus:
             "last": [summarize(r) for r in self.runs[-last:]],
             "pending": self.pending,
             "interrupted": self.interrupted,
+            "unjudged_commits": self.unjudged_commits,
             "warnings": self.warnings,
             "expected_false_keeps": self.expected_false_keeps,
             "marginal_keeps": self.marginal_keeps,
@@ -123,10 +125,11 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
     for r in runs:
         if not r.is_baseline:
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    incumbent_commit = session.incumbent(book)
     pending = check_workspace and (
         workspace_tree(session.git, session.paths, session.config.scope.include)
-        != session.git.tree_of("HEAD"))
-    warnings = list(book.warnings)
+        != session.git.tree_of(incumbent_commit.commit))
+    warnings = list(book.warnings) + incumbent_commit.warnings()
     if not book.headers:
         warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
     from autoresearch.calibrate import noise_warnings
@@ -159,6 +162,7 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
         runs=runs,
         pending=pending,
         interrupted=read_json(session.paths.pending),
+        unjudged_commits=[c.commit for c in incumbent_commit.candidate_commits],
         warnings=warnings,
         expected_false_keeps=audit.expected_false_keeps,
         marginal_keeps=[r.run for r in measured_keeps if _close_call(r, c)],

@@ -29,6 +29,78 @@ class Snapshot:
     untracked_scope: tuple[str, ...] = ()  # new untracked files outside it were left out
 
 
+@dataclass(frozen=True)
+class Unjudged:
+    """A commit on the session branch that no experiment made."""
+
+    commit: str
+    subject: str
+    paths: tuple[str, ...]
+    configuration: bool  # touches only files no candidate may change: the user's own config
+
+    def describe(self) -> str:
+        shown = ", ".join(self.paths[:3]) + (" …" if len(self.paths) > 3 else "")
+        return f"{self.commit[:10]} {self.subject!r} ({shown})"
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """What a candidate is judged against: the last commit the harness made or accepted.
+
+    Commits above it on the branch (an agent's own commit, or one candidate code made during
+    its checks) are part of the next candidate, never the incumbent unmeasured.
+    """
+
+    commit: str
+    candidate_commits: tuple[Unjudged, ...] = ()  # above `commit`, newest first: judged next
+    configuration: tuple[Unjudged, ...] = ()  # accepted as the user's configuration
+    unrelated: bool = False  # HEAD descends from no recorded commit: taken as it is
+
+    def warnings(self) -> list[str]:
+        out = [f"commit {c.describe()} was not made by an experiment; the next `autoresearch run` "
+               "judges it as part of the candidate" for c in self.candidate_commits]
+        out += [f"commit {c.describe()} changes only session files and is taken as your "
+                "configuration" for c in self.configuration]
+        if self.unrelated:
+            out.append(f"the branch does not descend from any commit this session recorded; "
+                       f"{self.commit[:10]} is taken as the incumbent")
+        return out
+
+
+# How far back to look for the last recorded commit before taking HEAD as it is.
+_HISTORY_LIMIT = 200
+
+
+def find_incumbent(git: Git, recorded: set[str], protected: list[str]) -> Incumbent:
+    """The incumbent for the next experiment, given the commits the session's ledger recorded.
+
+    Walking back from HEAD, each commit up to the last recorded one was made outside an
+    experiment. Those that change only files no candidate may change (the config, the
+    benchmark, the user's protected paths) are the user's configuration and accepted; from the
+    oldest one that changes anything else, all are judged as part of the next candidate.
+    """
+    head = git.rev("HEAD")
+    if not recorded or head in recorded:
+        return Incumbent(head)
+    newer: list[Unjudged] = []
+    for sha in git.run("rev-list", "--first-parent", f"--max-count={_HISTORY_LIMIT}", head).split():
+        if sha in recorded:
+            break
+        parent = git.run("rev-parse", "--verify", "--quiet", f"{sha}^", check=False)
+        if not parent:
+            return Incumbent(head, unrelated=True)
+        paths = tuple(git.changed_paths(parent, sha))
+        newer.append(Unjudged(sha, git.run("log", "-1", "--format=%s", sha), paths,
+                              all(any(glob_match(p, g) for g in protected) for p in paths)))
+    else:
+        return Incumbent(head, unrelated=True)
+    oldest_code = max((i for i, c in enumerate(newer) if not c.configuration), default=None)
+    if oldest_code is None:
+        return Incumbent(head, configuration=tuple(newer))
+    base = git.rev(f"{newer[oldest_code].commit}^")
+    return Incumbent(base, tuple(newer[:oldest_code + 1]), tuple(newer[oldest_code + 1:]))
+
+
 def preexisting_untracked(paths: Paths) -> set[str]:
     data = read_json(paths.preexisting)
     return set(data["paths"]) if data else set()
@@ -80,9 +152,9 @@ def workspace_tree(git: Git, paths: Paths, scope: list[str] = ()) -> str:
     return git.snapshot_tree(paths.state / f"snapshot-{os.getpid()}.index", exclude=exclude)
 
 
-def take_snapshot(git: Git, paths: Paths, message: str, scope: list[str] = ()) -> Snapshot | None:
-    """Snapshot the working tree as a candidate commit; None when it equals the incumbent."""
-    incumbent = git.rev("HEAD")
+def take_snapshot(git: Git, paths: Paths, message: str, incumbent: str,
+                  scope: list[str] = ()) -> Snapshot | None:
+    """Snapshot the working tree as a candidate commit on `incumbent`; None when they are equal."""
     tree = workspace_tree(git, paths, scope)
     if tree == git.tree_of(incumbent):
         return None
@@ -204,6 +276,11 @@ def candidate_ref(session_name: str, run: int) -> str:
     return f"refs/autoresearch/{session_name}/runs/{run}"
 
 
+def unjudged_ref(session_name: str, run: int) -> str:
+    """Where a branch tip that no experiment made stays reachable after run `run` replaced it."""
+    return f"refs/autoresearch/{session_name}/unjudged/{run}"
+
+
 def save_candidate(git: Git, paths: Paths, ref: str, run: int, snapshot: Snapshot) -> Path:
     """Keep the candidate recoverable whatever the verdict: a ref and a patch file."""
     git.run("update-ref", ref, snapshot.commit)
@@ -214,7 +291,7 @@ def save_candidate(git: Git, paths: Paths, ref: str, run: int, snapshot: Snapsho
 
 
 def advance_branch(git: Git, branch: str, new: str, old: str) -> None:
-    """Move the session branch from `old` to `new` and sync the index (files already match)."""
+    """Move the session branch from `old` to `new` and sync the index; the files stay as they are."""
     git.run("update-ref", f"refs/heads/{branch}", new, old)
     git.run("reset", "--quiet", "--mixed", "HEAD")
 
