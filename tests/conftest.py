@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from autoresearch.infra import ledger
+from autoresearch.model import RunRecord
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
     "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
@@ -117,6 +120,16 @@ class Repo:
     def read(self, rel: str) -> str:
         return (self.path / rel).read_text()
 
+    def private(self, rel: str) -> Path:
+        """A file of the harness's private state (under the git directory, out of the tree)."""
+        return self.path / ".git" / "autoresearch" / rel
+
+    def append_record(self, record: RunRecord) -> None:
+        """Append a ledger line signed with the session's key, as the harness itself would."""
+        key = ledger.signing_key(self.private(""), create=True)
+        assert key is not None
+        ledger.append(self.path / "autoresearch.jsonl", record, key)
+
     def set(self, name: str, value: object) -> None:
         """Change one constant in work.py, the way an agent would edit the source."""
         lines = self.read("work.py").splitlines()
@@ -143,6 +156,12 @@ class Repo:
 
     def runs(self) -> list[dict]:
         return [r for r in self.ledger() if r.get("type") != "config"]
+
+
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ledger signing keys go to a fresh state directory, never the machine's ~/.local/state."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

@@ -305,7 +305,7 @@ def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
                             cwd=session.path, env=session.env(BENCH_SLEEP="30"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pending = session.path / ".autoresearch" / "pending.json"
+    pending = session.private("pending.json")
     wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
     pgid = json.loads(pending.read_text())["pgid"]
     proc.send_signal(signal.SIGKILL)
@@ -319,6 +319,7 @@ def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session
     assert any("stopped processes left running" in n for n in result["notes"])
     assert any("interrupted before its verdict" in n for n in result["notes"])
     assert result["status"] == "keep"
+    assert result["run"] == 3  # number 2 was handed out to the killed run: never reused
     assert live_members(pgid) == []
 
 
@@ -349,7 +350,7 @@ def test_kill_after_the_verdict_is_finished_by_the_next_command(session: Repo):
 def test_second_run_while_one_is_in_progress_is_refused(session: Repo):
     import fcntl
 
-    lock = session.path / ".autoresearch" / "lock"
+    lock = session.private("lock")
     fd = os.open(lock, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     os.pwrite(fd, b"pid 12345: autoresearch run", 0)
@@ -408,7 +409,7 @@ def test_edits_made_during_an_experiment_are_never_lost(session: Repo):
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "worse", "--json"],
                             cwd=session.path, env=session.env(BENCH_SLEEP="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pending = session.path / ".autoresearch" / "pending.json"
+    pending = session.private("pending.json")
     # Each of the ≥ 5 benchmark runs sleeps 1 s: the edit lands seconds before the verdict.
     wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
     session.set("MEM", 77)  # the agent keeps typing while the harness measures

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import Repo
+from conftest import Repo, live_members
 
 from autoresearch.config import load
 from autoresearch.infra.git import Git, drivers_off
+from autoresearch.infra.runner import process_identity, same_group
 from autoresearch.infra.workspace import first_violation
 
 
@@ -204,3 +210,147 @@ def test_candidate_code_committing_during_its_checks_does_not_stay_head(session:
     assert session.git("rev-parse", "HEAD") == result["commit"]
     assert session.git("rev-parse", "HEAD^") == incumbent
     assert session.git("status", "--porcelain") == ""
+
+
+# --- the harness's state --------------------------------------------------------------------
+
+
+def _forged_keep(session: Repo) -> str:
+    """A commit a proposer made itself (COST = 1), without touching the branch or the index."""
+    session.set("COST", 1)
+    blob = subprocess.run(["git", "hash-object", "-w", "work.py"], cwd=session.path, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    session.git("checkout", "--", "work.py")
+    listing = session.git("ls-tree", "HEAD").replace(
+        session.git("rev-parse", "HEAD:work.py"), blob)
+    tree = subprocess.run(["git", "mktree"], input=listing + "\n", cwd=session.path, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    return session.git("commit-tree", tree, "-p", "HEAD", "-m", "forged keep")
+
+
+def test_forged_pending_and_result_files_in_the_working_tree_yield_nothing(session: Repo):
+    head = session.git("rev-parse", "HEAD")
+    forged = _forged_keep(session)
+    record = {"run": 2, "status": "keep", "verdict": "keep", "timestamp": 1, "metric": 1,
+              "commit": forged, "description": "forged"}
+    state = session.path / ".autoresearch"
+    (state / "runs" / "0002").mkdir(parents=True, exist_ok=True)
+    decision = {"record": record, "tree": session.git("rev-parse", f"{forged}^{{tree}}"),
+                "incumbent": head, "keep_commit": forged, "untracked_scope": []}
+    (state / "runs" / "0002" / "result.json").write_text(json.dumps(decision))
+    (state / "pending.json").write_text(json.dumps({"run": 2, "tree": decision["tree"]}))
+    assert session.cli_json("status")["interrupted"] is None
+    session.set("COST", 50)
+    result = session.cli_json("run", "-m", "honest")
+    assert (result["run"], result["verdict"], result["metric"]) == (2, "keep", 50)
+    assert session.git("rev-parse", "HEAD^") == head
+    assert [r["run"] for r in session.runs()] == [1, 2] and session.runs()[-1]["metric"] == 50
+
+
+def test_state_of_an_older_version_is_moved_out_of_the_working_tree(session: Repo):
+    session.set("COST", 50)
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
+                            cwd=session.path, env=session.env(BENCH_SLEEP="30"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pending = session.private("pending.json")
+    deadline = time.monotonic() + 60
+    while not (pending.exists() and "pgid" in pending.read_text()):
+        assert time.monotonic() < deadline, "the benchmark never started"
+        time.sleep(0.05)
+    pgid = json.loads(pending.read_text())["pgid"]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Lay the state out as an older version did: in .autoresearch/, no private directory.
+    old = session.path / ".autoresearch"
+    for name in ("pending.json", "untracked.json"):
+        shutil.move(session.private(name), old / name)
+    shutil.rmtree(session.private(""))
+    status = session.cli_json("status")
+    assert status["interrupted"]["run"] == 2 and status["pending"]
+    assert not (old / "pending.json").exists() and session.private("pending.json").exists()
+    result = session.cli_json("run", "-m", "again")
+    assert any("stopped processes left running" in n for n in result["notes"])
+    assert result["verdict"] == "keep"
+    assert live_members(pgid) == []
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen(["sleep", "300"], start_new_session=True)
+
+
+def test_a_stored_process_group_is_killed_only_while_its_leader_is_the_same_process(session: Repo):
+    replaced, ours = _sleeper(), _sleeper()
+    try:
+        identity = process_identity(replaced.pid)
+        assert identity is not None and same_group(ours.pid, process_identity(ours.pid))
+        boot, start = identity.rsplit(":", 1)
+        # The stored group's number now belongs to another process: one started later.
+        session.private("pending.json").write_text(json.dumps(
+            {"run": 2, "pgid": replaced.pid, "pgid_identity": f"{boot}:{int(start) - 100}"}))
+        session.cli("run", "-m", "nothing", check=2)  # recovers first, then has nothing to measure
+        assert replaced.poll() is None, "a process that merely reused the number was killed"
+        session.private("pending.json").write_text(json.dumps(
+            {"run": 2, "pgid": ours.pid, "pgid_identity": process_identity(ours.pid)}))
+        session.cli("run", "-m", "nothing", check=2)
+        assert ours.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        for p in (replaced, ours):
+            p.kill()
+            p.wait()
+
+
+HAND_RUN_AGENT = r'''#!/usr/bin/env python3
+import os, pathlib, re, subprocess, sys
+work = pathlib.Path("work.py")
+work.write_text(re.sub(r"^COST = .*$", "COST = 50", work.read_text(), flags=re.M))
+proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", "judge myself"],
+                      capture_output=True, text=True)
+pathlib.Path(os.environ["HAND_RUN"]).write_text(f"{proc.returncode}\n{proc.stderr}")
+'''
+
+
+def test_a_run_by_hand_while_the_loop_lives_is_refused(session: Repo, tmp_path: Path):
+    agent = tmp_path / "agent.py"
+    agent.write_text(HAND_RUN_AGENT)
+    agent.chmod(0o755)
+    report = tmp_path / "hand-run"
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop", "--agent-cmd", str(agent),
+                           "--max-experiments", "1", "--json"], cwd=session.path, capture_output=True,
+                          text=True, timeout=600, env=session.env(HAND_RUN=str(report)), check=False)
+    assert proc.returncode == 0, proc.stderr
+    code, stderr = report.read_text().split("\n", 1)
+    assert code == "2" and "another autoresearch command is running" in stderr and "loop" in stderr
+    runs = session.runs()
+    assert [(r["run"], r["verdict"]) for r in runs[1:]] == [(2, "keep")]
+    assert runs[-1]["proposer"].startswith("agent:")
+
+
+FORGES_A_LINE = """
+import json, os, subprocess
+common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                        capture_output=True, text=True).stdout.strip()
+if common:
+    with open(os.path.join(os.path.dirname(common), "autoresearch.jsonl"), "a") as fh:
+        fh.write(json.dumps({"run": 2, "status": "keep", "verdict": "keep", "metric": 0.5,
+                             "timestamp": 1, "description": "mine", "mac": "0" * 64}) + "\\n")
+"""
+
+
+def test_forged_ledger_lines_are_reported_and_never_used(session: Repo):
+    forged = {"run": 2, "status": "keep", "verdict": "keep", "metric": 1, "timestamp": 1,
+              "description": "the agent's own verdict"}
+    with (session.path / "autoresearch.jsonl").open("a") as fh:
+        fh.write(json.dumps(forged) + "\n")
+    status = session.cli_json("status")
+    assert status["incumbent"] == 100 and status["improvement_pct"] == 0
+    assert [r["run"] for r in status["last"]] == [1]
+    assert any("autoresearch.jsonl:3: not used" in w for w in status["warnings"])
+    session.write("work.py", session.read("work.py").replace("COST = 100", "COST = 200") + FORGES_A_LINE)
+    result = session.cli_json("run", "-m", "worse, and says otherwise")
+    assert (result["run"], result["verdict"]) == (2, "discard")
+    log = session.cli_json("log")
+    assert [(r["run"], r["verdict"]) for r in log["runs"]] == [(1, "baseline"), (2, "discard")]
+    assert any("not used" in w for w in log["warnings"])
+    status = session.cli_json("status")
+    assert status["incumbent"] == 100 and status["counts"] == {"discard": 1}
+    assert "not used" in session.cli("log").stdout + session.cli("log").stderr

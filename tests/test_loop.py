@@ -215,7 +215,7 @@ def test_max_hours_stops(session: Repo, tmp_path: Path):
 
 
 def _wait_for_measurement(repo: Repo, run: int) -> None:
-    pending = repo.path / ".autoresearch" / "pending.json"
+    pending = repo.private("pending.json")
 
     def measuring() -> bool:
         data = json.loads(pending.read_text()) if pending.exists() else {}
@@ -274,7 +274,7 @@ def test_second_ctrl_c_stops_at_once_and_loop_resumes(session: Repo, tmp_path: P
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with _killed_on_failure(proc):
         _wait_for_measurement(session, 2)
-        pgid = json.loads((session.path / ".autoresearch" / "pending.json").read_text())["pgid"]
+        pgid = json.loads(session.private("pending.json").read_text())["pgid"]
         proc.send_signal(signal.SIGINT)  # while the benchmark sleeps: the first asks to stop after it
         _wait_for_line(proc.stderr, "stopping after the current experiment")
         proc.send_signal(signal.SIGINT)

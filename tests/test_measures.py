@@ -159,13 +159,12 @@ def test_a_discard_speaks_the_decisions_terms(session: Repo):
 
 
 def test_a_keep_whose_interval_reaches_below_min_effect_is_marginal(session: Repo):
-    from autoresearch.infra import ledger
     from autoresearch.model import RunRecord
 
     session.set("COST", 50)
     session.cli("run", "-m", "deterministic keep")
     for run, ci in ((3, (0.45, 0.55)), (4, (0.70, 1.004))):  # clear; a close call
-        ledger.append(session.path / "autoresearch.jsonl", RunRecord(
+        session.append_record(RunRecord(
             run=run, status="keep", verdict="keep", timestamp=0, metric=40.0, ratio=sum(ci) / 2,
             ci=ci, improvement=1 - sum(ci) / 2, p_value=0.001, description=f"run {run}"))
     st = session.cli_json("status")
@@ -187,20 +186,19 @@ def test_guard_on_a_metric_where_higher_is_better(repo: Repo):
 
 
 def test_status_warns_when_the_noise_grew_since_calibration(session: Repo):
-    from autoresearch.infra import ledger
     from autoresearch.model import RunRecord
 
     session.cli("calibrate", "--rounds", "4")
     assert not any("noise grew" in w for w in session.cli_json("status")["warnings"])
     # Calibration saw no noise at all (a deterministic metric). Pretend the last two
     # experiments saw ±20% swings, as on a machine that became busy.
-    calibration = session.path / ".autoresearch" / "calibration-wall.json"
+    calibration = session.private("calibration-wall.json")
     data = json.loads(calibration.read_text())
     data["noise"] = 0.01
     calibration.write_text(json.dumps(data))
     swings = [1.0, 1.25, 0.8, 1.2, 0.85, 1.1, 0.9, 1.3]
     for run in (2, 3):
-        ledger.append(session.path / "autoresearch.jsonl", RunRecord(
+        session.append_record(RunRecord(
             run=run, status="discard", verdict="discard", timestamp=0, description=f"noisy {run}",
             samples={"incumbent": [100.0] * 8, "candidate": [100.0 * s for s in swings]}))
     warnings = session.cli_json("status")["warnings"]

@@ -47,7 +47,7 @@ class Calibration:
 
 def calibration_path(session: Session, measure: str | None = None) -> Path:
     """One file per measure: the noise of wall time says nothing about instruction counts."""
-    return session.paths.state / f"calibration-{measure or session.config.metric.measure}.json"
+    return session.paths.private / f"calibration-{measure or session.config.metric.measure}.json"
 
 
 def last_calibration(session: Session) -> Calibration | None:

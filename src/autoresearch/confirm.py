@@ -104,5 +104,5 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
             passed=better_beyond_doubt(estimate.ci, config.metric.direction),
             headline_ratio=gain.ratio if gain else None, headline_ci=gain.ci if gain else None,
             agrees=agrees, samples=result.as_record(), logs=str(run_dir))
-        ledger.append(paths.ledger, record)
+        session.append(record)
         return ConfirmResult(record, left - 1 if heldout else left)

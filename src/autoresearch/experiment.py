@@ -12,7 +12,7 @@ from autoresearch.calibrate import calibrated_noise
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import as_message, printable
-from autoresearch.infra.state import now_ms, session_lock, write_json
+from autoresearch.infra.state import claim_run, now_ms, session_lock, write_json
 from autoresearch.infra.workspace import (
     candidate_ref,
     escaping_symlink,
@@ -165,7 +165,7 @@ def _experiment(
     book = session.ledger()
     if not book.headers:
         raise UsageError("this session has no baseline yet: run `autoresearch init` to measure it")
-    run = book.next_run()
+    run = claim_run(paths, book.next_run())
     progress = tracked(progress, paths.progress, run, description)  # also for the dashboard
     scope = [] if owns_new_files else config.scope.include  # for new untracked files
     # Commits on the branch that no experiment made are part of this candidate, never its base.
@@ -351,7 +351,7 @@ def _unmeasured(session: Session, run: int, segment: int, description: str,
     record = RunRecord(run=run, segment=segment, description=description, hypothesis=hypothesis,
                        proposer=proposer, incumbent_commit=head, status=Status.DISCARD,
                        verdict=Verdict.DISCARD, reason=reason, timestamp=now_ms(), **extra)
-    ledger.append(session.paths.ledger, record)
+    session.append(record)
     return ExperimentResult(record)
 
 

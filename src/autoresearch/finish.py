@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
-from autoresearch.infra import ledger
 from autoresearch.infra.git import Git, GitError
 from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.infra.workspace import HARNESS_ONLY
@@ -148,7 +147,7 @@ def ablate(start: Path, max_minutes: float | None = None, rounds: int | None = N
                 continue
             progress(ProgressEvent(f"without run {keep.run}: {keep.description}"))
             rows.append(_ablate_one(session, keep, head, rounds))
-            ledger.append(paths.ledger, rows[-1])
+            session.append(rows[-1])
         rows.sort(key=lambda a: a.keep_run)
         total = None
         if not pending:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch.infra.state import Paths, read_json, write_json
+from autoresearch.config import STATE_DIR
+from autoresearch.infra.state import read_json, write_json
 from autoresearch.progress import process_alive
 
 RUNNING, DONE, FAILED, LOST = "running", "done", "failed", "lost"
@@ -43,7 +44,7 @@ class Job:
 
 
 def jobs_dir(root: Path) -> Path:
-    return Paths(root).state / "jobs"
+    return root / STATE_DIR / "jobs"
 
 
 def start(root: Path, kind: str, arguments: dict[str, Any]) -> Job:

@@ -81,8 +81,17 @@ def _stop(state: LoopState, reason: StopReason, words: str) -> LoopState:
 
 
 def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> LoopState:
-    """Propose, judge, record, repeat; resumes an interrupted experiment first."""
+    """Propose, judge, record, repeat; resumes an interrupted experiment first.
+
+    The session lock is held for the loop's whole life: a `run` by hand (or by the proposer)
+    meanwhile is refused instead of measuring half of a proposal.
+    """
     session = open_session(start)
+    with session_lock(session.paths, "loop"):
+        return _loop(session, proposer, budget, view)
+
+
+def _loop(session: Session, proposer: Proposer, budget: Budget, view: View) -> LoopState:
     state = LoopState()
     _resume(session, view, state)
     with StopRequest(lambda: view.message(
@@ -112,9 +121,8 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> Loo
 def _resume(session: Session, view: View, state: LoopState) -> None:
     """Measure a candidate an interrupted loop left behind; refuse other uncommitted work."""
     pending = read_json(session.paths.pending)
-    with session_lock(session.paths, "loop"):
-        for note in recover(session):
-            view.message(note)
+    for note in recover(session):
+        view.message(note)
     scope = session.config.scope.include
     dirty = workspace_tree(session.git, session.paths, scope) != session.git.tree_of("HEAD")
     if pending is None and not session.git.dirty_tracked():

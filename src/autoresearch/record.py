@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from autoresearch.infra import ledger
+
 from autoresearch.infra.interrupts import deferred
-from autoresearch.infra.runner import group_alive, kill_group
+from autoresearch.infra.runner import kill_group, process_identity, same_group
 from autoresearch.infra.state import read_json, write_json
 from autoresearch.infra.workspace import (
     Snapshot,
@@ -36,7 +36,7 @@ def _record_now(session: Session, record: RunRecord, snapshot: Snapshot) -> tupl
         keep_commit = git.commit_tree(snapshot.tree, snapshot.incumbent, commit_message(record))
         record = record.model_copy(update={"commit": keep_commit})
     scope = list(snapshot.untracked_scope)
-    write_json(paths.run_dir(record.run) / "result.json",
+    write_json(paths.decision(record.run),
                {"record": json.loads(record.model_dump_json()), "tree": snapshot.tree,
                 "incumbent": snapshot.incumbent, "keep_commit": keep_commit,
                 "untracked_scope": scope})
@@ -70,7 +70,7 @@ def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
     elif current is not None and current != git.tree_of(target):
         notes.append("the working tree changed during the experiment; it was left as it is")
     if record.run not in {r.run for r in session.ledger().runs}:
-        ledger.append(paths.ledger, record)
+        session.append(record)
     clear_pending(session)
     return notes
 
@@ -91,8 +91,10 @@ def _round(x: float | None) -> float | None:
 
 
 def note_group(session: Session, pgid: int) -> None:
+    """Remember a running process group (and who leads it) so `recover` can stop it after a crash."""
     pending = read_json(session.paths.pending) or {}
     pending["pgid"] = pgid
+    pending["pgid_identity"] = process_identity(pgid)
     write_json(session.paths.pending, pending)
 
 
@@ -108,10 +110,10 @@ def recover(session: Session) -> list[str]:
     notes = []
     run = int(pending["run"])
     pgid = pending.get("pgid")
-    if pgid and group_alive(int(pgid)):
+    if pgid and same_group(int(pgid), pending.get("pgid_identity")):
         kill_group(int(pgid))
         notes.append(f"stopped processes left running by interrupted run {run}")
-    decided = read_json(session.paths.run_dir(run) / "result.json")
+    decided = read_json(session.paths.decision(run))
     if decided is None:
         clear_pending(session)
         scope = pending.get("untracked_scope", session.config.scope.include)
@@ -132,5 +134,5 @@ def recover(session: Session) -> list[str]:
 def forget_undecided(session: Session) -> None:
     """After an error before the verdict, the working tree is untouched: nothing to recover."""
     pending = read_json(session.paths.pending)
-    if pending and not (session.paths.run_dir(int(pending["run"])) / "result.json").exists():
+    if pending and not session.paths.decision(int(pending["run"])).exists():
         clear_pending(session)

@@ -16,7 +16,7 @@ from autoresearch import pi_import
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
-from autoresearch.infra.state import Paths, now_ms, session_lock
+from autoresearch.infra.state import Paths, claim_run, now_ms, session_lock
 from autoresearch.infra.workspace import (
     exclude_harness_files,
     outside_checkouts,
@@ -260,7 +260,7 @@ def check_benchmark(root: Path, command: str) -> None:
 def init_session(start: Path, opts: InitOptions, progress: Progress = lambda _: None) -> InitResult:
     """Start a session (or a new segment of one) in the repository containing `start`."""
     git = Git.discover(start)
-    root, paths = git.root, Paths(git.root)
+    root, paths = git.root, Paths.of(git)
     if git.branch() is None:
         raise UsageError("HEAD is detached: switch to a branch first (git switch <branch>)")
     if git.head() is None:
@@ -337,8 +337,8 @@ class _Undo:
 
 
 def _start_session(git: Git, opts: InitOptions, progress: Progress, undo: _Undo) -> InitResult:
-    root, paths = git.root, Paths(git.root)
-    book = ledger.read(paths.ledger)
+    root, paths = git.root, Paths.of(git)
+    book = ledger.read(paths.ledger, ledger.signing_key(paths.private))
     pi = pi_import.detect(root)
     if pi is not None:
         opts = pi_import.adopt(opts, pi)
@@ -419,7 +419,7 @@ def _adopt_checks_script(git: Git) -> None:
 
 
 def _continue_session(git: Git, opts: InitOptions, progress: Progress) -> InitResult:
-    session = Session(git, cfg.load(git.root), Paths(git.root))
+    session = Session(git, cfg.load(git.root), Paths.of(git))
     recover(session)
     book = session.ledger()
     if book.headers and not opts.new_segment:
@@ -574,7 +574,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     git, paths, config = session.git, session.paths, session.config
     head = git.rev("HEAD")
     book = session.ledger()
-    run = book.next_run()
+    run = claim_run(paths, book.next_run())
     run_dir = paths.run_dir(run)
     arm = Arm("incumbent", paths.incumbent, tuple(config.scope.link))
     checkout(session, arm, head)
@@ -628,6 +628,6 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
         samples={"incumbent": values, "wall_s": [[round(s.wall_s, 4)] for s in samples]},
         durations={"total_s": round(time.monotonic() - started, 3)}, startup_instructions=startup,
     )
-    ledger.append(paths.ledger, header)
-    ledger.append(paths.ledger, record)
+    session.append(header)
+    session.append(record)
     return record

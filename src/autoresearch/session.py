@@ -11,7 +11,10 @@ from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
 from autoresearch.infra.state import Paths
 from autoresearch.infra.workspace import Incumbent, find_incumbent
-from autoresearch.model import Status
+from autoresearch.model import AblationRecord, ConfigHeader, ConfirmRecord, RunRecord, Status
+
+# Every kind of line the ledger holds.
+LedgerLine = RunRecord | ConfigHeader | ConfirmRecord | AblationRecord
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,11 @@ class Session:
         return self.git.root
 
     def ledger(self) -> ledger.Ledger:
-        return ledger.read(self.paths.ledger)
+        return ledger.read(self.paths.ledger, ledger.signing_key(self.paths.private))
+
+    def append(self, record: LedgerLine) -> None:
+        """Sign and append one line to the ledger (hold the session lock)."""
+        ledger.append(self.paths.ledger, record, ledger.signing_key(self.paths.private, create=True))
 
     def incumbent(self, book: ledger.Ledger | None = None) -> Incumbent:
         """The commit the next candidate is judged against (see `workspace.find_incumbent`)."""
@@ -57,4 +64,4 @@ def open_session(start: Path) -> Session:
             f"on branch {branch!r}, but the session {config.session.name!r} lives on "
             f"{config.session.branch!r}: git switch {config.session.branch}"
         )
-    return Session(git, config, Paths(git.root))
+    return Session(git, config, Paths.of(git))

@@ -195,3 +195,38 @@ def group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_identity(pid: int) -> str | None:
+    """Who `pid` is: the boot and the start time of the process now holding that number.
+
+    A stored process group is killed only while its leader still has the identity it had, so
+    a number the system has since given to another process is never killed. None where the
+    process is gone or /proc is missing.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    # Field 22 (start time in clock ticks since boot); the command name before it may hold spaces.
+    return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"
+
+
+def same_group(pgid: int, identity: str | None) -> bool:
+    """Whether the process group `pgid` is still the one whose leader had `identity`.
+
+    With the leader gone but members alive, the kernel keeps the number reserved while the
+    group exists, so it cannot belong to another process; only a group with no identity stored
+    (or from before a reboot) is never trusted.
+    """
+    if not identity or not group_alive(pgid):
+        return False
+    now = process_identity(pgid)
+    if now is not None:
+        return now == identity
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return False
+    return identity.split(":")[0] == boot

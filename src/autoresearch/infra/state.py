@@ -1,25 +1,51 @@
-"""The harness's private state under `.autoresearch/`: paths, the session lock, the pending run."""
+"""The harness's private state (under the git directory) and its logs (under `.autoresearch/`)."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from autoresearch.config import LEDGER_FILE, STATE_DIR
 from autoresearch.errors import LockedError
 
+if TYPE_CHECKING:
+    from autoresearch.infra.git import Git
+
+log = logging.getLogger(__name__)
+
+# Files that decide what the harness does next. A proposer edits the working tree, so none of
+# them may live there: they go under the repository's git directory, out of its reach.
+_PRIVATE_FILES = ("pending.json", "untracked.json", "calibration.json", "calibration-*.json")
+
 
 @dataclass(frozen=True)
 class Paths:
-    """Where everything of one session lives, relative to the repository root."""
+    """Where everything of one session lives.
+
+    `private` holds what the harness decides by (the pending run, its verdict, calibration,
+    the user's untracked files, the lock, the run counter); `state` holds logs and the
+    measured checkouts, which nothing is decided by.
+    """
 
     root: Path
+    private: Path
+
+    @classmethod
+    def of(cls, git: Git) -> Paths:
+        """The paths of the working tree `git` runs in; state an older version kept is moved."""
+        git_dir = Path(git.run("rev-parse", "--path-format=absolute", "--git-dir"))
+        paths = cls(git.root, git_dir / "autoresearch")
+        if not paths.private.is_dir():
+            _adopt_old_state(paths)
+        return paths
 
     @property
     def state(self) -> Path:
@@ -39,11 +65,11 @@ class Paths:
 
     @property
     def lock(self) -> Path:
-        return self.state / "lock"
+        return self.private / "lock"
 
     @property
     def pending(self) -> Path:
-        return self.state / "pending.json"
+        return self.private / "pending.json"
 
     @property
     def progress(self) -> Path:
@@ -53,20 +79,78 @@ class Paths:
     @property
     def preexisting(self) -> Path:
         """Untracked files that belong to the user, not to any candidate."""
-        return self.state / "untracked.json"
+        return self.private / "untracked.json"
+
+    @property
+    def counter(self) -> Path:
+        """The last run number handed out: numbers are never reused, whatever the ledger says."""
+        return self.private / "runs.json"
+
+    def decision(self, run: int) -> Path:
+        """The verdict of `run`, written before it is carried out (see `record.recover`)."""
+        return self.private / "runs" / f"{run:04d}.json"
 
     def run_dir(self, run: int) -> Path:
+        """Logs of one run."""
         return self.state / "runs" / f"{run:04d}"
+
+
+def _adopt_old_state(paths: Paths) -> None:
+    """Move the private files of a session started by an older version out of the working tree.
+
+    Runs once, when the private directory does not exist yet; afterwards files of these names
+    under `.autoresearch/` are never read, whoever writes them.
+    """
+    moved = []
+    for old in [f for pattern in _PRIVATE_FILES for f in paths.state.glob(pattern)]:
+        if old.is_file() and not old.is_symlink():
+            paths.private.mkdir(parents=True, exist_ok=True)
+            os.replace(old, paths.private / old.name)
+            moved.append(old.name)
+    pending = read_json(paths.pending)
+    if pending and "run" in pending:
+        result = paths.run_dir(int(pending["run"])) / "result.json"
+        if result.is_file() and not result.is_symlink():
+            paths.decision(int(pending["run"])).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(result, paths.decision(int(pending["run"])))
+            moved.append(str(result.relative_to(paths.state)))
+    paths.private.mkdir(parents=True, exist_ok=True)
+    if moved:
+        log.info("moved %s from %s to %s", ", ".join(moved), paths.state, paths.private)
+
+
+def claim_run(paths: Paths, ledger_next: int) -> int:
+    """The next run number: above every number handed out before and every number in the ledger.
+
+    Call it holding the session lock.
+    """
+    last = (read_json(paths.counter) or {}).get("last_run", 0)
+    run = max(int(last) + 1, ledger_next)
+    write_json(paths.counter, {"last_run": run})
+    return run
+
+
+# Locks this process holds, so the loop can hold the lock for its whole life while each
+# experiment it runs takes it again.
+_held: dict[Path, int] = {}
 
 
 @contextmanager
 def session_lock(paths: Paths, command: str) -> Iterator[None]:
-    """Hold the session's lock for the duration of a command.
+    """Hold the session's lock for the duration of a command (re-entrant within one process).
 
     An flock dies with its process, so a lock left by a killed command is never stale: the next
-    command simply gets it (and recovers the interrupted run, see `experiment.recover`).
+    command simply gets it (and recovers the interrupted run, see `record.recover`).
     """
-    paths.state.mkdir(parents=True, exist_ok=True)
+    key = paths.lock
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    paths.private.mkdir(parents=True, exist_ok=True)
     fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -79,7 +163,11 @@ def session_lock(paths: Paths, command: str) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}: autoresearch {command}".encode(), 0)
-        yield
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
     finally:
         os.close(fd)
 

@@ -149,7 +149,7 @@ def workspace_tree(git: Git, paths: Paths, scope: list[str] = ()) -> str:
     exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE}
     exclude |= set(untracked_outside(git, paths, list(scope)))
     # A private index per process: `status` may snapshot while a `run` does.
-    return git.snapshot_tree(paths.state / f"snapshot-{os.getpid()}.index", exclude=exclude)
+    return git.snapshot_tree(paths.private / f"snapshot-{os.getpid()}.index", exclude=exclude)
 
 
 def take_snapshot(git: Git, paths: Paths, message: str, incumbent: str,
