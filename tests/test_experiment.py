@@ -22,6 +22,7 @@ def test_init_creates_branch_commits_session_files_and_records_baseline(repo: Re
     assert set(committed) == {"autoresearch.md", "autoresearch.toml"}
     assert "autoresearch.jsonl" not in repo.git("ls-files")
     header, baseline = repo.ledger()
+    assert len(header.pop("mac")) == 64 and len(baseline.pop("mac")) == 64  # signed lines
     assert header == {"type": "config", "name": "speed", "metricName": "cost", "metricUnit": "",
                       "bestDirection": "lower", "schema_version": SCHEMA_VERSION, "measure": "wall"}
     assert baseline["verdict"] == "baseline" and baseline["metric"] == 100

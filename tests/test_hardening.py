@@ -260,13 +260,17 @@ def test_state_of_an_older_version_is_moved_out_of_the_working_tree(session: Rep
     pgid = json.loads(pending.read_text())["pgid"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    # Lay the state out as an older version did: in .autoresearch/, no private directory.
+    # Lay the state out as an older version did: in .autoresearch/, no private directory, no
+    # signatures in the ledger.
     old = session.path / ".autoresearch"
     for name in ("pending.json", "untracked.json"):
         shutil.move(session.private(name), old / name)
     shutil.rmtree(session.private(""))
+    unsigned = [{k: v for k, v in line.items() if k != "mac"} for line in session.ledger()]
+    session.write("autoresearch.jsonl", "".join(json.dumps(line) + "\n" for line in unsigned))
     status = session.cli_json("status")
     assert status["interrupted"]["run"] == 2 and status["pending"]
+    assert any("read unverified" in w for w in status["warnings"])
     assert not (old / "pending.json").exists() and session.private("pending.json").exists()
     result = session.cli_json("run", "-m", "again")
     assert any("stopped processes left running" in n for n in result["notes"])
