@@ -364,9 +364,10 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _not_a_candidate(root: Path, written: list[str]) -> None:
     """Files setup writes into a repository with a session are the user's, never a candidate's."""
+    from autoresearch.infra.git import Git
     from autoresearch.infra.state import Paths, read_json, write_json
 
-    paths = Paths(root)
+    paths = Paths.of(Git(root))
     data = read_json(paths.preexisting)
     if data is None:
         return  # no session yet: `init` marks every untracked file as the user's
