@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from autoresearch.infra.interrupts import deferred
 from autoresearch.infra.runner import kill_group, process_identity, same_group
 from autoresearch.infra.state import read_json, write_json
