@@ -291,10 +291,13 @@ def test_a_stored_process_group_is_killed_only_while_its_leader_is_the_same_proc
         # The stored group's number now belongs to another process: one started later.
         session.private("pending.json").write_text(json.dumps(
             {"run": 2, "pgid": replaced.pid, "pgid_identity": f"{boot}:{int(start) - 100}"}))
-        session.cli("run", "-m", "nothing", check=2)  # recovers first, then has nothing to measure
+        session.set("COST", 50)
+        result = session.cli_json("run", "-m", "recovers first")
         assert replaced.poll() is None, "a process that merely reused the number was killed"
+        assert any(f"process group {replaced.pid} of interrupted run 2 was left alone" in n
+                   for n in result["notes"])
         session.private("pending.json").write_text(json.dumps(
-            {"run": 2, "pgid": ours.pid, "pgid_identity": process_identity(ours.pid)}))
+            {"run": 3, "pgid": ours.pid, "pgid_identity": process_identity(ours.pid)}))
         session.cli("run", "-m", "nothing", check=2)
         assert ours.wait(timeout=10) == -signal.SIGKILL
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from autoresearch.infra.interrupts import deferred
-from autoresearch.infra.runner import kill_group, process_identity, same_group
+from autoresearch.infra.runner import group_alive, kill_group, process_identity, same_group
 from autoresearch.infra.state import read_json, write_json
 from autoresearch.infra.workspace import (
     Snapshot,
@@ -112,6 +112,9 @@ def recover(session: Session) -> list[str]:
     if pgid and same_group(int(pgid), pending.get("pgid_identity")):
         kill_group(int(pgid))
         notes.append(f"stopped processes left running by interrupted run {run}")
+    elif pgid and group_alive(int(pgid)):
+        notes.append(f"process group {pgid} of interrupted run {run} was left alone: its number "
+                     "now belongs to another process (or its start was not recorded)")
     decided = read_json(session.paths.decision(run))
     if decided is None:
         clear_pending(session)
