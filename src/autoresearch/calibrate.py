@@ -10,7 +10,7 @@ from typing import Any
 from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
-from autoresearch.infra.state import now_ms, read_json, session_lock, write_json
+from autoresearch.infra.state import now_ms, read_json, remember_commit, session_lock, write_json
 from autoresearch.measure.arms import build, checkout
 from autoresearch.measure.bench import Arm, Bench, measure
 from autoresearch.model import Measure, RunRecord
@@ -136,6 +136,7 @@ def _write_settings(session: Session, min_effect: float, max_rounds: int) -> Non
     session.git.run("commit", "--quiet", "--no-verify", "-F", "-", "--", cfg.CONFIG_FILE,
                     input=f"autoresearch: calibrate (min_effect {min_effect:g}, max_rounds {max_rounds})\n",
                     env=session.git.identity())
+    remember_commit(session.paths, session.git.rev("HEAD"))
 
 
 def recent_noise(runs: list[RunRecord], direction: stats.Direction, experiments: int = 8) -> float | None:

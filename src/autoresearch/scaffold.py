@@ -16,7 +16,7 @@ from autoresearch import pi_import
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
-from autoresearch.infra.state import Paths, claim_run, now_ms, session_lock
+from autoresearch.infra.state import Paths, claim_run, now_ms, remember_commit, session_lock
 from autoresearch.infra.workspace import (
     exclude_harness_files,
     outside_checkouts,
@@ -481,6 +481,7 @@ def _switch_metric(session: Session, opts: InitOptions) -> tuple[Session, list[s
     session.git.run("commit", "--quiet", "--no-verify", "-F", "-", "--", *changed,
                     input=f"autoresearch: measure {new_metric.name} ({new_metric.measure})\n",
                     env=session.git.identity())
+    remember_commit(session.paths, session.git.rev("HEAD"))
     return Session(session.git, config, session.paths), notes
 
 

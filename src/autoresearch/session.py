@@ -9,7 +9,7 @@ from autoresearch import config as cfg
 from autoresearch.errors import UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
-from autoresearch.infra.state import Paths
+from autoresearch.infra.state import Paths, harness_commits
 from autoresearch.infra.workspace import Incumbent, find_incumbent
 from autoresearch.model import AblationRecord, ConfigHeader, ConfirmRecord, RunRecord, Status
 
@@ -41,6 +41,7 @@ class Session:
         book = book or self.ledger()
         recorded = {c for r in book.runs
                     for c in (r.incumbent_commit, r.commit if r.status is Status.KEEP else None) if c}
+        recorded |= harness_commits(self.paths)
         session_files = [*self.config.protected_paths(), cfg.BRIEF_FILE, cfg.IDEAS_FILE]
         return find_incumbent(self.git, recorded, session_files)
 

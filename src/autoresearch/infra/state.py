@@ -86,6 +86,11 @@ class Paths:
         """The last run number handed out: numbers are never reused, whatever the ledger says."""
         return self.private / "runs.json"
 
+    @property
+    def commits(self) -> Path:
+        """Commits the harness made outside an experiment (a calibration's config change)."""
+        return self.private / "commits.json"
+
     def decision(self, run: int) -> Path:
         """The verdict of `run`, written before it is carried out (see `record.recover`)."""
         return self.private / "runs" / f"{run:04d}.json"
@@ -128,6 +133,16 @@ def claim_run(paths: Paths, ledger_next: int) -> int:
     run = max(int(last) + 1, ledger_next)
     write_json(paths.counter, {"last_run": run})
     return run
+
+
+def remember_commit(paths: Paths, commit: str) -> None:
+    """Record a commit the harness made on the session branch, so it is never taken as foreign."""
+    known = (read_json(paths.commits) or {}).get("commits", [])
+    write_json(paths.commits, {"commits": [*known, commit]})
+
+
+def harness_commits(paths: Paths) -> set[str]:
+    return set((read_json(paths.commits) or {}).get("commits", []))
 
 
 # Locks this process holds, so the loop can hold the lock for its whole life while each
