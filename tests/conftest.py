@@ -126,9 +126,7 @@ class Repo:
 
     def append_record(self, record: RunRecord) -> None:
         """Append a ledger line signed with the session's key, as the harness itself would."""
-        key = ledger.signing_key(self.private(""), create=True)
-        assert key is not None
-        ledger.append(self.path / "autoresearch.jsonl", record, key)
+        ledger.append(self.path / "autoresearch.jsonl", record, ledger.make_signing_key(self.private("")))
 
     def set(self, name: str, value: object) -> None:
         """Change one constant in work.py, the way an agent would edit the source."""

@@ -114,7 +114,7 @@ def test_signing_key_lives_outside_the_repository(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     private = tmp_path / "repo" / ".git" / "autoresearch"
     assert ledger.signing_key(private) is None
-    key = ledger.signing_key(private, create=True)
+    key = ledger.make_signing_key(private)
     assert key and ledger.signing_key(private) == key
     [key_file] = (tmp_path / "state" / "autoresearch" / "keys").iterdir()
     assert key_file.stat().st_mode & 0o777 == 0o600 and key_file.name == (private / "ledger-id").read_text()

@@ -12,7 +12,7 @@ from autoresearch.calibrate import calibrated_noise
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import as_message, printable
-from autoresearch.infra.state import claim_run, now_ms, session_lock, write_json
+from autoresearch.infra.state import claim_run, next_run_number, now_ms, session_lock, write_json
 from autoresearch.infra.workspace import (
     candidate_ref,
     escaping_symlink,
@@ -165,7 +165,7 @@ def _experiment(
     book = session.ledger()
     if not book.headers:
         raise UsageError("this session has no baseline yet: run `autoresearch init` to measure it")
-    run = claim_run(paths, book.next_run())
+    run = next_run_number(paths, book.next_run())
     progress = tracked(progress, paths.progress, run, description)  # also for the dashboard
     scope = [] if owns_new_files else config.scope.include  # for new untracked files
     # Commits on the branch that no experiment made are part of this candidate, never its base.
@@ -175,8 +175,10 @@ def _experiment(
     if snapshot is None:
         if reject is None:
             raise UsageError("nothing to measure: the working tree is identical to the incumbent")
+        claim_run(paths, run)
         return _unmeasured(session, run, book.segment, description, hypothesis, proposer, reject,
                            incumbent_of.commit, extra)
+    claim_run(paths, run)  # from here on the number is spent, whatever happens
     run_dir = paths.run_dir(run)
     write_json(paths.pending, {"run": run, "snapshot": snapshot.commit, "tree": snapshot.tree,
                                "incumbent": snapshot.incumbent, "description": description,

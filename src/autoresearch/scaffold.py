@@ -16,7 +16,7 @@ from autoresearch import pi_import
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
-from autoresearch.infra.state import Paths, claim_run, now_ms, remember_commit, session_lock
+from autoresearch.infra.state import Paths, claim_run, next_run_number, now_ms, remember_commit, session_lock
 from autoresearch.infra.workspace import (
     exclude_harness_files,
     outside_checkouts,
@@ -575,7 +575,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     git, paths, config = session.git, session.paths, session.config
     head = git.rev("HEAD")
     book = session.ledger()
-    run = claim_run(paths, book.next_run())
+    run = claim_run(paths, next_run_number(paths, book.next_run()))
     run_dir = paths.run_dir(run)
     arm = Arm("incumbent", paths.incumbent, tuple(config.scope.link))
     checkout(session, arm, head)

@@ -9,6 +9,7 @@ from autoresearch import config as cfg
 from autoresearch.errors import UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
+from autoresearch.infra.ledger import Ledger
 from autoresearch.infra.state import Paths, harness_commits
 from autoresearch.infra.workspace import Incumbent, find_incumbent
 from autoresearch.model import AblationRecord, ConfigHeader, ConfirmRecord, RunRecord, Status
@@ -34,9 +35,9 @@ class Session:
 
     def append(self, record: LedgerLine) -> None:
         """Sign and append one line to the ledger (hold the session lock)."""
-        ledger.append(self.paths.ledger, record, ledger.signing_key(self.paths.private, create=True))
+        ledger.append(self.paths.ledger, record, ledger.make_signing_key(self.paths.private))
 
-    def incumbent(self, book: ledger.Ledger | None = None) -> Incumbent:
+    def incumbent(self, book: Ledger | None = None) -> Incumbent:
         """The commit the next candidate is judged against (see `workspace.find_incumbent`)."""
         book = book or self.ledger()
         recorded = {c for r in book.runs

@@ -47,7 +47,7 @@ class Ledger:
         return max((r.run for r in self.runs), default=0) + 1
 
 
-def signing_key(private: Path, create: bool = False) -> bytes | None:
+def signing_key(private: Path) -> bytes | None:
     """The key that signs this session's ledger, or None when it does not exist (yet).
 
     It lives under `$XDG_STATE_HOME/autoresearch/keys/` (default `~/.local/state`), outside
@@ -55,14 +55,19 @@ def signing_key(private: Path, create: bool = False) -> bytes | None:
     """
     id_file = private / "ledger-id"
     if not id_file.exists():
-        if not create:
-            return None
+        return None
+    path = _key_dir() / id_file.read_text().strip()
+    return path.read_bytes().strip() if path.exists() else None
+
+
+def make_signing_key(private: Path) -> bytes:
+    """The session's signing key, created (0600, in a 0700 directory) on first use."""
+    id_file = private / "ledger-id"
+    if not id_file.exists():
         private.mkdir(parents=True, exist_ok=True)
         _create(id_file, secrets.token_hex(16).encode(), 0o644)
     path = _key_dir() / id_file.read_text().strip()
     if not path.exists():
-        if not create:
-            return None
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         _create(path, secrets.token_hex(32).encode(), 0o600)
     return path.read_bytes().strip()

@@ -124,13 +124,13 @@ def _adopt_old_state(paths: Paths) -> None:
         log.info("moved %s from %s to %s", ", ".join(moved), paths.state, paths.private)
 
 
-def claim_run(paths: Paths, ledger_next: int) -> int:
-    """The next run number: above every number handed out before and every number in the ledger.
+def next_run_number(paths: Paths, ledger_next: int) -> int:
+    """The next run number: above every number handed out before and every number in the ledger."""
+    return max(int((read_json(paths.counter) or {}).get("last_run", 0)) + 1, ledger_next)
 
-    Call it holding the session lock.
-    """
-    last = (read_json(paths.counter) or {}).get("last_run", 0)
-    run = max(int(last) + 1, ledger_next)
+
+def claim_run(paths: Paths, run: int) -> int:
+    """Hand out `run` for good: it is never given to another run (hold the session lock)."""
     write_json(paths.counter, {"last_run": run})
     return run
 
