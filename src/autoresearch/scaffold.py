@@ -331,7 +331,7 @@ class _Undo:
             (root / rel).write_bytes(data)
         if self.new_branch is not None:
             try:  # last: a checkout that will not go must not keep the rest from being undone
-                remove_worktrees(git, Paths(root))
+                remove_worktrees(git, Paths.of(git))
             except AutoresearchError as exc:
                 log.warning("the measured checkouts were left in place: %s", exc)
 
