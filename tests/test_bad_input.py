@@ -225,17 +225,19 @@ def test_cachegrind_files_of_a_killed_attempt_are_not_counted_again(repo: Repo):
                                cwd=repo.path, env=repo.env(HOLD="1"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
+    # Each attempt's cachegrind files go to a directory of their own (<run>.<attempt>.cg/cg.<pid>).
     while time.monotonic() < deadline and not any(
-            "summary:" in p.read_text(errors="replace") for p in run_dir.glob("*.cg.*")):
+            "summary:" in p.read_text(errors="replace") for p in run_dir.glob("*.cg/cg.*")):
         time.sleep(0.05)
     harness.kill()  # kill -9 in the middle of the measurement
     harness.wait()
-    [stale] = run_dir.glob("*.cg.*")
-    # Which arm runs first is random: the same file under the other arm's name stands for a
-    # second killed attempt, so the next run meets a stale file whichever arm it starts with.
-    first = stale.name.split(".")[0]
+    [stale] = run_dir.glob("*.cg/cg.*")
+    # Which arm runs first is random: the same files under the other arm's name stand for a
+    # second killed attempt, so the next run meets stale files whichever arm it starts with.
+    attempt = stale.parent
+    first = attempt.name.split(".")[0]
     other = first.replace("incumbent", "x").replace("candidate", "incumbent").replace("x", "candidate")
-    shutil.copy(stale, run_dir / stale.name.replace(first, other))
+    shutil.copytree(attempt, run_dir / attempt.name.replace(first, other))
     result = repo.cli_json("run", "-m", "no-op")
     assert result["verdict"] == "discard" and result["reason"] != "worse", result
     assert abs(result["ratio"] - 1) < 0.001

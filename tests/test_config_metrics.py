@@ -25,7 +25,7 @@ def test_metrics_last_occurrence_wins_and_secondaries_kept(tmp_path: Path):
 
 
 def test_metrics_primary_twice_on_stdout_is_an_error(tmp_path: Path):
-    with pytest.raises(MetricError, match="printed 2 times"):
+    with pytest.raises(MetricError, match="appears 2 times"):
         parse_metrics(_out(tmp_path, "METRIC a=1\nMETRIC a=2\n"), "a", unique_primary=True)
 
 

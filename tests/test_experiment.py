@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import PYTHON, Repo, live_members, processes_running, unique_hang, wait_until
 
+from autoresearch.config import Config, dump
 from autoresearch.model import SCHEMA_VERSION
 
 
@@ -234,10 +235,10 @@ def test_code_under_test_cannot_print_a_second_primary_metric(repo: Repo):
     repo.write("work.py", repo.read("work.py") + "\nprint('METRIC cost=1')\n")
     result = repo.cli_json("run", "-m", "print my own number")
     assert result["status"] == "crash"
-    assert "printed 2 times" in result["reason"]
+    assert "METRIC cost appears 2 times" in result["reason"]
 
 
-def test_result_file_is_trusted_over_stdout(repo: Repo):
+def test_the_result_file_channel_ignores_stdout(repo: Repo):
     bench = """\
 #!/usr/bin/env bash
 set -euo pipefail
@@ -246,8 +247,12 @@ __PYTHON__ -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC 
 echo "METRIC cost=0.001"
 """.replace("__PYTHON__", PYTHON)
     repo.write("autoresearch.sh", bench, executable=True)
-    repo.git("commit", "-qam", "bench writes a result file")
-    repo.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "5")
+    config = Config.model_validate({"session": {"name": "speed"}, "metric": {"name": "cost", "channel": "file"},
+                                    "commands": {"timeout": 5}})
+    repo.write("autoresearch.toml", dump(config))
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "bench writes a result file")
+    repo.cli("init")
     assert repo.runs()[0]["metric"] == 100
     repo.set("COST", 90)
     assert repo.cli_json("run", "-m", "less")["metric"] == 90

@@ -11,7 +11,7 @@ from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, remember_commit, session_lock, write_json
-from autoresearch.measure.arms import build, checkout
+from autoresearch.measure.arms import build, checkout, sandbox
 from autoresearch.measure.bench import Arm, Bench, measure
 from autoresearch.model import Measure, RunRecord
 from autoresearch.progress import Progress
@@ -88,10 +88,10 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
         for arm in (a, b):
             checkout(session, arm, head)
             if config.commands.build:
-                failure = build(session, arm, head if arm is a else None, run_dir)
+                failure = build(session, arm, run_dir)
                 if failure:
                     raise AutoresearchError(f"the build fails: {failure[0]}\n{failure[1]}")
-        bench = Bench(config, run_dir)
+        bench = Bench(config, run_dir, sandbox(session))
         pol = session.config.policy()
         if config.metric.measure.deterministic:
             pol = stats.Policy(alpha=pol.alpha, min_effect=pol.min_effect, min_rounds=2,

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from autoresearch.errors import ConfigError
-from autoresearch.model import Direction, Measure
+from autoresearch.model import Channel, Direction, Measure, SandboxMode
 
 if TYPE_CHECKING:
     from autoresearch.stats import Policy
@@ -74,6 +74,11 @@ class MetricConfig(_Section):
         default_factory=list,
         description="METRIC lines the benchmark must print besides the primary, shown with it",
     )
+    channel: Channel = Field(
+        default=Channel.STDOUT,
+        description="where the benchmark's METRIC lines are read: its stdout, or the file "
+                    "$AUTORESEARCH_RESULT_FILE the harness makes for each run; the other is ignored",
+    )
 
     @model_validator(mode="after")
     def _harness_metric_named_for_what_it_is(self) -> MetricConfig:
@@ -127,6 +132,29 @@ class ScopeConfig(_Section):
         default_factory=list,
         description="untracked paths (data, venvs) linked into both measured checkouts",
     )
+
+
+def _valid_scratch(rel: str) -> str:
+    clean = rel.strip().rstrip("/")
+    if not clean or clean.startswith("/") or ".." in Path(clean).parts or re.search(r"[*?\[]", clean):
+        raise ValueError(f"{rel!r} must be a directory inside the checkout: relative, no '..', no wildcards")
+    return clean
+
+
+class SandboxConfig(_Section):
+    mode: SandboxMode = Field(
+        default=SandboxMode.AUTO,
+        description="auto: seal runs where bubblewrap works; on: refuse to run unsealed; off: never seal",
+    )
+    writable: list[Annotated[str, AfterValidator(_valid_scratch)]] = Field(
+        default_factory=list,
+        description="checkout-relative directories checks and benchmark runs may write; emptied before every run",
+    )
+    readable: list[str] = Field(
+        default_factory=list,
+        description="more absolute paths sealed runs may read (under $HOME or /tmp, which are hidden)",
+    )
+    network: bool = Field(default=False, description="let sealed runs use the network")
 
 
 class StatsConfig(_Section):
@@ -185,6 +213,7 @@ class Config(_Section):
     scope: ScopeConfig = Field(default_factory=ScopeConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
     confirm: ConfirmConfig = Field(default_factory=ConfirmConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     guards: dict[str, GuardRule] = Field(
         default_factory=dict,
         description='secondary metric -> allowed worsening: "+5%", "-5%", "<= incumbent", ">= incumbent"',
@@ -310,6 +339,7 @@ def dump(config: Config) -> str:
         f"direction = {_q(c.metric.direction)}        # lower | higher",
         f"unit = {_q(c.metric.unit)}",
         f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions | instructions+cpu | single",
+        f"channel = {_q(c.metric.channel)}        # stdout | file ($AUTORESEARCH_RESULT_FILE); the other is ignored",
     ]
     if c.metric.secondary:
         lines.append(f"secondary = {_list(c.metric.secondary)}   # METRIC lines the benchmark must print too")
@@ -351,6 +381,12 @@ def dump(config: Config) -> str:
         f"max_heldout = {c.confirm.max_heldout}                  # held-out confirms per segment",
         (f"env = {{ {', '.join(f'{k} = {_q(v)}' for k, v in c.confirm.env.items())} }}"
          "   # the benchmark's environment: switch to held-out inputs"),
+        "",
+        "[sandbox]",
+        f"mode = {_q(c.sandbox.mode)}          # auto | on | off: seal build, checks and benchmark in bubblewrap",
+        f"writable = {_list(c.sandbox.writable)}      # checkout dirs checks/benchmark may write; emptied before every run",
+        f"readable = {_list(c.sandbox.readable)}      # more paths under $HOME or /tmp that runs may read",
+        f"network = {'true' if c.sandbox.network else 'false'}",
         "",
         "[guards]",
         '# peak_rss_mb = "+5%"          # may grow by at most 5%',

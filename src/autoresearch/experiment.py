@@ -22,8 +22,8 @@ from autoresearch.infra.workspace import (
     untracked_outside,
     workspace_tree,
 )
-from autoresearch.measure.arms import build, prepare_arms, run_checks
-from autoresearch.measure.bench import Arm, Bench, Measurement, measure
+from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox
+from autoresearch.measure.bench import Arm, Bench, Measurement, cross_check, measure
 from autoresearch.measure.single import measure_single
 from autoresearch.model import Direction, Measure, RunRecord, Status, Verdict
 from autoresearch.progress import Progress, ProgressEvent, clear_progress, tracked
@@ -167,6 +167,7 @@ def _experiment(
         raise UsageError("this session has no baseline yet: run `autoresearch init` to measure it")
     run = next_run_number(paths, book.next_run())
     progress = tracked(progress, paths.progress, run, description)  # also for the dashboard
+    seal = sandbox(session)  # before anything is written: `mode = "on"` without bubblewrap is a usage error
     scope = [] if owns_new_files else config.scope.include  # for new untracked files
     # Commits on the branch that no experiment made are part of this candidate, never its base.
     incumbent_of = session.incumbent(book)
@@ -192,7 +193,7 @@ def _experiment(
         "segment": book.segment, "incumbent_commit": snapshot.incumbent, "commit": snapshot.commit,
         "diff_stat": git.diff_stat(snapshot.incumbent, snapshot.commit), "logs": str(run_dir),
         "candidate_ref": ref, "tree": snapshot.tree, "incumbent_tree": git.tree_of(snapshot.incumbent),
-        **extra,
+        "sandbox": seal.label, **extra,
     }
     if incumbent_of.candidate_commits:
         base["unjudged_commits"] = [c.commit for c in incumbent_of.candidate_commits]
@@ -227,10 +228,10 @@ def _experiment(
     if config.commands.build:
         progress(ProgressEvent("build"))
         t = time.monotonic()
-        failure = build(session, incumbent, snapshot.incumbent, run_dir)
+        failure = build(session, incumbent, run_dir)
         if failure:
             raise AutoresearchError(f"the build fails on the incumbent ({failure[0]}):\n{failure[1]}")
-        failure = build(session, candidate, None, run_dir)
+        failure = build(session, candidate, run_dir)
         durations["build_s"] = round(time.monotonic() - t, 3)
         if failure:
             return finish(Verdict.CRASH, f"build failed: {failure[0]}", failure[1])
@@ -247,7 +248,7 @@ def _experiment(
     # measure: the same change judged before against this incumbent continues that test, so
     # submitting it again cannot buy a keep
     t = time.monotonic()
-    bench = Bench(config, run_dir, slowest_known_s=_slowest_incumbent(book),
+    bench = Bench(config, run_dir, seal, slowest_known_s=_slowest_incumbent(book),
                   on_start=lambda pgid: note_group(session, pgid))
     pol, prior, settled = session.config.policy(calibrated_noise(session)), None, None
     earlier = judged_before(book, base["tree"], base["incumbent_tree"])
@@ -310,7 +311,7 @@ def cpu_veto(session: Session, incumbent: Arm, candidate: Arm, run_dir: Path,
         update={"measure": Measure.CPU, "name": "cpu_s", "unit": "s"})})
     log_dir = run_dir / "cpu-veto"
     log_dir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(timed, log_dir, on_start=lambda pgid: note_group(session, pgid))
+    bench = Bench(timed, log_dir, sandbox(session), on_start=lambda pgid: note_group(session, pgid))
     rounds = max(config.stats.min_rounds, 4)
     timing = measure(bench, incumbent, candidate, Direction.LOWER, timed.policy(),
                      timed.wants_warmup(), progress, fixed_rounds=rounds)
@@ -370,6 +371,12 @@ def decide(session: Session, result: Measurement) -> tuple[Verdict, str]:
         if check.violated:
             return Verdict.DISCARD, f"guard violated: {name} ({check.worsening:+.1%})"
     if comparison.outcome == "better":
+        claim = cross_check(config, result)
+        if claim is not None and claim.inconsistent:
+            walls = [median([pair[i].wall_s for pair in result.rounds]) for i in (0, 1)]
+            return Verdict.DISCARD, (f"inconsistent metric: the benchmark claims {claim.claimed:.1%} less time, "
+                                     f"its process took {claim.process:.1%} less (wall {walls[0]:.3g} → "
+                                     f"{walls[1]:.3g} s) where the claim implies at least {claim.implied:.1%}")
         if comparison.ci[0] == comparison.ci[1]:  # a deterministic measure: the number says it all
             return Verdict.KEEP, f"better by {comparison.improvement:.1%}"
         low, high = sorted(improvement_of(r, config.metric.direction) for r in comparison.ci)

@@ -365,7 +365,7 @@ def _checks_pass(session: Session, commit: str, branch: str) -> str:
     checkout(session, arm, commit)
     log = session.paths.state / "finalize" / branch.replace("/", "_") / "checks"
     if session.config.commands.build:
-        failure = build(session, arm, None, log.parent)
+        failure = build(session, arm, log.parent)
         if failure:
             return f"failed: build {failure[0]}"
     failure = run_checks(session, arm, log)

@@ -75,6 +75,21 @@ class Measure(StrEnum):
         return self in (Measure.CPU, Measure.INSTRUCTIONS, Measure.INSTRUCTIONS_CPU)
 
 
+class Channel(StrEnum):
+    """Where the benchmark's METRIC lines are read; the other place is ignored."""
+
+    STDOUT = "stdout"
+    FILE = "file"  # $AUTORESEARCH_RESULT_FILE, made by the harness for each run
+
+
+class SandboxMode(StrEnum):
+    """Whether build, checks and benchmark runs are sealed."""
+
+    AUTO = "auto"  # where bubblewrap works; unsealed runs are recorded as `sandbox: off`
+    ON = "on"  # unsealed runs are refused
+    OFF = "off"
+
+
 class Direction(StrEnum):
     """Which way the primary metric is better."""
 
@@ -147,6 +162,7 @@ class RunRecord(BaseModel):
     diff_stat: dict[str, int] = Field(default_factory=dict)
     proposer: str | None = None
     logs: str | None = None
+    sandbox: Literal["on", "off"] | None = None  # whether the candidate's code ran sealed
     candidate_ref: str | None = None
     tail: str | None = None
     decided_at: int | None = None

@@ -23,7 +23,7 @@ from autoresearch.infra.workspace import (
     remember_untracked,
     remove_worktrees,
 )
-from autoresearch.measure.arms import build, checkout, run_checks
+from autoresearch.measure.arms import build, checkout, run_checks, sandbox
 from autoresearch.measure.bench import Arm, Bench
 from autoresearch.model import (
     SCHEMA_VERSION,
@@ -577,12 +577,13 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
     book = session.ledger()
     run = claim_run(paths, next_run_number(paths, book.next_run()))
     run_dir = paths.run_dir(run)
+    seal = sandbox(session)
     arm = Arm("incumbent", paths.incumbent, tuple(config.scope.link))
     checkout(session, arm, head)
     started = time.monotonic()
     if config.commands.build:
         progress(ProgressEvent("build of the baseline"))
-        failure = build(session, arm, head, run_dir)
+        failure = build(session, arm, run_dir)
         if failure:
             raise AutoresearchError(f"the build fails on the baseline ({failure[0]}); fix it, then "
                                     f"run `autoresearch init` again.\n{failure[1]}"
@@ -594,7 +595,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
             raise AutoresearchError(f"the checks fail on the baseline itself ({failure[0]}); "
                                     f"fix them, then run `autoresearch init` again.\n{failure[1]}"
                                     + _missing_files(session, failure[1]))
-    bench = Bench(config, run_dir)
+    bench = Bench(config, run_dir, seal)
     rounds = max(session.config.policy().min_rounds, 1)
     samples = []
     try:
@@ -625,7 +626,7 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
         run=run, commit=head, metric=median(values), metrics=secondary, status=Status.KEEP,
         description="baseline", timestamp=now_ms(), segment=segment, verdict=Verdict.BASELINE,
         reason="baseline", incumbent_commit=head, incumbent_metric=median(values),
-        rounds=len(values), logs=str(run_dir),
+        rounds=len(values), logs=str(run_dir), sandbox=seal.label,
         samples={"incumbent": values, "wall_s": [[round(s.wall_s, 4)] for s in samples]},
         durations={"total_s": round(time.monotonic() - started, 3)}, startup_instructions=startup,
     )

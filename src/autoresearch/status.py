@@ -141,6 +141,11 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
         warnings.append("no checks configured: a faster but wrong change would be kept. Put your "
                         "tests in autoresearch.checks.sh, set `checks` in autoresearch.toml and "
                         "commit it on the session branch")
+    unsealed = [r.run for r in runs if r.sandbox == "off"]
+    if unsealed:
+        warnings.append(f"{len(unsealed)} run(s) of this segment ran unsealed (sandbox: off): the "
+                        "candidate's code could reach the number, the other checkout and the ledger. "
+                        "`autoresearch doctor` says how to seal them")
     judged = [r for r in runs if r.verdict in (Verdict.KEEP, Verdict.DISCARD) and r.p_value is not None]
     measured_keeps = [r for r in judged if r.is_keep]
     audit = audit_keeps([r.p_value or 0.0 for r in measured_keeps], judged=len(judged),

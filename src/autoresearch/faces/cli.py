@@ -957,6 +957,38 @@ def cleanup(json_out: JsonOpt = False) -> None:
 
 
 @app.command()
+def doctor(json_out: JsonOpt = False) -> None:
+    """Say what this machine supports: the bubblewrap sandbox (build, checks and benchmark runs
+    sealed), user namespaces, valgrind (`--measure instructions`), and, in a repository, whether
+    its code is pip-installed in editable mode (which makes every comparison A/A). Exit 0 when all
+    is well, 1 when something is missing; each finding says how to fix it."""
+
+    def action() -> None:
+        from autoresearch.doctor import diagnose
+        from autoresearch.errors import UsageError
+        from autoresearch.infra.git import Git
+
+        try:
+            repo: Path | None = Git.discover(Path.cwd()).root
+        except UsageError:  # outside a repository there is no install to look for
+            repo = None
+        report = diagnose(repo)
+        if json_out:
+            _print_json(report.as_dict())
+        else:
+            out = _console()
+            for check in report.checks:
+                mark = "[green]ok[/]  " if check.ok else "[red]no[/]  "
+                out.print(f"{mark} [bold]{check.name}[/]: {check.detail}", markup=True)
+                if check.fix:
+                    out.print(f"      fix: {check.fix}", markup=False)
+        if not report.ok:
+            raise typer.Exit(1)
+
+    _guarded(action, json_out)
+
+
+@app.command()
 def mcp() -> None:
     """Serve the session to an agent over MCP (stdio): tools init, brief, run_experiment, result,
     status, log, add_idea (and pi-autoresearch's init_experiment, log_experiment). Experiments run

@@ -144,6 +144,11 @@ class Git:
             raise UsageError(f"{start} is not inside a git repository (run `git init` first).")
         return cls(Path(proc.stdout.strip()))
 
+    def common_dir(self) -> Path:
+        """The repository's git directory shared by all its worktrees (absolute)."""
+        common = Path(self.run("rev-parse", "--git-common-dir"))
+        return common if common.is_absolute() else self.root / common
+
     def branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD."""
         name = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)

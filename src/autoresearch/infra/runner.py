@@ -4,32 +4,60 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from autoresearch.errors import UsageError
 
 TAIL_BYTES = 4096
+STOP_GRACE_S = 5.0  # for the launcher to kill and reap what a stopped command left
 
 # A small launcher between the harness and the command. Linux reports a process's peak RSS
 # including the memory of the process it was forked from, so a command started straight from
 # the harness (100+ MB, growing) would inherit that as its "peak". Started from this launcher,
 # the command's figures include only the launcher's few MB, the same for both arms.
+# The launcher is a child subreaper: orphans of the command (setsid, double forks) become its
+# children, and after the command exits it kills and reaps them, so their CPU time counts and
+# none outlives the run. It reports its figures through a pipe the command never inherits.
 _LAUNCHER = """
-import json, os, sys, time
+import ctypes, json, os, resource, signal, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+report = int(sys.argv[1])
+os.set_inheritable(report, False)
 start = time.perf_counter()
-pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[2]], os.environ)
-_, status, ru = os.wait4(pid, 0)
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))  # the harness's timeout
+while True:
+    try:
+        _, status = os.waitpid(pid, 0)
+        break
+    except InterruptedError:
+        pass
 wall = time.perf_counter() - start
-with open(sys.argv[1], "w") as fh:
-    json.dump({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_kb": ru.ru_maxrss,
-               "nivcsw": ru.ru_nivcsw}, fh)
+while True:
+    orphans = []
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as fh:
+                orphans += [int(p) for p in fh.read().split()]
+    except OSError:  # a kernel without /proc/<pid>/task/<tid>/children: the group kill remains
+        pass
+    if not orphans:
+        break
+    for orphan in orphans:
+        os.kill(orphan, signal.SIGKILL)
+    for orphan in orphans:  # their own children become ours: the next pass gets them
+        os.waitpid(orphan, 0)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+os.write(report, json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+                             "maxrss_kb": ru.ru_maxrss, "nivcsw": ru.ru_nivcsw}).encode())
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -85,13 +113,15 @@ def run_command(
     timeout: float | None,
     env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    prefix: Sequence[str] = (),
 ) -> RunResult:
     """Run `command` through bash in `cwd` and wait at most `timeout` seconds.
 
     stdout and stderr go to `<log_stem>.out` and `<log_stem>.err`, so memory stays bounded
     whatever the command prints. The command runs in a new process group; on timeout, and
-    after it exits, the whole group is killed, so no descendant outlives the call.
-    `on_start(pgid)` lets a caller record the group so a later process can clean it up.
+    after it exits, the whole group and every orphan it left are killed, so no descendant
+    outlives the call. `on_start(pgid)` lets a caller record the group so a later process can
+    clean it up. `prefix` wraps `bash -c <command>` (a sandbox).
 
     >>> r = run_command("echo hi", Path("."), Path("/tmp/x"), timeout=5)  # doctest: +SKIP
     >>> r.ok, r.tail().strip()  # doctest: +SKIP
@@ -101,27 +131,30 @@ def run_command(
     log_stem.parent.mkdir(parents=True, exist_ok=True)
     out_path = log_stem.with_suffix(".out")
     err_path = log_stem.with_suffix(".err")
-    usage_path = log_stem.with_suffix(".usage")
-    usage_path.unlink(missing_ok=True)
+    report_r, report_w = os.pipe()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(usage_path), command],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            # Scripts can run the interpreter autoresearch runs under, venv or not.
-            env={**os.environ, "AUTORESEARCH_PYTHON": sys.executable, **(env or {})},
-            start_new_session=True,
-        )
-        status: dict[str, object] = {}
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report_w),
+                 *(prefix or ("bash", "-c")), command],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                # Scripts can run the interpreter autoresearch runs under, venv or not.
+                env={**os.environ, "AUTORESEARCH_PYTHON": sys.executable, **(env or {})},
+                start_new_session=True,
+                pass_fds=(report_w,),
+            )
+        finally:
+            os.close(report_w)
+        reaped: list[tuple[int, resource.struct_rusage, float]] = []
 
         def reap() -> None:
             # wait4 gives the rusage of this child and the descendants it waited for.
             _, code, usage = os.wait4(proc.pid, 0)
-            status["code"], status["usage"] = code, usage
-            status["end"] = time.perf_counter()
+            reaped.append((code, usage, time.perf_counter()))
 
         waiter = threading.Thread(target=reap, daemon=True)
         waiter.start()
@@ -130,29 +163,28 @@ def run_command(
                 on_start(proc.pid)
             waiter.join(timeout)
         except BaseException:  # Ctrl-C: nothing we started may outlive us
-            kill_group(proc.pid)
-            waiter.join()
+            _stop(proc.pid, waiter)
             proc.returncode = -1
+            os.close(report_r)
             raise
         timed_out = waiter.is_alive()
         if timed_out:
-            kill_group(proc.pid)
-            waiter.join()
+            _stop(proc.pid, waiter)
         else:
             kill_group(proc.pid)  # leftovers the command forked and left behind
         proc.returncode = -1  # reaped by wait4 above; keep Popen from waiting again
+    # The command's own figures, without the launcher's start-up; the launcher's own when it
+    # was killed before it could report.
+    own = _read_usage(report_r)
     _require_directory(cwd)  # removed while the command ran: its outcome means nothing
-    end = float(status["end"])  # type: ignore[arg-type]
-    usage = status["usage"]
-    code = os.waitstatus_to_exitcode(int(status["code"]))  # type: ignore[arg-type]
-    own = _read_usage(usage_path)  # the command's own figures, without the launcher's start-up
+    status, usage, end = reaped[0]
     return RunResult(
-        returncode=None if timed_out else code,
+        returncode=None if timed_out else os.waitstatus_to_exitcode(status),
         timed_out=timed_out,
         wall_s=own.get("wall_s", end - start),
-        cpu_s=own.get("cpu_s", usage.ru_utime + usage.ru_stime),  # type: ignore[attr-defined]
-        peak_rss_mb=own.get("maxrss_kb", usage.ru_maxrss) / 1024,  # type: ignore[attr-defined]
-        involuntary_switches=int(own.get("nivcsw", usage.ru_nivcsw)),  # type: ignore[attr-defined]
+        cpu_s=own.get("cpu_s", usage.ru_utime + usage.ru_stime),
+        peak_rss_mb=own.get("maxrss_kb", usage.ru_maxrss) / 1024,
+        involuntary_switches=int(own.get("nivcsw", usage.ru_nivcsw)),
         stdout_path=out_path,
         stderr_path=err_path,
     )
@@ -169,13 +201,26 @@ def _require_directory(cwd: Path) -> None:
                             "are recreated.")
 
 
-def _read_usage(path: Path) -> dict[str, float]:
+def _read_usage(fd: int) -> dict[str, float]:
+    """The launcher's report; empty when it was killed before writing it."""
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read()
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+        return json.loads(data)
+    except ValueError:
         return {}
-    finally:
-        path.unlink(missing_ok=True)
+
+
+def _stop(launcher: int, waiter: threading.Thread) -> None:
+    """Stop a run early: the launcher kills the command and reaps every orphan it left (setsid
+    ones too, which a group kill misses); the group kill is the fallback."""
+    try:
+        os.kill(launcher, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    waiter.join(STOP_GRACE_S)
+    kill_group(launcher)
+    waiter.join()
 
 
 def kill_group(pgid: int) -> None:

@@ -119,10 +119,7 @@ def exclude_harness_files(git: Git) -> None:
 def exclude_paths(git: Git, patterns: Iterable[str], label: str) -> None:
     """Add the gitignore `patterns` missing from `.git/info/exclude` (the user's .gitignore and
     tracked files stay untouched)."""
-    common = Path(git.run("rev-parse", "--git-common-dir"))
-    if not common.is_absolute():
-        common = git.root / common
-    exclude = common / "info" / "exclude"
+    exclude = git.common_dir() / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
     missing = [p for p in patterns if p not in current.split("\n")]

@@ -20,7 +20,8 @@ from autoresearch.errors import ArmFailure, AutoresearchError, MetricError, Usag
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
 from autoresearch.measure.metrics import parse_metrics
-from autoresearch.model import Measure
+from autoresearch.measure.sandbox import RESULT_PATH, VALGRIND_DIR, Sandbox, Step
+from autoresearch.model import Channel, Direction, Measure
 from autoresearch.progress import MEASURING, Progress, ProgressEvent
 
 ArmName = Literal["incumbent", "candidate"]
@@ -119,9 +120,10 @@ class Measurement:
 class Bench:
     """Runs the session's benchmark in an arm and turns its output into a `Sample`."""
 
-    def __init__(self, config: Config, log_dir: Path, slowest_known_s: float | None = None,
+    def __init__(self, config: Config, log_dir: Path, sandbox: Sandbox, slowest_known_s: float | None = None,
                  on_start: Callable[[int], None] | None = None, env: dict[str, str] | None = None):
         self.config = config
+        self.sandbox = sandbox
         self.env = dict(env or {})  # extra environment of every run (held-out inputs)
         self.log_dir = log_dir
         self.slowest_incumbent_s = slowest_known_s
@@ -129,7 +131,8 @@ class Bench:
         self._count = 0
         self.warnings: list[str] = []  # what went wrong around the runs without spoiling them
         # Cachegrind names its files by pid; a run number reused after a `kill -9` must not
-        # find (and sum) the files of the killed attempt, nor of a valgrind it left running.
+        # find (and sum) the files of the killed attempt, nor of a valgrind it left running
+        # (an unsealed one: a sealed run's processes die with it).
         self._attempt = f"{os.getpid()}-{time.time_ns()}"
         if config.metric.measure.counts_instructions and shutil.which("valgrind") is None:
             raise UsageError("measure = instructions needs valgrind, which is not installed "
@@ -151,22 +154,30 @@ class Bench:
     def run(self, arm: Arm, label: str) -> Sample:
         self._count += 1
         stem = self.log_dir / f"{self._count:03d}-{label}-{arm.name}"
-        result_file = stem.with_suffix(".metrics")
-        result_file.unlink(missing_ok=True)
-        command, env = self._command(stem)
+        binds: dict[Path, str] = {}
+        result_file = None
+        command, env = self._command(stem, binds)
         env.update(self.env)
-        env["AUTORESEARCH_RESULT_FILE"] = str(result_file)
+        if self.config.metric.channel is Channel.FILE:
+            # Made by the harness, outside any checkout, fresh for every run.
+            result_file = stem.with_suffix(".metrics")
+            result_file.parent.mkdir(parents=True, exist_ok=True)
+            result_file.unlink(missing_ok=True)
+            result_file.touch()
+            binds[result_file] = RESULT_PATH
+            env["AUTORESEARCH_RESULT_FILE"] = RESULT_PATH if self.sandbox.sealed else str(result_file)
         timeout = self.timeout()
         started, load = time.time(), os.getloadavg()[0]
-        result = run_command(command, arm.path, stem, timeout, env=env, on_start=self.on_start)
-        if _restore_arm(arm):
+        result = run_command(command, arm.path, stem, timeout, env=env, on_start=self.on_start,
+                             prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
+        if not self.sandbox.sealed and _restore_arm(arm):  # sealed runs see their checkout read-only
             self._warn(f"{arm.name}: the benchmark changed tracked files in its checkout; restored")
         if result.timed_out:
             raise ArmFailure(arm.name, "timeout", f"benchmark timed out after {timeout:.0f} s",
                              result.tail(), result.stdout_path)
         if result.returncode != 0:
             if self.config.metric.measure.counts_instructions:
-                self._fails_only_under_valgrind(arm, stem, result, timeout, env)
+                self._fails_only_under_valgrind(arm, stem, result, timeout, env, binds)
             raise ArmFailure(arm.name, "failed", f"benchmark exited with code {result.returncode}",
                              result.tail(), result.stdout_path)
         try:
@@ -191,23 +202,28 @@ class Bench:
         if not self.config.metric.measure.counts_instructions:
             return None
         stem = self.log_dir / "startup"
-        command, env = self._command(stem, startup_command(arm.path, self.config.commands.benchmark))
-        result = run_command(command, arm.path, stem, FIRST_RUN_TIMEOUT_S, env={**env, **self.env})
+        binds: dict[Path, str] = {}
+        command, env = self._command(stem, binds, startup_command(arm.path, self.config.commands.benchmark))
+        result = run_command(command, arm.path, stem, FIRST_RUN_TIMEOUT_S, env={**env, **self.env},
+                             prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
         try:
-            return instruction_count(self._cachegrind_prefix(stem)) if result.ok else None
+            return instruction_count(self._cachegrind_dir(stem)) if result.ok else None
         except MetricError:
             return None
 
-    def _command(self, stem: Path, command: str | None = None) -> tuple[str, dict[str, str]]:
+    def _command(self, stem: Path, binds: dict[Path, str], command: str | None = None) -> tuple[str, dict[str, str]]:
         command = command or self.config.commands.benchmark
         # The benchmark may adapt to the measure: an exact count needs one pass, no repeats.
         measure = {"AUTORESEARCH_MEASURE": str(self.config.metric.measure)}
         if not self.config.metric.measure.counts_instructions:
             return command, measure
         # Cachegrind without cache simulation counts instructions only, and much faster.
-        for stale in stem.parent.glob(glob.escape(stem.name) + ".*cg.*"):
-            stale.unlink(missing_ok=True)
-        out = shlex.quote(str(self._cachegrind_prefix(stem))) + ".%p"
+        for stale in stem.parent.glob(glob.escape(stem.name) + ".*.cg"):
+            shutil.rmtree(stale, ignore_errors=True)
+        counts = self._cachegrind_dir(stem)
+        counts.mkdir(parents=True)
+        binds[counts] = VALGRIND_DIR  # sealed runs write there; the harness reads the same files
+        out = shlex.quote(VALGRIND_DIR if self.sandbox.sealed else str(counts)) + "/cg.%p"
         wrapped = (
             "valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --quiet "
             f"--cachegrind-out-file={out} bash -c {shlex.quote(command)}"
@@ -215,7 +231,7 @@ class Bench:
         return wrapped, {"PYTHONHASHSEED": "0", **measure}
 
     def _fails_only_under_valgrind(self, arm: Arm, stem: Path, result: RunResult, timeout: float,
-                                   env: dict[str, str]) -> None:
+                                   env: dict[str, str], binds: dict[Path, str]) -> None:
         """Run a benchmark that failed under valgrind once without it: if it then succeeds,
         instruction counts cannot measure it (JITs often crash under valgrind), and saying so
         beats a page of the crashed interpreter's memory map.
@@ -225,7 +241,8 @@ class Bench:
         """
         plain_env = {k: v for k, v in env.items() if k != "PYTHONHASHSEED"}
         plain = run_command(self.config.commands.benchmark, arm.path, stem.with_name(stem.name + "-plain"),
-                            timeout, env=plain_env, on_start=self.on_start)
+                            timeout, env=plain_env, on_start=self.on_start,
+                            prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
         if not plain.ok:
             return
         how = _exit_status(result.returncode or 0)
@@ -238,25 +255,23 @@ class Bench:
             raise UsageError(why)
         raise ArmFailure(arm.name, "failed", why, result.tail(1000), result.stdout_path)
 
-    def _cachegrind_prefix(self, stem: Path) -> Path:
+    def _cachegrind_dir(self, stem: Path) -> Path:
         return stem.with_name(f"{stem.name}.{self._attempt}.cg")
 
-    def _metrics(self, result: RunResult, result_file: Path, stem: Path) -> dict[str, float]:
+    def _metrics(self, result: RunResult, result_file: Path | None, stem: Path) -> dict[str, float]:
         primary = self.config.metric.name
         measure = self.config.metric.measure
         # cpu and instructions primaries are made by the harness and need no METRIC line
         required = None if measure.harness_measured else primary
-        if result_file.exists() and result_file.stat().st_size:
-            metrics = parse_metrics(result_file, required, unique_primary=False)
-        else:
-            metrics = parse_metrics(result.stdout_path, required, unique_primary=True)
+        # One channel, never one overriding the other: lines on the other are ignored.
+        metrics = parse_metrics(result_file or result.stdout_path, required, unique_primary=True)
         metrics.setdefault("wall_s", result.wall_s)
         metrics.setdefault("cpu_s", result.cpu_s)
         metrics.setdefault("peak_rss_mb", result.peak_rss_mb)
         if measure is Measure.CPU:
             metrics[primary] = result.cpu_s
         elif measure.counts_instructions:
-            metrics[primary] = float(instruction_count(self._cachegrind_prefix(stem)))
+            metrics[primary] = float(instruction_count(self._cachegrind_dir(stem)))
         return metrics
 
 
@@ -298,20 +313,47 @@ def startup_command(root: Path, benchmark: str) -> str:
     return '"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in text else "true"
 
 
-def instruction_count(prefix: Path) -> int:
+# Units that make a primary metric a time the benchmark claims, in seconds.
+TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "µs": 1e-6, "μs": 1e-6, "us": 1e-6, "ns": 1e-9}
+
+
+def cross_check(config: Config, result: Measurement) -> stats.ClaimCheck | None:
+    """A claimed time saving against the wall-time saving of the process, both from the same runs.
+
+    None when the primary metric is no time the benchmark measures itself (a unit outside
+    `TIME_UNITS`, a harness-made measure, a higher-is-better metric).
+    """
+    metric = config.metric
+    scale = TIME_UNITS.get(metric.unit.strip())
+    if scale is None or metric.measure is not Measure.WALL or metric.direction is not Direction.LOWER \
+            or not result.rounds:
+        return None
+    incumbent = [pair[0] for pair in result.rounds]
+    candidate = [pair[1] for pair in result.rounds]
+    if any(s.value <= 0 or s.wall_s <= 0 for s in incumbent + candidate):
+        return None
+    return stats.check_claim(
+        [s.value * scale for s in incumbent], [s.value * scale for s in candidate],
+        [s.wall_s for s in incumbent], [s.wall_s for s in candidate],
+        # a claim may exceed the process's saving by less than the smallest gain worth keeping
+        tolerance=stats.gain_threshold(config.stats.min_effect, "lower"), alpha=config.stats.alpha,
+    )
+
+
+def instruction_count(counts: Path) -> int:
     """Total instructions executed, summed over every process cachegrind followed.
 
-    `prefix` is the run's own file name prefix; cachegrind appends `.<pid>` per process.
+    `counts` is the run's own directory; cachegrind writes one `cg.<pid>` file per process.
     """
     total = 0
-    files = sorted(prefix.parent.glob(glob.escape(prefix.name) + ".*"))
+    files = sorted(counts.glob("cg.*"))
     if not files:
         raise MetricError("valgrind wrote no cachegrind output (is valgrind installed?)")
     for path in files:
         for line in path.read_text(errors="replace").splitlines():
             if line.startswith("summary:"):
                 total += int(line.split()[1])
-        path.unlink()
+    shutil.rmtree(counts)
     return total
 
 

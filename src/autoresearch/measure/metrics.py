@@ -16,8 +16,8 @@ def parse_metrics(path: Path, primary: str | None, *, unique_primary: bool) -> d
     """All metrics in the file at `path`, the last occurrence of each winning.
 
     A missing or non-finite `primary` is an error (None: no metric is required). With
-    `unique_primary`, a primary metric printed twice is an error: on stdout a second line may
-    come from the code under test rather than the benchmark.
+    `unique_primary`, a primary metric printed twice is an error: a second line may come from
+    the code under test rather than the benchmark.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkstemp()[1]); _ = p.write_text("METRIC t_ms=12.5\\nnoise\\n")
@@ -52,7 +52,7 @@ def parse_metrics(path: Path, primary: str | None, *, unique_primary: bool) -> d
         raise MetricError(f"no METRIC {primary}=<number> line in the benchmark output{detail}")
     if unique_primary and primary_count > 1:
         raise MetricError(
-            f"METRIC {primary} printed {primary_count} times on stdout; the benchmark must print "
-            "it once (or write to $AUTORESEARCH_RESULT_FILE)"
+            f"METRIC {primary} appears {primary_count} times in the benchmark's output; it must "
+            "appear once (a second line may come from the code under test)"
         )
     return values

@@ -1,0 +1,221 @@
+"""Seal build, checks and benchmark runs in bubblewrap: the candidate's code sees only its checkout."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from autoresearch.errors import UsageError
+from autoresearch.model import SandboxMode
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+
+# Where a sealed run finds what the harness hands it: inside its private /tmp.
+RESULT_PATH = "/tmp/autoresearch/result.metrics"
+VALGRIND_DIR = "/tmp/autoresearch/valgrind"
+
+# Directories under $HOME that hold toolchains, not secrets: seen read-only by sealed runs.
+_TOOLCHAIN_DIRS = (".pyenv", ".cargo", ".rustup", ".rbenv", ".nvm", ".sdkman", ".local/bin")
+
+# Pid 1 of a sealed run. The kernel tears a PID namespace down by auto-reaping what is left when
+# its init dies, and an auto-reaped process's CPU time is lost to every rusage. So this init
+# waits for the command, SIGKILLs every other process of the namespace (setsid and double-forked
+# daemons included) and reaps them itself: their CPU reaches the harness's figures. Not
+# dumpable, so the command cannot ptrace it; SIGINT ignored, so it cannot be stopped early.
+_INIT = """
+import os, signal, sys, ctypes
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[1]], os.environ,
+                      setsigdef=(signal.SIGINT, signal.SIGPIPE))
+_, status = os.waitpid(pid, 0)
+while True:
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        while os.waitpid(-1, 0)[0]:
+            pass
+    except ChildProcessError:
+        break
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+class Step(StrEnum):
+    """What a sealed run is for; it decides whether the checkout is writable."""
+
+    BUILD = "build"  # writes its outputs into the checkout
+    CHECKS = "checks"
+    BENCHMARK = "benchmark"
+
+
+@dataclass(frozen=True)
+class Support:
+    """What this machine offers for sealing runs."""
+
+    bwrap: str | None  # path of the bwrap binary
+    version: str | None
+    works: bool
+    problem: str | None  # why it cannot seal, and how to fix that
+
+    def as_dict(self) -> dict[str, object]:
+        return {"bwrap": self.bwrap, "version": self.version, "works": self.works, "problem": self.problem}
+
+
+@functools.lru_cache(maxsize=1)
+def probe() -> Support:
+    """Try bubblewrap once with the namespaces a sealed run needs."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return Support(None, None, False, f"bubblewrap is not installed: {INSTALL_HINT}")
+    try:
+        version = subprocess.run([path, "--version"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+        trial = subprocess.run(
+            [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent", "--as-pid-1",
+             "--cap-drop", "ALL", "--", sys.executable, "-I", "-S", "-c", "pass"],
+            check=False, capture_output=True, text=True, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Support(path, None, False, f"bubblewrap does not run here: {exc}")
+    if trial.returncode != 0:
+        why = trial.stderr.strip().splitlines()[-1] if trial.stderr.strip() else f"exit code {trial.returncode}"
+        return Support(path, version or None, False,
+                       f"bubblewrap cannot create namespaces here ({why}); allow unprivileged user "
+                       "namespaces (sysctl kernel.unprivileged_userns_clone=1) or, in a container, "
+                       "run it with user namespaces enabled")
+    return Support(path, version.removeprefix("bubblewrap ") or None, True, None)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How the runs of one session are sealed; `sealed` is False when they run as they are.
+
+    `hide` are the directories no run may see (the repository with its ledger and harness
+    state, the git common directory); the checkouts measured live below them and are mounted
+    back, each run seeing only its own.
+    """
+
+    sealed: bool
+    why_not: str | None = None
+    hide: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()  # absolute paths seen read-only (links, toolchains)
+    writable: tuple[str, ...] = ()  # checkout-relative scratch paths, emptied before every run
+    network: bool = False
+
+    @property
+    def label(self) -> str:
+        """What the ledger records: "on" or "off"."""
+        return "on" if self.sealed else "off"
+
+    def prefix(self, checkout: Path, step: Step, binds: Mapping[Path, str] | None = None) -> list[str]:
+        """The argv that runs `bash -c <command>` sealed in `checkout` (empty when not sealed).
+
+        Scratch paths are emptied first, sealed or not, so nothing one run writes reaches the
+        next. `binds` mounts files or directories the harness made (host path -> path in the
+        sandbox) writable.
+        """
+        checkout = checkout.resolve()
+        scratch = [] if step is Step.BUILD else [empty_scratch(checkout, rel) for rel in self.writable]
+        if not self.sealed:
+            return []
+        argv = [probe().bwrap or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                "--tmpfs", "/tmp"]
+        home = _home()
+        if home is not None:
+            argv += ["--tmpfs", str(home)]
+        for path in self.hide:
+            argv += ["--tmpfs", str(path)]
+        for path in self.readable:
+            if path.exists():
+                argv += ["--ro-bind", str(path), str(path)]
+        argv += ["--bind" if step is Step.BUILD else "--ro-bind", str(checkout), str(checkout)]
+        for path in scratch:
+            argv += ["--bind", str(path), str(path)]
+        for host, inside in (binds or {}).items():
+            argv += ["--bind", str(host), inside]
+        argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--as-pid-1",
+                 "--new-session", "--cap-drop", "ALL", "--setenv", "TMPDIR", "/tmp", "--chdir", str(checkout)]
+        if not self.network:
+            argv.append("--unshare-net")
+        return [*argv, "--", os.path.realpath(sys.executable), "-I", "-S", "-c", _INIT]
+
+
+def empty_scratch(checkout: Path, rel: str) -> Path:
+    """Make `checkout/rel` an empty directory that lies inside the checkout, and return it."""
+    target = checkout / rel.strip("/")
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    if target.exists() and not target.resolve().is_relative_to(checkout):
+        raise UsageError(f"[sandbox] writable path {rel!r} leads out of the checkout")
+    if target.is_dir():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    if not target.resolve().is_relative_to(checkout):
+        shutil.rmtree(target)
+        raise UsageError(f"[sandbox] writable path {rel!r} leads out of the checkout")
+    return target
+
+
+def make_sandbox(mode: SandboxMode, root: Path, git_common: Path, links: Sequence[str] = (),
+                 writable: Sequence[str] = (), readable: Sequence[str] = (), network: bool = False) -> Sandbox:
+    """The sandbox a session's configuration asks for on this machine.
+
+    mode "auto" seals where bubblewrap works; "on" makes its absence a usage error; "off" never seals.
+    """
+    if mode == SandboxMode.OFF:
+        return Sandbox(False, "sandbox mode is off in autoresearch.toml")
+    support = probe()
+    if not support.works:
+        if mode == SandboxMode.ON:
+            raise UsageError(f"[sandbox] mode = \"on\" but runs cannot be sealed: {support.problem}. "
+                             "Or set mode = \"auto\" to run unsealed (every record then says sandbox: off).")
+        log.info("runs are not sealed: %s", support.problem)
+        return Sandbox(False, support.problem)
+    root, git_common = root.resolve(), git_common.resolve()
+    hide = (root,) + (() if git_common.is_relative_to(root) else (git_common,))
+    # Mounted where the checkouts' links point, even when that path is itself a symlink.
+    seen = [root / rel.rstrip("/") for rel in links] + [Path(os.path.expanduser(p)) for p in readable]
+    return Sandbox(True, None, hide, tuple(dict.fromkeys([*toolchain_paths(), *seen])), tuple(writable), network)
+
+
+def toolchain_paths() -> list[Path]:
+    """Directories a sealed run needs to see although they lie in a hidden place ($HOME, /tmp).
+
+    The interpreter running the harness (and its venv), and toolchains on $PATH or in the usual
+    places under $HOME; everything else outside the hidden places is visible read-only anyway.
+    """
+    hidden = [p for p in (_home(), Path("/tmp")) if p is not None]
+    found: list[Path] = []
+    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+    candidates += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p.startswith("/")]
+    home = _home()
+    if home is not None:
+        candidates += [home / d for d in _TOOLCHAIN_DIRS]
+    for path in candidates:
+        for place in hidden:
+            if path.is_relative_to(place) and path != place:
+                # under $HOME the whole toolchain directory (shims point into it); under /tmp
+                # only the path itself, since /tmp holds other people's work
+                seen = place / path.relative_to(place).parts[0] if place == home else path
+                if seen.exists() and seen not in found:
+                    found.append(seen)
+    return found
+
+
+def _home() -> Path | None:
+    home = Path(os.path.expanduser("~"))
+    return home if home != Path("/") and home.is_absolute() and home.exists() else None

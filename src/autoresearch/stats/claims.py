@@ -1,0 +1,71 @@
+"""A benchmark's claimed time saving against the saving the harness measured on its process."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from autoresearch.stats.robust import t_cdf, trimmed
+
+CLAIM_TRIM = 0.2  # as the guards; with fewer than 5 rounds, the plain mean
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """Whether a benchmark's claimed time saving exceeds what its process measurably saved."""
+
+    inconsistent: bool
+    claimed: float  # relative time saving the benchmark reports: 0.6 = 60% less time
+    process: float  # relative saving of the process's wall time, as the harness measured it
+    implied: float  # relative process saving the claim implies, given the timed share of the process
+    p_value: float = 1.0  # one-sided, against "the claim exceeds the process by at most the tolerance"
+
+
+def check_claim(
+    claimed_incumbent: Sequence[float],
+    claimed_candidate: Sequence[float],
+    wall_incumbent: Sequence[float],
+    wall_candidate: Sequence[float],
+    tolerance: float,
+    alpha: float,
+) -> ClaimCheck:
+    """Test a claimed time (seconds, per round) against the process wall time of the same runs.
+
+    A section that takes M of a process's W seconds and gets a fraction g faster saves the
+    process M*g seconds at least (more if it runs several times): the process must get faster
+    by the share s = M/W times g. Per round, d = log-gain the claim implies for the process
+    (-log(1 - s*g)) minus the log-gain the process showed; the claim is inconsistent when d
+    exceeds `tolerance` (a log-ratio) at level `alpha`, by Yuen's trimmed-mean t statistic as
+    the guards use it. A timed section that is a small share of the process implies a small
+    process gain, so such a benchmark is never called inconsistent for its noise, and the check
+    sees only lies larger than the process's noise.
+
+    >>> check_claim([0.3] * 4, [0.003] * 4, [0.35] * 4, [0.35] * 4, 0.05, 0.01).inconsistent
+    True
+    >>> check_claim([0.3] * 4, [0.1] * 4, [0.35] * 4, [0.15] * 4, 0.05, 0.01).inconsistent
+    False
+    """
+    d: list[float] = []
+    implied: list[float] = []
+    claimed: list[float] = []
+    process: list[float] = []
+    for mi, mc, wi, wc in zip(claimed_incumbent, claimed_candidate, wall_incumbent, wall_candidate, strict=True):
+        share = min(1.0, mi / wi)
+        saving = min(share * (1.0 - mc / mi), 1.0 - 1e-9)
+        implied.append(-math.log(1.0 - saving))
+        process.append(math.log(wi / wc))
+        claimed.append(math.log(mi / mc))
+        d.append(implied[-1] - process[-1])
+    if not d:
+        return ClaimCheck(False, 0.0, 0.0, 0.0)
+    trim = CLAIM_TRIM if len(d) >= 5 else 0.0
+    summary = tuple(1.0 - math.exp(-trimmed(logs, trim).est) for logs in (claimed, process, implied))
+    if max(d) - min(d) <= 1e-12 * max(1.0, abs(d[0])):
+        bad = d[0] > tolerance + 1e-12
+        return ClaimCheck(bad, *summary, p_value=0.0 if bad else 1.0)
+    t = trimmed(d, trim)
+    if t.se == 0 or not math.isfinite(t.se):
+        return ClaimCheck(False, *summary)
+    p = t_cdf(-(t.est - tolerance) / t.se, t.df)  # p-value of "exceeds by at most the tolerance"
+    return ClaimCheck(t.est > tolerance and p <= alpha, *summary, p_value=p)

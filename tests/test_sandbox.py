@@ -1,0 +1,439 @@
+"""Sealed runs: candidate code that attacks the number, the other arm, the record or the machine.
+
+Each attack is a candidate in a real session with the real bubblewrap sandbox; what is asserted
+is the verdict and the ledger (never a timing): no attack is kept and no process survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import BENCH_SH, WORK_PY, Repo, textblock
+
+from autoresearch.config import Config, dump
+from autoresearch.infra.runner import run_command
+from autoresearch.measure.sandbox import Sandbox, Step, make_sandbox, probe
+from autoresearch.model import SandboxMode
+
+pytestmark = pytest.mark.skipif(not probe().works, reason=f"runs cannot be sealed here: {probe().problem}")
+
+
+def _alive_with(marker: str) -> list[int]:
+    """Live (non-zombie) processes whose command line mentions `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmd and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _candidate(session: Repo, attack: str, **constants: object) -> None:
+    """work.py with the attack appended: it runs whenever the checks or the benchmark import it."""
+    session.write("work.py", WORK_PY + "\n" + textwrap.dedent(attack))
+    for name, value in constants.items():
+        session.set(name, value)
+
+
+def _start(repo: Repo, metric: dict | None = None, sandbox: dict | None = None, commands: dict | None = None,
+           **files: str) -> Repo:
+    """A session on `repo` with this configuration and these files, all committed before `init`."""
+    for rel, text in files.items():
+        repo.write(rel.replace("_sh", ".sh").replace("_py", ".py"), text, executable=rel.endswith("_sh"))
+    config = Config.model_validate({
+        "session": {"name": "speed"}, "metric": {"name": "cost", **(metric or {})},
+        "commands": {"checks": "./autoresearch.checks.sh", "timeout": 5, "checks_timeout": 30, **(commands or {})},
+        "scope": {"include": ["work.py"]}, "sandbox": sandbox or {},
+    })
+    repo.write("autoresearch.toml", dump(config))
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "session setup")
+    repo.cli("init")
+    return repo
+
+
+def _incumbent_checkout(session: Repo) -> Path:
+    """Where the harness checked out the incumbent (a worktree of the repository)."""
+    paths = [line.split(" ", 1)[1] for line in session.git("worktree", "list", "--porcelain").splitlines()
+             if line.startswith("worktree ")]
+    (found,) = [Path(p) for p in paths if Path(p).name == "incumbent"]
+    return found
+
+
+def _commit_config(session: Repo, old: str, new: str) -> None:
+    """The user changes the configuration on the session branch."""
+    text = session.read("autoresearch.toml")
+    assert old in text
+    session.write("autoresearch.toml", text.replace(old, new))
+    session.git("commit", "-qm", "config", "autoresearch.toml")
+
+
+def _verdict(session: Repo, message: str) -> dict:
+    head = session.git("rev-parse", "HEAD")
+    result = session.cli_json("run", "-m", message)
+    record = session.runs()[-1]
+    assert record["run"] == result["run"] and record["sandbox"] == "on"
+    if result["verdict"] != "keep":
+        assert session.git("rev-parse", "HEAD") == head
+    return result
+
+
+# --- the number ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["stdout", "file"])
+def test_metric_lines_added_by_candidate_code_never_count(repo: Repo, channel: str):
+    bench = BENCH_SH
+    if channel == "file":
+        bench = bench.replace('print(f"METRIC cost={work.COST}")',
+                              'open(os.environ["AUTORESEARCH_RESULT_FILE"], "a").write(f"METRIC cost={work.COST}\\n")')
+    session = _start(repo, metric={"channel": channel}, autoresearch_sh=bench)
+    _candidate(session, """
+        import os, atexit
+        print("METRIC cost=1")  # the other channel: ignored
+        def _claim():
+            target = os.environ.get("AUTORESEARCH_RESULT_FILE")
+            if target:
+                open(target, "a").write("METRIC cost=1\\n")
+            print("METRIC cost=1")
+        atexit.register(_claim)
+    """)
+    result = _verdict(session, "claim a cost of 1")
+    assert result["verdict"] == "crash"
+    assert f"METRIC cost appears {2 if channel == 'file' else 3} times" in result["reason"]
+
+
+def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: Repo):
+    # The timed section is a sleep: the process's wall time follows it closely on any machine.
+    timed = textblock("""
+        #!/usr/bin/env bash
+        set -euo pipefail
+        cd "$(dirname "$0")"
+        python3 - <<'PY'
+        import sys, time
+        sys.path.insert(0, ".")
+        import work
+        t = time.perf_counter()
+        time.sleep(work.PAUSE)
+        print(f"METRIC t_ms={(time.perf_counter() - t) * 1000:.3f}")
+        PY
+    """)
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=timed,
+                     work_py=WORK_PY + "PAUSE = 0.3\n")
+
+    _candidate(session, """
+        import time
+        _clock = time.perf_counter
+        _start = _clock()
+        time.perf_counter = lambda: _start + (_clock() - _start) / 100  # the clock the benchmark reads
+        PAUSE = 0.3
+    """)
+    lie = _verdict(session, "a clock that runs slow")
+    assert lie["verdict"] == "discard" and lie["reason"].startswith("inconsistent metric: the benchmark claims 9")
+    assert "wall" in lie["reason"]
+
+    session.set("PAUSE", 0.1)  # an honest saving of 0.2 s: the process shows it
+    assert _verdict(session, "sleep less")["verdict"] == "keep"
+
+
+# --- the other arm --------------------------------------------------------------------------
+
+
+def test_a_detached_daemon_dies_with_its_run_and_never_reaches_the_incumbent(session: Repo):
+    marker = f"ardaemon{os.getpid()}"
+    _candidate(session, f"""
+        import os, sys, time
+        if "{marker}" not in sys.argv[0] and os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                # a double-forked daemon: make the incumbent look slow, for a long while
+                os.execvp(sys.executable, [sys.executable, "-c", '''
+        import glob, os, sys, time
+        end = time.time() + 60
+        while time.time() < end:
+            for path in glob.glob("../incumbent/work.py") + glob.glob("../../runs/*/*.metrics"):
+                try:
+                    open(path, "a").write("\\\\nCOST = 1000\\\\nMETRIC cost=1000\\\\n")
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        ''', "{marker}"])
+            os._exit(0)
+    """)
+    result = _verdict(session, "a daemon")
+    assert result["verdict"] == "discard" and result["metric"] == result["incumbent_metric"] == 100
+    assert _alive_with(marker) == []
+    assert "COST = 1000" not in (_incumbent_checkout(session) / "work.py").read_text()
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_a_hung_benchmark_leaves_no_detached_process(repo: Repo, mode: str):
+    session = _start(repo, sandbox={"mode": mode})
+    marker = f"arhang{os.getpid()}"
+    _candidate(session, f"""
+        import subprocess, sys, time
+        if sys.argv[0] == "-":  # the benchmark, not the checks
+            subprocess.Popen(["setsid", "sleep", "1000", "{marker}"], start_new_session=True)
+            subprocess.Popen(["bash", "-c", "(setsid sleep 1001 {marker} &) ; sleep 1002"])
+            time.sleep(1000)
+    """)
+    result = _verdict_any(session, "hang")
+    assert result["verdict"] == "timeout"
+    assert _alive_with(marker) == []
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_bytecode_planted_by_a_failing_candidate_never_reaches_the_next_experiment(repo: Repo, mode: str):
+    session = _start(repo, sandbox={"mode": mode})
+    # During its checks, the candidate compiles a slow incumbent (COST = 1000) and plants the
+    # bytecode, stamped with the incumbent's own source size and time, in its __pycache__.
+    _candidate(session, """
+        import glob, importlib.util, importlib._bootstrap_external as bx, marshal, os
+        for source in glob.glob(os.path.abspath("../incumbent/work.py")):
+            try:
+                text = open(source).read().replace("COST = 100", "COST = 1000")
+                st = os.stat(source)
+                data = bx._code_to_timestamp_pyc(compile(text, source, "exec"), st.st_mtime, st.st_size)
+                target = importlib.util.cache_from_source(source)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                open(target, "wb").write(data)
+            except OSError:
+                pass
+    """, FAIL=True)
+    assert _verdict_any(session, "fail and plant")["verdict"] == "checks_failed"
+    planted = list(_incumbent_checkout(session).glob("__pycache__/work.*.pyc"))
+    if mode == "off":
+        assert planted  # the attack itself works when runs are not sealed...
+    else:
+        assert not planted
+    session.write("work.py", WORK_PY + "# a comment\n")  # ...but the next, honest no-op is not kept
+    result = _verdict_any(session, "no-op")
+    assert result["verdict"] == "discard" and result["metric"] == result["incumbent_metric"] == 100
+
+
+def _verdict_any(session: Repo, message: str) -> dict:
+    """A verdict whether or not the run was sealed."""
+    head = session.git("rev-parse", "HEAD")
+    result = session.cli_json("run", "-m", message)
+    if result["verdict"] != "keep":
+        assert session.git("rev-parse", "HEAD") == head
+    return result
+
+
+@pytest.mark.parametrize("place", ["/tmp", "~", "scratch"])
+def test_results_cached_between_runs_do_not_reach_the_next_run(repo: Repo, place: str):
+    session = _start(repo, sandbox={"writable": ["scratch"]} if place == "scratch" else {})
+    cache = {"/tmp": f"/tmp/ar-memo-{os.getpid()}", "~": f"~/.ar-memo-{os.getpid()}",
+             "scratch": "scratch/memo"}[place]
+    host = Path(os.path.expanduser(cache))
+    try:
+        # The first run computes and caches; every later run would find the cache and be "fast".
+        _candidate(session, f"""
+            import os
+            _memo = os.path.expanduser("{cache}")
+            COST = 1 if os.path.exists(_memo) else 100
+            try:
+                open(_memo, "w").write("done")
+            except OSError:
+                pass
+        """)
+        result = _verdict(session, f"memoize in {place}")
+        assert result["verdict"] == "discard" and result["metric"] == 100
+    finally:
+        if host.is_absolute() and host.exists():
+            host.unlink()
+    assert not host.exists() or place == "scratch"
+
+
+def test_the_benchmark_and_checks_see_no_git_ledger_or_harness_state(session: Repo):
+    # A candidate that finds the ledger, git or the harness's state reports itself as better.
+    _candidate(session, """
+        import os
+        from pathlib import Path
+        _here = Path.cwd()
+        _seen = [p for up in [_here, *_here.parents]
+                 for p in (up / "autoresearch.jsonl", up / ".git" / "HEAD", up / ".autoresearch" / "runs")
+                 if p.exists()]
+        COST = 1 if _seen else 100
+    """)
+    result = _verdict(session, "read the ledger")
+    assert result["verdict"] == "discard" and result["metric"] == 100
+
+
+# --- the sandbox itself -------------------------------------------------------------------
+
+
+def test_a_sealed_run_sees_its_checkout_read_only_and_nothing_private(tmp_path: Path):
+    repo = tmp_path / "repo"
+    arm, other = repo / ".autoresearch/worktrees/candidate", repo / ".autoresearch/worktrees/incumbent"
+    for path in (arm, other, repo / ".git", repo / "data"):
+        path.mkdir(parents=True)
+    (repo / "autoresearch.jsonl").write_text("{}\n")
+    (repo / "data/input.txt").write_text("input\n")
+    (arm / "work.py").write_text("x = 1\n")
+    sandbox = make_sandbox(SandboxMode.ON, repo, repo / ".git", links=["data"], writable=["cache"])
+    probe_script = textblock("""
+        for p in ../../../autoresearch.jsonl ../../../.git ../incumbent ~/.ssh; do
+            test -e "$p" && echo "visible: $p"
+        done
+        cat ../../../data/input.txt
+        touch work.py 2>/dev/null && echo "checkout writable"
+        touch cache/x && echo "scratch writable"
+        touch /tmp/x && echo "tmp writable"
+        ls -A ~ | head -1
+        python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)" 2>/dev/null && echo "network"
+        ps -e -o pid= > /tmp/ps && wc -l < /tmp/ps
+    """)
+    (arm / "cache").mkdir()
+    (arm / "cache/stale").write_text("left by an earlier run\n")
+    r = run_command(probe_script, arm, tmp_path / "log", timeout=60, prefix=sandbox.prefix(arm, Step.BENCHMARK))
+    assert r.ok, r.tail()
+    lines = r.stdout_path.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("visible")]
+    assert "input" in lines and "checkout writable" not in lines and "network" not in lines
+    assert "scratch writable" in lines and "tmp writable" in lines
+    assert not (arm / "cache/stale").exists() and (arm / "cache/x").exists()
+    assert lines[-1].strip() == "3"  # pid 1, bash, ps: nothing of the machine's processes
+    build = run_command("touch built && echo ok", arm, tmp_path / "b", timeout=60,
+                        prefix=sandbox.prefix(arm, Step.BUILD))
+    assert build.ok and (arm / "built").exists()
+
+
+def test_the_cpu_of_a_detached_process_counts_and_it_dies_with_the_run(tmp_path: Path):
+    marker = f"arburn{os.getpid()}"
+    sandbox = make_sandbox(SandboxMode.ON, tmp_path / "repo", tmp_path / "repo/.git")
+    (tmp_path / "work").mkdir()
+    # The daemon burns 0.5 s of CPU, tells the main process, and would then live on.
+    script = textblock(f"""
+        python3 - {marker} <<'PY'
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                while time.process_time() < 0.5:
+                    pass
+                open("/tmp/burnt", "w").close()
+                time.sleep(1000)
+            os._exit(0)
+        while not os.path.exists("/tmp/burnt"):
+            time.sleep(0.01)
+        PY
+    """)
+    r = run_command(script, tmp_path / "work", tmp_path / "log", timeout=120,
+                    prefix=sandbox.prefix(tmp_path / "work", Step.BENCHMARK))
+    assert r.ok, r.tail()
+    assert r.cpu_s >= 0.5
+    assert _alive_with(marker) == []
+
+
+def test_mode_on_without_bubblewrap_is_a_usage_error_and_auto_runs_unsealed(repo: Repo, tmp_path: Path):
+    bin_dir = tmp_path / "bin"  # this machine's tools, minus bwrap
+    bin_dir.mkdir()
+    for tool in Path("/usr/bin").iterdir():
+        if tool.name != "bwrap":
+            (bin_dir / tool.name).symlink_to(tool)
+    env = repo.env(PATH=f"{bin_dir}:{os.path.dirname(os.path.realpath(sys.executable))}")
+    session = _start(repo)  # started sealed; then the machine loses bubblewrap
+    _commit_config(session, 'mode = "auto"', 'mode = "on"')
+    session.set("COST", 50)
+
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", "x"], cwd=session.path,
+                          check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "apt-get install bubblewrap" in proc.stderr + proc.stdout
+    assert len(session.runs()) == 1  # nothing recorded, nothing changed
+    assert session.read("work.py").count("COST = 50") == 1
+
+    _commit_config(session, 'mode = "on"', 'mode = "auto"')
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", "x", "--json"], cwd=session.path,
+                          check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert session.runs()[-1]["sandbox"] == "off" and session.runs()[-1]["verdict"] == "keep"
+    status = subprocess.run([sys.executable, "-m", "autoresearch", "status", "--json"], cwd=session.path,
+                            check=False, capture_output=True, text=True, env=env, timeout=300).stdout
+    assert "unsealed (sandbox: off)" in status
+
+
+def test_off_means_unsealed_and_says_so(repo: Repo):
+    session = _start(repo, sandbox={"mode": "off"})
+    session.set("COST", 50)
+    result = session.cli_json("run", "-m", "halve")
+    assert result["verdict"] == "keep" and session.runs()[-1]["sandbox"] == "off"
+    assert any("unsealed" in w for w in session.cli_json("status")["warnings"])
+    assert Sandbox(False).prefix(session.path, Step.BENCHMARK) == []
+
+
+def test_doctor_names_what_the_machine_supports_and_the_editable_install_trap(repo: Repo, tmp_path: Path):
+    site = tmp_path / "site" / "project-0.1.dist-info"  # what `pip install -e .` leaves behind
+    site.mkdir(parents=True)
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: project\nVersion: 0.1\n")
+    (site / "direct_url.json").write_text(f'{{"url": "file://{repo.path}", "dir_info": {{"editable": true}}}}')
+    env = repo.env(PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(tmp_path / "site")])))
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "doctor", "--json"], cwd=repo.path,
+                          check=False, capture_output=True, text=True, env=env, timeout=120)
+    report = json.loads(proc.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["sandbox"]["ok"] and "bubblewrap" in checks["sandbox"]["detail"]
+    assert not checks["editable install"]["ok"] and "project" in checks["editable install"]["detail"]
+    assert "sys.path" in checks["editable install"]["fix"]
+    assert proc.returncode == 1 and report["ok"] is False
+
+
+def test_a_build_is_reused_only_while_its_outputs_are_intact(repo: Repo):
+    bench = textblock("""
+        #!/usr/bin/env bash
+        cd "$(dirname "$0")"
+        echo "METRIC cost=$(cat built/cost.txt)"
+    """)
+    build = "mkdir -p built && python3 -c 'import work; print(work.COST)' > built/cost.txt"
+    session = _start(repo, commands={"build": build}, autoresearch_sh=bench)
+    session.write("work.py", WORK_PY + "# a comment\n")
+    first = session.cli_json("run", "-m", "no-op")
+    assert first["verdict"] == "discard"
+    assert not (Path(first["logs"]) / "build-incumbent.out").exists()  # the baseline's build, reused
+    assert (Path(first["logs"]) / "build-candidate.out").exists()
+
+    # Someone with access to the machine edits the incumbent's build output between experiments.
+    (_incumbent_checkout(session) / "built/cost.txt").write_text("1000\n")
+    session.write("work.py", WORK_PY + "# another comment\n")
+    second = session.cli_json("run", "-m", "no-op again")
+    assert second["verdict"] == "discard" and second["incumbent_metric"] == 100
+    assert (Path(second["logs"]) / "build-incumbent.out").exists()
+
+
+def test_claim_check_spares_honest_savings_and_catches_lies_on_simulated_noise():
+    # The exact code path of the verdict on seeded synthetic rounds: each run's wall time with
+    # log sd 0.15 (a per-round log-ratio sd of 0.21, this machine's), the timed section 0.3 s of
+    # a 0.35 s process, 8 rounds per trial.
+    import random
+
+    from autoresearch.stats import check_claim, gain_threshold
+
+    rng = random.Random(8)
+    tolerance, alpha, trials = gain_threshold(0.05, "lower"), 0.01, 2000
+
+    def flagged(saving: float, claim: float) -> float:
+        hits = 0
+        for _ in range(trials):
+            mi = [0.3 * rng.lognormvariate(0, 0.05) for _ in range(8)]
+            mc = [m * (1 - claim) for m in mi]
+            wi = [0.35 * rng.lognormvariate(0, 0.15) for _ in range(8)]
+            wc = [(0.35 - 0.3 * saving) * rng.lognormvariate(0, 0.15) for _ in range(8)]
+            hits += check_claim(mi, mc, wi, wc, tolerance, alpha).inconsistent
+        return hits / trials
+
+    assert flagged(saving=0.5, claim=0.5) <= alpha  # honest: the process shows the saving
+    assert flagged(saving=0.0, claim=0.0) <= alpha  # honest no-op
+    assert flagged(saving=0.0, claim=0.9) >= 0.97  # the clock lies, the process does not move
+    assert flagged(saving=0.0, claim=0.5) >= 0.8
