@@ -161,7 +161,8 @@ def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(rep
     assert session.git("log", "-1", "--format=%s") == "halve the cost"
     # Every phase reached the client, the running estimate with its interval too.
     assert messages[:4] == ["preparing checkouts", "checks", "warm-up", "round 1/24"], messages
-    assert any(m.startswith("round 2/24, estimate +50.0% [+50.0%, +50.0%]") for m in messages), messages
+    # two rounds prove nothing yet (the sign-flip test needs 2^-n <= alpha): no-gain stays in it
+    assert any(m.startswith("round 2/24, estimate +50.0% [+0.0%, +50.0%]") for m in messages), messages
 
 
 @pytest.mark.slow
