@@ -171,6 +171,22 @@ def test_hanging_candidate_times_out_and_leaves_no_process(session: Repo):
     assert "HANG = False" in session.read("work.py")
 
 
+def test_sigterm_stops_the_run_and_every_process_it_started(session: Repo):
+    hang = unique_hang()
+    session.set("COST", 10)
+    session.set("HANG", hang)
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "terminated"],
+                            cwd=session.path, env=session.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: processes_running(f"sleep {hang}") != [], "the hanging benchmark's start")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert processes_running(f"sleep {hang}") == []
+    # the next command recovers: the candidate is still there, unmeasured
+    assert session.cli_json("status")["pending"] is True
+
+
 def test_timeout_derives_from_the_incumbents_runs(repo: Repo):
     from autoresearch.measure.bench import TIMEOUT_FLOOR_S, TIMEOUT_MULTIPLE
 

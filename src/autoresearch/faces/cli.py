@@ -33,6 +33,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 
 def main() -> None:
     """Console entry point."""
+    from autoresearch.infra.interrupts import stop_now_on_sigterm
+
+    stop_now_on_sigterm()
     app()
 
 

@@ -1,4 +1,4 @@
-"""Ctrl-C handling: finish the experiment in flight on the first, stop at once on the second."""
+"""Ctrl-C and SIGTERM: finish the experiment in flight on the first Ctrl-C, stop at once otherwise."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Callable, Iterator
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT back while a block runs, so a commit and its ledger line land together.
+    """Hold SIGINT and SIGTERM back while a block runs, so a commit and its ledger line land together.
 
-    A Ctrl-C pressed meanwhile is delivered as soon as the block ends.
+    A Ctrl-C (or a SIGTERM) sent meanwhile is delivered as soon as the block ends.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -50,3 +50,16 @@ class StopRequest:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def stop_now_on_sigterm() -> None:
+    """Treat SIGTERM as a second Ctrl-C: what runs is killed with its process group, and the
+    ledger and the working tree are left as an interruption leaves them (the next command
+    recovers). Without this, SIGTERM ends the interpreter at once and a benchmark it started
+    runs on."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
