@@ -39,8 +39,8 @@ class Unjudged:
     configuration: bool  # touches only files no candidate may change: the user's own config
 
     def describe(self) -> str:
-        shown = ", ".join(self.paths[:3]) + (" …" if len(self.paths) > 3 else "")
-        return f"{self.commit[:10]} {self.subject!r} ({shown})"
+        shown = ", ".join(printable(p) for p in self.paths[:3]) + (" …" if len(self.paths) > 3 else "")
+        return f"{self.commit[:10]} {printable(self.subject)!r} ({shown})"
 
 
 @dataclass(frozen=True)
