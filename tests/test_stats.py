@@ -250,3 +250,12 @@ def test_instruction_count_jitter_is_no_difference_not_worse():
     assert (jitter.outcome, jitter.reason) == ("not_better", "no difference")
     worse = compare([100.0], [101.0], "lower", one_round)
     assert worse.outcome == "worse"
+
+
+def test_identical_rounds_of_a_gain_above_min_effect_are_kept_not_stopped_as_futile():
+    # 10% in every round with min_effect 5%: below the "useful" 10% only by rounding, never futile
+    policy = Policy(alpha=0.01, min_effect=0.05, min_rounds=4, max_rounds=24)
+    c = compare([8.0] * 24, [7.2] * 24, "lower", policy)  # log(8/7.2) < log(1/0.9) in floating point
+    assert c.outcome == "better" and round(c.ratio, 6) == 0.9
+    below = compare([100.0] * 24, [97.0] * 24, "lower", policy)
+    assert below.outcome == "not_better" and "below min_effect" in below.reason and below.rounds == 4

@@ -181,17 +181,18 @@ class _Judge:
                 return self._stop("worse", k, t, (
                     f"significantly worse after {k} rounds: estimate {self._gain(t.est):+.1%}"))
             if p.futility > 0 and math.isfinite(t.se):
-                # identical rounds (se 0) bound the gain by their own value
                 upper = t.est + (t_quantile(t.df, 1.0 - p.futility) * t.se if t.se > 0 else 0.0)
-                if upper < self.useful and t.se == 0:  # every round the same
+                if t.se == 0:  # every round the same: the rounds bound the gain by their own value
                     if t.est <= 0:
                         return self._stop("not_better", k, t, "no difference" if t.est == 0 else "worse")
-                    return self._stop("not_better", k, t, (
-                        f"a useful gain is unlikely: all {k} rounds measured "
-                        f"{self._gain(t.est):+.1%}, useful ≥ {min(2 * p.min_effect, 0.99):.0%}"))
-                if upper < 0:  # even the optimistic bound is a loss
+                    if t.est < self.threshold:
+                        return self._stop("not_better", k, t, (
+                            f"all {k} rounds measured {self._gain(t.est):+.1%}, below min_effect "
+                            f"{p.min_effect:.1%}"))
+                    # a gain of at least min_effect in every round: measure on to the boundary
+                elif upper < 0:  # even the optimistic bound is a loss
                     return self._stop("not_better", k, t, "worse")
-                if upper < self.useful:
+                elif upper < self.useful:
                     return self._stop("not_better", k, t, (
                         f"a useful gain is unlikely after {k} rounds: estimate "
                         f"{self._gain(t.est):+.1%}, at most {self._gain(upper):+.1%} at "

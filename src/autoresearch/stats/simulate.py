@@ -94,6 +94,8 @@ def decide_batch(d: np.ndarray, policy: Policy) -> Batch:
             finite = np.isfinite(se)
             with np.errstate(invalid="ignore"):
                 futile = free & finite & (est + q * np.where(finite, se, 0.0) < useful)
+                # identical rounds of at least min_effect measure on to the boundary, as in compare
+                futile &= ~((se == 0) & (est >= threshold))
             settle(futile, NOT_BETTER)
             free &= ~futile
         if k >= policy.max_rounds:
