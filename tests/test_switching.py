@@ -88,17 +88,16 @@ def test_a_hand_edited_measure_under_wall_calibration_is_warned_about(session: R
 def test_gains_below_the_detectable_one_are_named_with_the_better_measure(session: Repo):
     import json
 
-    from autoresearch.infra import ledger
     from autoresearch.model import RunRecord
 
     session.cli("calibrate", "--rounds", "4")
-    calibration = session.path / ".autoresearch" / "calibration-wall.json"
+    calibration = session.private("calibration-wall.json")
     data = json.loads(calibration.read_text())
     data["detectable_effect"] = 0.2  # as on a noisy machine
     calibration.write_text(json.dumps(data))
     assert not any("lost to noise" in w for w in session.cli_json("status")["warnings"])
     for run, gain in ((2, 0.03), (3, 0.08), (4, 0.05)):
-        ledger.append(session.path / "autoresearch.jsonl", RunRecord(
+        session.append_record(RunRecord(
             run=run, status="discard", verdict="discard", timestamp=0, description=f"idea {run}",
             improvement=gain, ratio=1 - gain, reason="no significant gain"))
     (hint,) = [w for w in session.cli_json("status")["warnings"] if "lost to noise" in w]
