@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from autoresearch.stats import Policy, compare, gain_threshold, plan_from_aa
-from autoresearch.stats.simulate import BETTER, decide_batch, simulated_arms
+from autoresearch.stats import Policy, compare, gain_threshold, plan_from_aa  # noqa: E402 (after the path)
+from autoresearch.stats.simulate import BETTER, decide_batch, simulated_arms  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results"
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     trials_by_effect = {e: draw(second_half, e) for e in EFFECTS}
     published = {name: [rate(r, knob, trials_by_effect[e]) for e in EFFECTS]
                  for name, (r, knob, _) in all_rules.items()}
-    report["published"] = {k: dict(zip(map(str, EFFECTS), v)) for k, v in published.items()}
+    report["published"] = {k: dict(zip(map(str, EFFECTS), v, strict=False)) for k, v in published.items()}
     text.append(table("Every rule at its published setting (recorded noise, reporting half)",
                       ["rule"] + [f"{e:+.0%}" for e in EFFECTS],
                       [[name] + [cell(x) for x in v] for name, v in published.items()]))

@@ -43,8 +43,8 @@ def _spans(log: Path) -> dict[str, float]:
     """Seconds spent inside the benchmark and the checks, from their start/end lines."""
     totals = {"bench": 0.0, "checks": 0.0}
     lines = log.read_text().split() if log.exists() else []
-    pairs = list(zip(lines[0::2], lines[1::2]))
-    for (kind, start), (_, end) in zip(pairs[0::2], pairs[1::2]):
+    pairs = list(zip(lines[0::2], lines[1::2], strict=False))
+    for (kind, start), (_, end) in zip(pairs[0::2], pairs[1::2], strict=False):
         totals[kind] += (int(end) - int(start)) / 1e9
     runs = sum(1 for kind, _ in pairs if kind == "bench")
     return {**totals, "bench_runs": runs}

@@ -28,7 +28,7 @@ def _aider(home: Path, url: str) -> tuple[list[Any], dict[str, str]]:
     answers = [(f"I will change the constant.\n\nwork.py\n```python\n<<<<<<< SEARCH\n{search}\n=======\n"
                 f"{replace}\n>>>>>>> REPLACE\n```\n\nautoresearch.proposal.md\n```\n<<<<<<< SEARCH\n"
                 f"=======\n{description}\nHypothesis: {hypothesis}\n>>>>>>> REPLACE\n```\n")
-               for (search, replace), (description, hypothesis) in zip(EDITS, REPORTS)]
+               for (search, replace), (description, hypothesis) in zip(EDITS, REPORTS, strict=False)]
     env = {"AIDER_MODEL": "openai/test-model", "OPENAI_API_BASE": url, "OPENAI_API_KEY": "stub-key",
            "AIDER_EDIT_FORMAT": "diff", "AIDER_MAP_TOKENS": "0", "AIDER_ANALYTICS": "false",
            "AIDER_SHOW_MODEL_WARNINGS": "false", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
@@ -43,18 +43,21 @@ def _pi(home: Path, url: str) -> tuple[list[Any], dict[str, str]]:
         "baseUrl": url, "api": "openai-completions", "apiKey": "stub-key",
         "compat": {"supportsDeveloperRole": False, "supportsReasoningEffort": False},
         "models": [{"id": "test-model"}]}}}))
-    (agent / "settings.json").write_text(json.dumps({"defaultProvider": "stub", "defaultModel": "test-model"}))
+    settings = {"defaultProvider": "stub", "defaultModel": "test-model"}
+    (agent / "settings.json").write_text(json.dumps(settings))
     answers: list[Any] = []
-    for (search, replace), (description, hypothesis) in zip(EDITS, REPORTS):
+    for (search, replace), (description, hypothesis) in zip(EDITS, REPORTS, strict=False):
         answers.append({"tool_calls": [
-            {"name": "edit", "arguments": {"path": "work.py", "edits": [{"oldText": search, "newText": replace}]}},
+            {"name": "edit", "arguments": {"path": "work.py",
+                                           "edits": [{"oldText": search, "newText": replace}]}},
             {"name": "write", "arguments": {"path": "autoresearch.proposal.md",
                                             "content": f"{description}\nHypothesis: {hypothesis}\n"}}]})
         answers.append("Done: one focused change.")
     return answers, {}
 
 
-DRIVEN = {"aider": (_aider, "pip install aider-chat"), "pi": (_pi, "npm install -g @mariozechner/pi-coding-agent")}
+DRIVEN = {"aider": (_aider, "pip install aider-chat"),
+          "pi": (_pi, "npm install -g @mariozechner/pi-coding-agent")}
 
 # The scripted model serves OpenAI chat completions; these CLIs speak only their vendor's API.
 NOT_DRIVEN = {

@@ -12,19 +12,19 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Repo
+from conftest import PYTHON, Repo
 
 NOISY_BENCH = """\
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-python3 - <<'PY'
+__PYTHON__ - <<'PY'
 import random, sys
 sys.path.insert(0, ".")
 import work
 print(f"METRIC cost={work.COST * random.uniform(0.99, 1.01)}")
 PY
-"""
+""".replace("__PYTHON__", PYTHON)
 
 
 def _refuse(constant: str) -> None:

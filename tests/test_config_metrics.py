@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from autoresearch import config as cfg
-from autoresearch.errors import ConfigError
+from autoresearch.errors import ConfigError, MetricError
 from autoresearch.infra.workspace import first_violation, glob_match
-from autoresearch.errors import MetricError
 from autoresearch.measure.metrics import parse_metrics
 
 

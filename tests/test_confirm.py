@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from conftest import Repo
+from conftest import PYTHON, Repo
 
 from autoresearch.stats.evidence import combine, fixed_estimate
 
@@ -13,14 +13,14 @@ from autoresearch.stats.evidence import combine, fixed_estimate
 HELDOUT_BENCH = """\
 #!/usr/bin/env bash
 cd "$(dirname "$0")"
-python3 -c "
+__PYTHON__ -c "
 import os, sys
 sys.path.insert(0, '.')
 import work
 held = os.environ.get('AUTORESEARCH_ITEMS') == 'heldout'
 print(f'METRIC cost={work.COST * 2 + 10 if held else work.COST}')
 "
-"""
+""".replace("__PYTHON__", PYTHON)
 
 
 def test_combine_multiplies_ratios_and_adds_log_variances():

@@ -32,7 +32,8 @@ def start_dashboard(repo: Repo, *args: str) -> tuple[subprocess.Popen, str]:
     line = proc.stdout.readline()
     if "http://" not in line:
         proc.kill()
-        raise AssertionError(f"no URL from the dashboard: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+        err = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"no URL from the dashboard: {line!r} {err}")
     return proc, line.split(" on ", 1)[1].split()[0]
 
 

@@ -92,7 +92,7 @@ GRID = [
 def test_every_setting_keeps_no_more_than_alpha(kind: str) -> None:
     rng = np.random.default_rng(7)
     total_keeps, total_expected = 0, 0.0
-    for i, policy in enumerate(GRID):
+    for policy in GRID:
         trials = 300
         d = null_rounds(kind, trials, policy.max_rounds, rng)
         keeps = int((decide_batch(d, policy).outcome == BETTER).sum())
@@ -111,7 +111,7 @@ def test_batch_agrees_with_compare(kind: str) -> None:
                    Policy(alpha=0.1, min_rounds=3, max_rounds=10, confirm_rounds=3, noise=0.1)):
         d = null_rounds(kind, 15, policy.max_rounds, rng, effect=0.1)
         batch = decide_batch(d, policy)
-        for row, code, used in zip(d, batch.outcome, batch.rounds):
+        for row, code, used in zip(d, batch.outcome, batch.rounds, strict=False):
             inc = [1.0] * len(row)
             cand = [math.exp(-x) for x in row]
             for n in range(1, len(row) + 1):

@@ -240,7 +240,8 @@ def test_crashing_candidate_and_missing_or_bad_metric(session: Repo):
 def test_missing_primary_metric_is_a_crash(repo: Repo):
     repo.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "5")
     repo.write("work.py", repo.read("work.py") + "\nimport builtins\n_p = builtins.print\n"
-               "builtins.print = lambda *a, **k: None if str(a[0]).startswith('METRIC cost') else _p(*a, **k)\n")
+               "builtins.print = lambda *a, **k: "
+               "None if str(a[0]).startswith('METRIC cost') else _p(*a, **k)\n")
     result = repo.cli_json("run", "-m", "hide metric")
     assert result["status"] == "crash"
     assert "no METRIC cost=<number> line" in result["reason"]
@@ -259,7 +260,8 @@ def test_the_result_file_channel_ignores_stdout(repo: Repo):
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-__PYTHON__ -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC cost={work.COST}')" > "$AUTORESEARCH_RESULT_FILE"
+__PYTHON__ -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC cost={work.COST}')" \\
+    > "$AUTORESEARCH_RESULT_FILE"
 echo "METRIC cost=0.001"
 """.replace("__PYTHON__", PYTHON)
     repo.write("autoresearch.sh", bench, executable=True)
@@ -435,7 +437,7 @@ def test_edits_made_during_an_experiment_are_never_lost(session: Repo):
     # Each of the ≥ 5 benchmark runs sleeps 1 s: the edit lands seconds before the verdict.
     wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
     session.set("MEM", 77)  # the agent keeps typing while the harness measures
-    out, err = proc.communicate(timeout=120)
+    out, _err = proc.communicate(timeout=120)
     result = json.loads(out)
     assert result["status"] == "discard"
     assert any("changed during the experiment" in n for n in result["notes"])

@@ -266,7 +266,8 @@ AssertionError: expected 3 to be 4 // Object.is equality
     (MINITEST, Failure("TestLiquid#test_render_filters", 'Expected: "HELLO" Actual: "hello"', more=1)),
     (RSPEC, Failure("Calculator adds two numbers (./spec/calc_spec.rb:4)", "expect(add(2, 2)).to eq(5)")),
     (JEST, Failure("sum › adds 1 + 2 to equal 4", "expect(received).toBe(expected) // Object.is equality")),
-    (VITEST, Failure("src/sum.test.ts > sum > adds 1 + 2", "AssertionError: expected 3 to be 4 // Object.is equality")),
+    (VITEST, Failure("src/sum.test.ts > sum > adds 1 + 2",
+                     "AssertionError: expected 3 to be 4 // Object.is equality")),
 ], ids=["go test", "go test panic", "minitest", "rspec", "jest", "vitest"])
 def test_documented_formats(output: str, expected: Failure):
     assert first_failure(output) == expected

@@ -64,9 +64,11 @@ def test_finalize_split_makes_review_branches_that_add_up(finished: Repo):
     assert [c["run"] for c in made["commits"]] == [2, 3, 4, 5]
     final = "autoresearch/speed-final"
     # only the kept changes: no harness files, no configuration commit, one commit per keep
-    assert finished.git("diff", "--name-only", "main", final).split() == ["a.py", "b.py", "c.py", "d.py", "e.py"]
+    changed = finished.git("diff", "--name-only", "main", final).split()
+    assert changed == ["a.py", "b.py", "c.py", "d.py", "e.py"]
     assert finished.git("rev-list", "--count", f"main..{final}") == "4"
-    assert "Measured by autoresearch (run 2): +20.0%" in finished.git("log", "-1", "--format=%B", f"{final}~3")
+    message = finished.git("log", "-1", "--format=%B", f"{final}~3")
+    assert "Measured by autoresearch (run 2): +20.0%" in message
     # the clean branch holds exactly the session's final code
     for f in "abcde":
         assert finished.git("show", f"{final}:{f}.py") == finished.git("show", f"autoresearch/speed:{f}.py")

@@ -40,7 +40,8 @@ def test_missing_benchmark_is_scaffolded_and_init_stops(repo: Repo):
     # The user fills in the benchmark and edits the config; the second init uses both.
     from conftest import BENCH_SH
     repo.write("autoresearch.sh", BENCH_SH, executable=True)
-    repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace("min_rounds = 4", "min_rounds = 3"))
+    toml = repo.read("autoresearch.toml").replace("min_rounds = 4", "min_rounds = 3")
+    repo.write("autoresearch.toml", toml)
     out = repo.cli("init").stdout
     assert "baseline 100" in out
     assert "min_rounds = 3" in repo.git("show", "HEAD:autoresearch.toml")
@@ -134,7 +135,7 @@ def test_session_name_must_make_a_valid_branch(repo: Repo):
 def test_malformed_config_names_file_and_line(session: Repo):
     text = session.read("autoresearch.toml").replace("alpha = 0.01", "alpha = 7")
     session.write("autoresearch.toml", text)
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("alpha"))
+    line = next(i for i, text_line in enumerate(text.splitlines(), 1) if text_line.startswith("alpha"))
     proc = session.cli("status", check=2)
     assert f"autoresearch.toml:{line}: stats.alpha" in proc.stderr
     session.write("autoresearch.toml", text.replace("alpha = 7", "alpha = = 7"))

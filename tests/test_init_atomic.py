@@ -7,21 +7,21 @@ import subprocess
 import sys
 import time
 
-from conftest import Repo
+from conftest import PYTHON, Repo
 
 # The benchmark reads a data set that git ignores, as real ones often are.
 NEEDS_DATA = """\
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-python3 - <<'PY'
+__PYTHON__ - <<'PY'
 import sys
 sys.path.insert(0, ".")
 import work
 rows = open("data/rows.txt").read().split()
 print(f"METRIC cost={work.COST * len(rows)}")
 PY
-"""
+""".replace("__PYTHON__", PYTHON)
 
 
 def _state(repo: Repo) -> dict:

@@ -9,17 +9,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import openai
 import pytest
-
-from autoresearch.proposers.base import Brief
 from conftest import Repo
 
 from autoresearch.errors import EditError
+from autoresearch.proposers.base import Brief
 from autoresearch.proposers.llm import LLMProposer, apply_edits, parse_edits
 
 try:  # openai 3.x talks through httpx2; older SDKs through httpx
@@ -115,7 +115,10 @@ class FakeServer:
                 if isinstance(reply, dict) and body.get("stream"):
                     self._send(200, "text/event-stream", self._events(reply))
                     return
-                status, payload = (reply, {"error": {"message": "boom"}}) if isinstance(reply, int) else (200, reply)
+                if isinstance(reply, int):
+                    status, payload = reply, {"error": {"message": "boom"}}
+                else:
+                    status, payload = 200, reply
                 self._send(status, "application/json", json.dumps(payload).encode())
 
             def _send(self, status: int, content_type: str, data: bytes) -> None:
@@ -207,7 +210,8 @@ def test_malformed_answer_is_retried_with_the_error(workspace: Path, server: Fak
     assert "no SEARCH/REPLACE blocks" in retry[-1]["content"]
 
 
-def test_two_malformed_answers_fail_and_leave_the_workspace_alone(workspace: Path, server: FakeServer) -> None:
+def test_two_malformed_answers_fail_and_leave_the_workspace_alone(workspace: Path,
+                                                                   server: FakeServer) -> None:
     bad = GOOD.replace("COST = 100\n=======", "COST = 999\n=======")  # SEARCH text not in the file
     server.replies = [completion(bad), completion(bad)]
     p = LLMProposer("m", client=server.client()).propose(workspace, brief())

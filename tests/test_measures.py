@@ -143,7 +143,7 @@ def test_a_discard_speaks_the_decisions_terms(session: Repo):
     s = open_session(session.path)
     result = Measurement()
     noise = [1.00, 1.03, 0.98, 1.01, 0.97, 1.02, 0.99, 1.04, 0.96, 1.00, 1.01, 0.99]
-    for i, x in enumerate(noise):
+    for x in noise:
         inc = Sample("incumbent", 100.0, {}, 0.0, 0.1, 0.0, 0)
         cand = Sample("candidate", 100.0 * x, {}, 0.0, 0.1, 0.0, 0)
         result.rounds.append((inc, cand))

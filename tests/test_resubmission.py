@@ -7,10 +7,10 @@ import random
 import re
 from collections.abc import Callable
 
-from conftest import Repo
+from conftest import PYTHON, Repo
 
-from autoresearch.stats.evidence import continuation
 from autoresearch.stats import Comparison, Policy, compare
+from autoresearch.stats.evidence import continuation
 
 POLICY = Policy(alpha=0.05, min_effect=0.0, min_rounds=4, max_rounds=16, confirm_rounds=0)
 
@@ -75,8 +75,9 @@ def test_an_identical_resubmission_cannot_raise_the_false_keep_rate():
 NOISY_BENCH = """\
 #!/usr/bin/env bash
 cd "$(dirname "$0")"
-python3 -c "import random, sys; sys.path.insert(0, '.'); import work; print(f'METRIC cost={work.COST * random.lognormvariate(0, 0.05)}')"
-"""
+__PYTHON__ -c "import random, sys; sys.path.insert(0, '.'); import work; \\
+print(f'METRIC cost={work.COST * random.lognormvariate(0, 0.05)}')"
+""".replace("__PYTHON__", PYTHON)
 
 
 def _noisy_session(repo: Repo) -> None:

@@ -135,7 +135,7 @@ def test_sign_flip_boundary_is_exact_by_enumeration(alpha: float, first: int, ho
             mags = [0.1] * horizon  # every round tied in magnitude
         crossed = 0
         for signs in itertools.product((1, -1), repeat=horizon):
-            d = [s * m for s, m in zip(signs, mags)]
+            d = [s * m for s, m in zip(signs, mags, strict=False)]
             crossed += signflip.run(d, alpha, first, horizon).first_cross > 0
         assert crossed / 2**horizon <= alpha + 1e-12
         # and the test's own account of what it spent is the same number

@@ -23,7 +23,8 @@ int main(void) {
     if (f) fclose(f);
     const char *preload = getenv("LD_PRELOAD");
     if (jit && preload && strstr(preload, "vgpreload")) {
-        for (int i = 0; i < 200; i++) printf("7f0000%04x-7f0001%04x r-xp 00000000 08:01 123 /lib/x.so\n", i, i);
+        for (int i = 0; i < 200; i++)
+            printf("7f0000%04x-7f0001%04x r-xp 00000000 08:01 123 /lib/x.so\n", i, i);
         fflush(stdout);
         raise(SIGSEGV);
     }

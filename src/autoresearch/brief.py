@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from autoresearch import config as cfg
 from autoresearch.model import NO_CHANGE, RunRecord, Status, Verdict
 from autoresearch.proposers.base import Brief
@@ -112,7 +114,7 @@ def _history(runs: list[RunRecord], unit: str) -> list[str]:
     return rows
 
 
-def _read(path, limit: int) -> str:
+def _read(path: Path, limit: int) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip()
     except FileNotFoundError:

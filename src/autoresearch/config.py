@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -162,7 +163,8 @@ class StatsConfig(_Section):
     min_effect: float = Field(default=0.05, ge=0, lt=1)
     min_rounds: int = Field(default=4, ge=1)
     max_rounds: int = Field(default=24, ge=1)
-    confirm_rounds: int = Field(default=0, ge=0, description="extra rounds a keep must stay significant through")
+    confirm_rounds: int = Field(default=0, ge=0,
+                                description="extra rounds a keep must stay significant through")
     warmup: bool = True
     calibrated_for: Measure | None = Field(
         default=None, description="the measure whose noise set min_effect and max_rounds (calibrate --write)"
@@ -170,7 +172,7 @@ class StatsConfig(_Section):
 
     @field_validator("max_rounds")
     @classmethod
-    def _max_at_least_min(cls, value: int, info) -> int:
+    def _max_at_least_min(cls, value: int, info: ValidationInfo) -> int:
         low = info.data.get("min_rounds")
         if low is not None and value < low:
             raise ValueError(f"max_rounds ({value}) is below min_rounds ({low})")
@@ -348,7 +350,8 @@ def dump(config: Config) -> str:
         "[commands]",
         f"benchmark = {_q(c.commands.benchmark)}",
     ]
-    lines.append(f"checks = {_q(c.commands.checks)}" if c.commands.checks else '# checks = "./autoresearch.checks.sh"')
+    lines.append(f"checks = {_q(c.commands.checks)}" if c.commands.checks
+                 else '# checks = "./autoresearch.checks.sh"')
     lines.append(f"build = {_q(c.commands.build)}" if c.commands.build else '# build = "make"')
     lines.append(
         f"timeout = {c.commands.timeout:g}"
@@ -361,7 +364,8 @@ def dump(config: Config) -> str:
         "",
         "[scope]",
         f"include = {_list(c.scope.include)}   # globs a candidate may change; empty = anything",
-        f"protect = {_list(c.scope.protect)}   # never changed by a candidate (benchmark, checks, this file always)",
+        f"protect = {_list(c.scope.protect)}   "
+        "# never changed by a candidate (benchmark, checks, this file always)",
         f"link = {_list(c.scope.link)}      # untracked paths linked into both measured checkouts",
         "",
         "[stats]",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,10 @@ from autoresearch.infra import ledger
 from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.measure.arms import measure_commits
 from autoresearch.model import ConfirmRecord, Measure
+from autoresearch.progress import Progress
 from autoresearch.record import recover
 from autoresearch.session import open_session
 from autoresearch.stats.evidence import better_beyond_doubt, fixed_estimate, session_gain
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,8 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
             result = measure_commits(session, baseline.commit, head, run_dir, n, env, progress)
         except ArmFailure as failure:
             which = "baseline" if failure.arm == "incumbent" else "incumbent"
-            inputs = " on held-out inputs (" + ", ".join(f"{k}={v}" for k, v in env.items()) + ")" if env else ""
+            named = ", ".join(f"{k}={v}" for k, v in env.items())
+            inputs = f" on held-out inputs ({named})" if env else ""
             raise AutoresearchError(f"the benchmark failed on the {which}{inputs}: {failure.message}. "
                                     f"Log: {failure.log}\n{failure.tail}") from None
         estimate = fixed_estimate(result.values("incumbent"), result.values("candidate"),

@@ -5,13 +5,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autoresearch.errors import UsageError
 from autoresearch.infra.git import Git
 from autoresearch.model import RunRecord
 from autoresearch.progress import Progress, ProgressEvent
+
+if TYPE_CHECKING:
+    from autoresearch.loop import Budget, View
+    from autoresearch.session import Session
 
 EXAMPLES = Path(__file__).parent / "examples"
 SKIP = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", "weights", ".autoresearch",
@@ -55,7 +61,7 @@ def prepare(example: str, directory: Path | None) -> Path:
     return directory
 
 
-def run_demo(example: str, directory: Path | None, make_view,
+def run_demo(example: str, directory: Path | None, make_view: Callable[[Session, Budget], View],
              progress: Progress = lambda _: None) -> DemoResult:
     """Prepare the example, start a session, and judge every bundled candidate patch."""
     from autoresearch.loop import Budget, run_loop

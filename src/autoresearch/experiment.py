@@ -394,7 +394,7 @@ def _slowest_incumbent(book: ledger.Ledger) -> float | None:
     for past in reversed(book.runs):
         walls = past.samples.get("wall_s")
         if walls:
-            return max(pair[0] for pair in walls)
+            return float(max(pair[0] for pair in walls))
     return None
 
 

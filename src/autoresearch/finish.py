@@ -13,7 +13,7 @@ from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.infra.workspace import HARNESS_ONLY
 from autoresearch.measure.arms import build, checkout, measure_commits, run_checks
 from autoresearch.measure.bench import Arm
-from autoresearch.model import AblationRecord, Measure
+from autoresearch.model import AblationRecord
 from autoresearch.progress import Progress, ProgressEvent
 from autoresearch.record import recover
 from autoresearch.session import Session, open_session

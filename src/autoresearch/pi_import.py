@@ -12,12 +12,14 @@ import dataclasses
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autoresearch import config as cfg
 from autoresearch.infra import ledger
-from autoresearch.model import ConfigHeader
+from autoresearch.model import ConfigHeader, RunRecord
 
 AUTO_DIR = ".auto"
 
@@ -90,17 +92,18 @@ def session_name(header_name: str) -> str:
     return re.sub(r"\.{2,}", ".", slug)[:60].rstrip("-._") or "pi-session"
 
 
-def adopt(opts, pi: PiSession):
+def adopt(opts: Any, pi: PiSession) -> Any:  # scaffold.InitOptions (imported: a cycle)
     """`opts` (InitOptions) completed from the pi session: flags given on the command line win."""
     h = pi.header
-    changes = {"name": opts.name or session_name(h.name), "metric": opts.metric or h.metricName,
-               "unit": opts.unit if opts.unit is not None else h.metricUnit,
-               "direction": opts.direction or h.bestDirection}
+    adopted = dataclasses.replace(
+        opts, name=opts.name or session_name(h.name), metric=opts.metric or h.metricName,
+        unit=opts.unit if opts.unit is not None else h.metricUnit,
+        direction=opts.direction or h.bestDirection)
     if pi.benchmark and opts.benchmark == f"./{cfg.BENCHMARK_FILE}":
-        changes["benchmark"] = pi.benchmark
+        adopted = dataclasses.replace(adopted, benchmark=pi.benchmark)
     if pi.checks and opts.checks is None:
-        changes["checks"] = pi.checks
-    return dataclasses.replace(opts, **changes)
+        adopted = dataclasses.replace(adopted, checks=pi.checks)
+    return adopted
 
 
 def import_files(root: Path, pi: PiSession) -> list[str]:
@@ -133,11 +136,11 @@ def import_ledger(path: Path, pi: PiSession) -> list[str]:
     return notes
 
 
-def _best(runs, direction: str) -> float | None:
+def _best(runs: Sequence[RunRecord], direction: str) -> float | None:
     kept = [r.metric for r in runs if r.status == "keep" and r.metric is not None]
     if not kept:
         return None
-    return min(kept) if direction == "lower" else max(kept)
+    return float(min(kept) if direction == "lower" else max(kept))
 
 
 def describe(pi: PiSession) -> dict[str, object]:

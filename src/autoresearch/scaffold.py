@@ -189,7 +189,7 @@ def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -
     """
     measure = opts.measure or (current.measure if current else "wall")
     secondary = list(current.secondary) if current else []
-    harness = cfg.HARNESS_METRICS.get(measure)
+    harness = cfg.HARNESS_METRICS.get(Measure(measure))
     if harness:
         name, unit = harness
         named = opts.metric or (current.name if current and current.measure not in cfg.HARNESS_METRICS
@@ -454,7 +454,8 @@ def _switch_metric(session: Session, opts: InitOptions) -> tuple[Session, list[s
     path = session.root / cfg.CONFIG_FILE
     text = path.read_text(encoding="utf-8")
     text = cfg.set_section(text, "metric", section)
-    notes = [f"primary metric: {old.metric.name} ({old.metric.measure}) → {new_metric.name} ({new_metric.measure})"]
+    notes = [f"primary metric: {old.metric.name} ({old.metric.measure}) → "
+             f"{new_metric.name} ({new_metric.measure})"]
     notes += [f"{name} is reported as a secondary metric" for name in new_metric.secondary
               if name not in old.metric.secondary]
     s = old.stats

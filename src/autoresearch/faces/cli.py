@@ -5,13 +5,26 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from autoresearch.config import Config
+    from autoresearch.demo import DemoResult
+    from autoresearch.experiment import ExperimentResult
+    from autoresearch.infra.ledger import Ledger
+    from autoresearch.loop import LoopState
+    from autoresearch.model import RunRecord
     from autoresearch.progress import Progress
+    from autoresearch.proposers.base import Proposer
+    from autoresearch.session import Session
+    from autoresearch.status import SessionStatus
 
 app = typer.Typer(
     name="autoresearch",
@@ -39,7 +52,7 @@ def main() -> None:
     app()
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
@@ -76,7 +89,7 @@ def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
         raise typer.Exit(130) from None
     except typer.Exit:
         raise
-    except Exception as exc:  # noqa: BLE001 — a bug: say so briefly, keep the traceback on request
+    except Exception as exc:
         import os
         import traceback
 
@@ -99,18 +112,18 @@ def _progress(enabled: bool) -> Progress:
 
 @app.command()
 def init(
-    name: Annotated[Optional[str], typer.Option(help="Session name; the branch is autoresearch/NAME.")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="Primary metric (a METRIC line of the benchmark). With --measure cpu or instructions the harness measures the primary itself (cpu_s, instructions) and this metric is recorded beside it as a secondary one.")] = None,
-    direction: Annotated[Optional[str], typer.Option(help="lower or higher is better (default lower).")] = None,
-    unit: Annotated[Optional[str], typer.Option(help="Unit of the metric, for display (e.g. µs).")] = None,
-    measure: Annotated[Optional[str], typer.Option(help="wall (the benchmark's METRIC; default), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round), instructions+cpu (instructions decide; CPU time vetoes a keep that is slower in time) or single (one run against recorded runs, for expensive benchmarks; needs calibrate). With --new-segment: switch the session to this measure.")] = None,
+    name: Annotated[str | None, typer.Option(help="Session name; the branch is autoresearch/NAME.")] = None,
+    metric: Annotated[str | None, typer.Option(help="Primary metric (a METRIC line of the benchmark). With --measure cpu or instructions the harness measures the primary itself (cpu_s, instructions) and this metric is recorded beside it as a secondary one.")] = None,
+    direction: Annotated[str | None, typer.Option(help="lower or higher is better (default lower).")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit of the metric, for display (e.g. µs).")] = None,
+    measure: Annotated[str | None, typer.Option(help="wall (the benchmark's METRIC; default), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round), instructions+cpu (instructions decide; CPU time vetoes a keep that is slower in time) or single (one run against recorded runs, for expensive benchmarks; needs calibrate). With --new-segment: switch the session to this measure.")] = None,
     benchmark: Annotated[str, typer.Option(help="Benchmark command, run from the repository root.")] = "./autoresearch.sh",
-    checks: Annotated[Optional[str], typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
-    build: Annotated[Optional[str], typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
-    scope: Annotated[Optional[list[str]], typer.Option("--scope", help="Glob a candidate may change (repeatable); default anything.")] = None,
-    protect: Annotated[Optional[list[str]], typer.Option("--protect", help="Glob a candidate may not change (repeatable); the benchmark, checks and config always are.")] = None,
-    link: Annotated[Optional[list[str]], typer.Option("--link", help="Untracked path the benchmark or checks need (a venv, node_modules, a data set, a compiled extension), symlinked into both measured checkouts (repeatable).")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds per benchmark run; default derived from the incumbent's own runs.")] = None,
+    checks: Annotated[str | None, typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
+    build: Annotated[str | None, typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Glob a candidate may change (repeatable); default anything.")] = None,
+    protect: Annotated[list[str] | None, typer.Option("--protect", help="Glob a candidate may not change (repeatable); the benchmark, checks and config always are.")] = None,
+    link: Annotated[list[str] | None, typer.Option("--link", help="Untracked path the benchmark or checks need (a venv, node_modules, a data set, a compiled extension), symlinked into both measured checkouts (repeatable).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per benchmark run; default derived from the incumbent's own runs.")] = None,
     checks_timeout: Annotated[float, typer.Option(help="Seconds for the checks.")] = 300,
     new_segment: Annotated[bool, typer.Option("--new-segment", help="On an existing session: measure a new baseline and start a new segment; with --measure/--metric/--unit/--direction, switch what is measured first (committed in autoresearch.toml).")] = False,
     json_out: JsonOpt = False,
@@ -188,7 +201,7 @@ def _pi_session(cwd: Path) -> bool:
 
     try:
         return detect(Git.discover(cwd).root) is not None
-    except Exception:  # noqa: BLE001 — not a repository: init reports that itself
+    except Exception:
         return False
 
 
@@ -197,14 +210,14 @@ def _has_config(cwd: Path, name: str) -> bool:
 
     try:
         return (Git.discover(cwd).root / name).exists()
-    except Exception:  # noqa: BLE001 — not a repository: init reports that itself
+    except Exception:
         return False
 
 
 @app.command()
 def run(
     message: Annotated[str, typer.Option("-m", "--message", help="What the candidate changes (becomes the commit message).")],
-    hypothesis: Annotated[Optional[str], typer.Option(help="Why it should help; recorded in the ledger.")] = None,
+    hypothesis: Annotated[str | None, typer.Option(help="Why it should help; recorded in the ledger.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Judge the working tree's change against the incumbent: keep (commit) or restore.
@@ -257,7 +270,7 @@ def extend(
 @app.command()
 def combine(
     runs: Annotated[list[int], typer.Argument(metavar="RUN...", help="Discarded runs whose estimates were gains too small to keep alone.")],
-    message: Annotated[Optional[str], typer.Option("-m", "--message", help="Description of the combined change (default: the parts' descriptions).")] = None,
+    message: Annotated[str | None, typer.Option("-m", "--message", help="Description of the combined change (default: the parts' descriptions).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Judge near-misses together: stack the candidates of discarded runs that each measured a
@@ -277,12 +290,14 @@ def combine(
     _guarded(action, json_out)
 
 
-def _change(improvement: float) -> str:
+def _change(improvement: float | None) -> str:
     """`+0.2` → "20.0% better", `-0.1` → "10.0% worse"."""
+    if improvement is None:
+        return "no estimate"
     return f"{improvement:.1%} better" if improvement >= 0 else f"{-improvement:.1%} worse"
 
 
-def _render_experiment(result) -> None:
+def _render_experiment(result: ExperimentResult) -> None:
     from autoresearch.faces.render import ratio_with_interval
     from autoresearch.session import open_session
 
@@ -304,7 +319,7 @@ def _render_experiment(result) -> None:
     times = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in r.durations.items())
     out.print(f"  time     {times}")
     if r.is_keep:
-        out.print(f"  committed {r.commit[:12]} on the session branch")
+        out.print(f"  committed {(r.commit or '')[:12]} on the session branch")
     else:
         saved = r.candidate_ref
         out.print("  working tree restored" + (f"; the candidate is kept in {saved} and "
@@ -425,7 +440,7 @@ def status(
     _guarded(action, json_out)
 
 
-def _gain_line(st) -> str:
+def _gain_line(st: SessionStatus) -> str:
     """The headline: the keeps' paired ratios chained, with the interval their errors give."""
     g = st.gain
     if g is None:
@@ -436,7 +451,7 @@ def _gain_line(st) -> str:
             f"{g.steps} keep(s)' paired ratios chained")
 
 
-def _confirm_line(c: dict, heldout_left: int) -> str:
+def _confirm_line(c: dict[str, Any], heldout_left: int) -> str:
     when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
     verdict = "PASSED" if c["passed"] else "FAILED"
     from autoresearch.faces.render import confirm_numbers
@@ -448,7 +463,7 @@ def _confirm_line(c: dict, heldout_left: int) -> str:
 
 @app.command()
 def confirm(
-    rounds: Annotated[Optional[int], typer.Option(help="Interleaved rounds (default [confirm] rounds; instructions: 1).")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Interleaved rounds (default [confirm] rounds; instructions: 1).")] = None,
     inputs: Annotated[str, typer.Option(help="heldout: the benchmark runs with [confirm] env (default AUTORESEARCH_ITEMS=heldout) and the segment's cap applies; dev: the usual inputs, no cap.")] = "heldout",
     json_out: JsonOpt = False,
 ) -> None:
@@ -520,21 +535,21 @@ def log(
 
 @app.command()
 def loop(
-    patches: Annotated[Optional[Path], typer.Option(help="Folder of *.patch/*.diff files, one candidate each, in name order.")] = None,
-    agent: Annotated[Optional[str], typer.Option(help="Agent preset: claude, codex, gemini, aider, opencode, pi.")] = None,
-    agent_cmd: Annotated[Optional[str], typer.Option(help="Any agent command; placeholders {prompt}, {prompt_file}, {workspace}, {files}.")] = None,
+    patches: Annotated[Path | None, typer.Option(help="Folder of *.patch/*.diff files, one candidate each, in name order.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Agent preset: claude, codex, gemini, aider, opencode, pi.")] = None,
+    agent_cmd: Annotated[str | None, typer.Option(help="Any agent command; placeholders {prompt}, {prompt_file}, {workspace}, {files}.")] = None,
     agent_timeout: Annotated[float, typer.Option(help="Seconds one proposal may take before the agent is killed.")] = 1800,
-    llm: Annotated[Optional[str], typer.Option(help="Model name for an OpenAI-compatible endpoint.")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="Endpoint for --llm (OpenRouter, Ollama, vLLM, ...).")] = None,
+    llm: Annotated[str | None, typer.Option(help="Model name for an OpenAI-compatible endpoint.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Endpoint for --llm (OpenRouter, Ollama, vLLM, ...).")] = None,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key for --llm.")] = "OPENAI_API_KEY",
     llm_timeout: Annotated[float, typer.Option(help="Seconds --llm waits for the model: for the first streamed token and between two (for the whole answer with --no-llm-stream).", min=0.1)] = 300,
     llm_stream: Annotated[bool, typer.Option("--llm-stream/--no-llm-stream", help="Stream the answer (on by default; turn off for servers that cannot stream).")] = True,
     price_in: Annotated[float, typer.Option(help="USD per million input tokens, for cost accounting.")] = 0.0,
     price_out: Annotated[float, typer.Option(help="USD per million output tokens.")] = 0.0,
-    max_experiments: Annotated[Optional[int], typer.Option(help="Stop after this many experiments.")] = None,
-    max_hours: Annotated[Optional[float], typer.Option(help="Stop after this many hours.")] = None,
-    max_usd: Annotated[Optional[float], typer.Option(help="Stop once proposals cost this much.")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many experiments in a row without a keep.")] = None,
+    max_experiments: Annotated[int | None, typer.Option(help="Stop after this many experiments.")] = None,
+    max_hours: Annotated[float | None, typer.Option(help="Stop after this many hours.")] = None,
+    max_usd: Annotated[float | None, typer.Option(help="Stop once proposals cost this much.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Stop after this many experiments in a row without a keep.")] = None,
     max_failures: Annotated[int, typer.Option(help="Stop after this many crashes or proposer failures in a row.")] = 5,
     json_out: JsonOpt = False,
 ) -> None:
@@ -572,8 +587,10 @@ def loop(
     _guarded(action, json_out)
 
 
-def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_url, api_key_env,
-                   price_in, price_out, llm_timeout=300.0, llm_stream=True):
+def _make_proposer(session: Session, patches: Path | None, agent: str | None, agent_cmd: str | None,
+                   agent_timeout: float, llm: str | None, base_url: str | None, api_key_env: str,
+                   price_in: float, price_out: float, llm_timeout: float = 300.0,
+                   llm_stream: bool = True) -> Proposer:
     if patches:
         from autoresearch.proposers.patches import PatchFolder
 
@@ -582,15 +599,15 @@ def _make_proposer(session, patches, agent, agent_cmd, agent_timeout, llm, base_
     if agent or agent_cmd:
         from autoresearch.proposers.agent_cli import AgentCommand
 
-        return AgentCommand.preset(agent, agent_timeout) if agent else AgentCommand(agent_cmd, agent_timeout)
+        return AgentCommand.preset(agent, agent_timeout) if agent else AgentCommand(agent_cmd or "", agent_timeout)
     from autoresearch.proposers.llm import LLMProposer
 
-    return LLMProposer(llm, base_url=base_url, api_key_env=api_key_env,
+    return LLMProposer(llm or "", base_url=base_url, api_key_env=api_key_env,
                        price_in_per_mtok=price_in, price_out_per_mtok=price_out,
                        timeout_s=llm_timeout, stream=llm_stream)
 
 
-def _print_loop_summary(session, state, json_out: bool) -> None:
+def _print_loop_summary(session: Session, state: LoopState, json_out: bool) -> None:
     from autoresearch.faces.report.fmt import count
     from autoresearch.model import StopReason
     from autoresearch.status import summarize
@@ -615,7 +632,7 @@ def _print_loop_summary(session, state, json_out: bool) -> None:
               "`autoresearch loop ...` again resumes.")
 
 
-def _render_outcomes(out, runs) -> None:
+def _render_outcomes(out: Console, runs: list[RunRecord]) -> None:
     """The keeps with their gains, then what was not kept and why."""
     from autoresearch.faces.render import ratio_with_interval
 
@@ -633,7 +650,7 @@ def _render_outcomes(out, runs) -> None:
         out.print(f"  run {r.run}: {r.description} — {r.verdict}: {r.reason}", markup=False)
 
 
-def _render_session_line(out, session) -> None:
+def _render_session_line(out: Console, session: Session) -> None:
     """Where the whole session stands: the total gain from the keeps' paired ratios."""
     from autoresearch.faces.report import build_report, fmt
 
@@ -648,8 +665,8 @@ def _render_session_line(out, session) -> None:
 
 @app.command()
 def report(
-    segment: Annotated[Optional[int], typer.Option(help="Which segment (default: the current one; `init --new-segment` starts a new one).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for the files (default: .autoresearch/report, which git ignores).")] = None,
+    segment: Annotated[int | None, typer.Option(help="Which segment (default: the current one; `init --new-segment` starts a new one).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the files (default: .autoresearch/report, which git ignores).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Write the session's report: report.md (a pull-request description), progress.png and
@@ -680,8 +697,8 @@ def report(
 
 @app.command()
 def ablate(
-    max_minutes: Annotated[Optional[float], typer.Option(help="Stop starting new measurements after this many minutes; run again to continue.")] = None,
-    rounds: Annotated[Optional[int], typer.Option(help="Interleaved rounds per measurement (default: [confirm] rounds; 1 for instruction counts).")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop starting new measurements after this many minutes; run again to continue.")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Interleaved rounds per measurement (default: [confirm] rounds; 1 for instruction counts).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """What each keep is worth now: the incumbent without it (reverted in a scratch tree)
@@ -720,7 +737,7 @@ def ablate(
 @app.command()
 def split(
     run: Annotated[int, typer.Argument(help="The kept run whose files to measure one by one.")],
-    rounds: Annotated[Optional[int], typer.Option(help="Interleaved rounds per measurement (default: [confirm] rounds; 1 for instruction counts).")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Interleaved rounds per measurement (default: [confirm] rounds; 1 for instruction counts).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Which parts of a kept bundle carry its gain: each file of the keep applied alone to the
@@ -749,7 +766,7 @@ def split(
 
 @app.command()
 def finalize(
-    branch: Annotated[Optional[str], typer.Option(help="Name of the clean branch (default: the session branch + '-final').")] = None,
+    branch: Annotated[str | None, typer.Option(help="Name of the clean branch (default: the session branch + '-final').")] = None,
     split_groups: Annotated[bool, typer.Option("--split", help="Also one review branch per group of keeps that touch disjoint files, each checked.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -782,7 +799,7 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to serve on (0 = any free port).")] = 8765,
     host: Annotated[str, typer.Option(help="Interface to serve on; only this machine's own (127.0.0.1, localhost, ::1) unless --allow-remote.")] = "127.0.0.1",
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow an interface other machines can reach: anyone who can reach it sees the session.")] = False,
-    segment: Annotated[Optional[int], typer.Option(help="Which segment (default: the current one).")] = None,
+    segment: Annotated[int | None, typer.Option(help="Which segment (default: the current one).")] = None,
 ) -> None:
     """A live page of the session in your browser: the progress chart, the experiment running
     now (phase, round, running estimate) and the ledger, refreshed as experiments land. Read-only;
@@ -896,7 +913,7 @@ def ideas(json_out: JsonOpt = False) -> None:
 @app.command()
 def demo(
     example: Annotated[str, typer.Option(help="Which bundled example: template-engine or expert-streaming.")] = "template-engine",
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Where to create the example repository (default: a new temporary folder, kept).")] = None,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Where to create the example repository (default: a new temporary folder, kept).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """See the whole thing work: copy an example project into a fresh git repository, start a
@@ -920,7 +937,7 @@ def demo(
     _guarded(action, json_out)
 
 
-def _render_demo(result) -> None:
+def _render_demo(result: DemoResult) -> None:
     out = _console()
     runs = [r for r in result.runs if not r.is_baseline]
     kept = [r for r in runs if r.is_keep]
@@ -1007,14 +1024,14 @@ def mcp() -> None:
     _guarded(action)
 
 
-def _value(value: float, unit: str) -> str:
+def _value(value: float | None, unit: str) -> str:
     """A metric with its unit: `12.5 µs`, `0.77 s`, `1.2e+09 instr`."""
     from autoresearch.faces.report.fmt import number
 
     return number(value, unit)
 
 
-def _runs_table(runs, book, config):
+def _runs_table(runs: list[RunRecord], book: Ledger, config: Config) -> Table:
     """Every row with its own segment's metric, measure and unit (they change between segments)."""
     from rich.table import Table
 
@@ -1033,7 +1050,7 @@ def _runs_table(runs, book, config):
     return table
 
 
-def _segment_metric(book, config, segment: int) -> tuple[str, str, str]:
+def _segment_metric(book: Ledger, config: Config, segment: int) -> tuple[str, str, str]:
     """Metric name, unit and measure of a segment, from its own header in the ledger."""
     if 0 <= segment < len(book.headers):
         header = book.headers[segment]

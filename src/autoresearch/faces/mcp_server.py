@@ -2,10 +2,17 @@
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import Field
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+    from mcp.types import ToolAnnotations
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +49,21 @@ WaitS = Annotated[float, Field(ge=0, le=3600, description=(
     "goes on either way; call `result` to wait again). Keep it below your tool-call timeout."))]
 
 
-def _read_only():
+def _read_only() -> "ToolAnnotations":
     from mcp.types import ToolAnnotations
 
     return ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                            open_world_hint=False)
 
 
-def _acts():
+def _acts() -> "ToolAnnotations":
     from mcp.types import ToolAnnotations
 
     return ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
                            open_world_hint=False)
 
 
-def build_server(repo: Path):
+def build_server(repo: Path) -> "MCPServer":
     """An MCP server whose tools act on the session in `repo`.
 
     >>> server = build_server(Path("."))  # doctest: +SKIP
@@ -72,7 +79,7 @@ def build_server(repo: Path):
 
     server = MCPServer(name="autoresearch", instructions=INSTRUCTIONS)
 
-    async def in_thread(function, *args):
+    async def in_thread(function: Callable[..., T], *args: Any) -> T:
         try:
             return await anyio.to_thread.run_sync(function, *args)
         except AutoresearchError as exc:  # the agent reads the message and can act on it
@@ -95,7 +102,7 @@ def build_server(repo: Path):
                     sent = event["seq"]
                     try:
                         await ctx.report_progress(sent, None, _progress_text(event))
-                    except Exception as exc:  # noqa: BLE001 — a client gone away cannot stop the experiment
+                    except Exception as exc:
                         logger.debug("progress not delivered: %s", exc)
             state = data.get("state")
             if state == jobs.DONE:

@@ -13,13 +13,15 @@ from autoresearch.session import Session
 from autoresearch.status import status
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.panel import Panel
     from rich.text import Text
 
     from autoresearch.experiment import ExperimentResult
     from autoresearch.loop import Budget, LoopState
 
 
-def make_view(session: Session, budget: Budget, json_out: bool = False):
+def make_view(session: Session, budget: Budget, json_out: bool = False) -> PlainView | LiveView:
     """A live view on a terminal, plain log lines when output goes to a file or a pipe.
 
     With `json_out` stdout is reserved for the JSON summary, so progress goes to stderr.
@@ -64,7 +66,7 @@ class PlainView:
 class LiveView:
     """A rich Live panel: phase, baseline → incumbent, recent experiments, budget used."""
 
-    def __init__(self, session: Session, budget: Budget, console=None):
+    def __init__(self, session: Session, budget: Budget, console: Console | None = None):
         from rich.console import Console
         from rich.live import Live
 
@@ -86,14 +88,14 @@ class LiveView:
         self.live.update(self._render())
 
     def message(self, text: str) -> None:
-        self.messages = (self.messages + [text])[-3:]
+        self.messages = ([*self.messages, text])[-3:]
         self.live.update(self._render())
 
     def close(self) -> None:
         self.live.update(self._render())
         self.live.stop()
 
-    def _render(self):
+    def _render(self) -> Panel:
         from rich.console import Group
         from rich.panel import Panel
         from rich.table import Table
@@ -112,9 +114,10 @@ class LiveView:
         for column in ("run", "verdict", "reason", "description"):
             table.add_column(column, overflow="fold")
         for r in st.runs[-8:]:
-            color = {"keep": "green", "baseline": "blue"}.get(r.verdict, "yellow" if r.verdict == "discard" else "red")
+            other = "yellow" if r.verdict == "discard" else "red"
+            color = {"keep": "green", "baseline": "blue"}.get(r.verdict, other)
             table.add_row(str(r.run), Text(r.verdict, style=color), Text(r.reason), Text(r.description))
-        parts = [head, table, Text(self._budget_line(), style="dim")]
+        parts: list[RenderableType] = [head, table, Text(self._budget_line(), style="dim")]
         parts += [Text(m, style="yellow") for m in self.messages]
         return Panel(Group(*parts), title="autoresearch loop", border_style="blue")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +75,7 @@ def drivers_off(cwd: Path) -> list[str]:
                           env=_env(), check=False)
     fields = proc.stdout.split("\0")
     options: dict[str, None] = {}
-    for scope, entry in zip(fields[::2], fields[1::2]):
+    for scope, entry in zip(fields[::2], fields[1::2], strict=False):
         if scope not in _REPOSITORY_SCOPES:
             continue
         key = entry.split("\n", 1)[0]
@@ -180,7 +182,7 @@ class Git:
 
     # --- snapshots: commit the working tree without touching the user's index -----------
 
-    def snapshot_tree(self, index_file: Path, exclude: set[str] = frozenset()) -> str:
+    def snapshot_tree(self, index_file: Path, exclude: AbstractSet[str] = frozenset()) -> str:
         """The tree of the working tree as `git add -A` would see it, built in a private index.
 
         Paths in `exclude` keep their state at HEAD (absent if HEAD lacks them).
@@ -231,7 +233,7 @@ class Git:
 
     # --- worktrees -----------------------------------------------------------------------
 
-    def worktree_at(self, path: Path, commit: str, keep: list[str] = ()) -> bool:
+    def worktree_at(self, path: Path, commit: str, keep: Sequence[str] = ()) -> bool:
         """Make `path` a detached worktree holding exactly `commit`, creating it if needed.
 
         A worktree already at `commit` with unchanged tracked files is left as it is, build

@@ -187,7 +187,7 @@ def read(path: Path, key: bytes | None = None) -> Ledger:
             ledger.rejected.append(number)
             ledger.warnings.append(f"{path.name}:{number}: not used: {exc} (the harness did not "
                                    "write this line, or it was changed)")
-        except Exception as exc:  # noqa: BLE001 — any unreadable line is reported, not fatal
+        except Exception as exc:
             ledger.warnings.append(f"{path.name}:{number}: skipped an unreadable line ({_short(exc)})")
     if legacy:
         ledger.warnings.append(f"{path.name}: {legacy} line(s) without a signature (from before "

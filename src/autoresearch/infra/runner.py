@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -206,18 +207,17 @@ def _read_usage(fd: int) -> dict[str, float]:
     with os.fdopen(fd, "rb") as fh:
         data = fh.read()
     try:
-        return json.loads(data)
+        report = json.loads(data)
     except ValueError:
         return {}
+    return {key: float(value) for key, value in report.items()} if isinstance(report, dict) else {}
 
 
 def _stop(launcher: int, waiter: threading.Thread) -> None:
     """Stop a run early: the launcher kills the command and reaps every orphan it left (setsid
     ones too, which a group kill misses); the group kill is the fallback."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(launcher, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     waiter.join(STOP_GRACE_S)
     kill_group(launcher)
     waiter.join()
@@ -225,10 +225,8 @@ def _stop(launcher: int, waiter: threading.Thread) -> None:
 
 def kill_group(pgid: int) -> None:
     """SIGKILL a whole process group; a group that is already gone is fine."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def group_alive(pgid: int) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
 from autoresearch.infra.git import BYTES_AS_TEXT, Git, printable
@@ -141,7 +141,7 @@ def untracked_outside(git: Git, paths: Paths, scope: list[str]) -> list[str]:
             if p not in mine and not any(glob_match(p, g) for g in scope)]
 
 
-def workspace_tree(git: Git, paths: Paths, scope: list[str] = ()) -> str:
+def workspace_tree(git: Git, paths: Paths, scope: Sequence[str] = ()) -> str:
     """The tree the working tree would commit as a candidate (the user's index is untouched)."""
     exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE}
     exclude |= set(untracked_outside(git, paths, list(scope)))
@@ -150,7 +150,7 @@ def workspace_tree(git: Git, paths: Paths, scope: list[str] = ()) -> str:
 
 
 def take_snapshot(git: Git, paths: Paths, message: str, incumbent: str,
-                  scope: list[str] = ()) -> Snapshot | None:
+                  scope: Sequence[str] = ()) -> Snapshot | None:
     """Snapshot the working tree as a candidate commit on `incumbent`; None when they are equal."""
     tree = workspace_tree(git, paths, scope)
     if tree == git.tree_of(incumbent):
@@ -184,7 +184,7 @@ def escaping_symlink(git: Git, old: str, new: str) -> str | None:
     candidate's code can swap after the verdict.
     """
     fields = git.run("diff-tree", "-r", "-z", "--no-renames", old, new).split("\0")
-    for meta, path in zip(fields[::2], fields[1::2]):
+    for meta, path in zip(fields[::2], fields[1::2], strict=False):
         if meta.split(" ")[1:2] == ["120000"]:
             target = git.run("cat-file", "blob", meta.split(" ")[3], strip=False)
             if leaves_repository(path, target):
@@ -241,7 +241,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + "(?:/.*)?$")
 
 
-def restore(git: Git, paths: Paths, scope: list[str] = ()) -> list[str]:
+def restore(git: Git, paths: Paths, scope: Sequence[str] = ()) -> list[str]:
     """Put the working tree back exactly to the incumbent; return the files removed.
 
     Tracked files are reset; untracked files the candidate created are deleted; untracked files

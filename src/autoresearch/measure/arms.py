@@ -125,7 +125,8 @@ def measure_commits(session: Session, before: str, after: str, run_dir: Path, ro
     """
     config = session.config
     links = tuple(config.scope.link)
-    arms = (Arm("incumbent", session.paths.incumbent, links), Arm("candidate", session.paths.candidate, links))
+    arms = (Arm("incumbent", session.paths.incumbent, links),
+            Arm("candidate", session.paths.candidate, links))
     for arm, commit in zip(arms, (before, after), strict=True):
         checkout(session, arm, commit)
         if config.commands.build:

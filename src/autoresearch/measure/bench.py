@@ -10,9 +10,10 @@ import shlex
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from autoresearch import stats
 from autoresearch.config import Config
@@ -77,7 +78,7 @@ class Measurement:
         return [s.metrics[metric] for s in picked if metric in s.metrics]
 
     @classmethod
-    def from_record(cls, samples: dict) -> Measurement:
+    def from_record(cls, samples: dict[str, Any]) -> Measurement:
         """The rounds a ledger record holds (`as_record`'s output), to continue measuring from."""
         inc, cand = samples.get("incumbent") or [], samples.get("candidate") or []
         n = min(len(inc), len(cand))
@@ -89,8 +90,9 @@ class Measurement:
 
         result = cls(order=list(samples.get("order") or [])[:n])
         for i in range(n):
-            pair = []
-            for side, (arm, value) in enumerate((("incumbent", inc[i]), ("candidate", cand[i]))):
+            pair: list[Sample] = []
+            arms: tuple[tuple[ArmName, float], ...] = (("incumbent", inc[i]), ("candidate", cand[i]))
+            for side, (arm, value) in enumerate(arms):
                 metrics = {name: sides[arm][i] for name, sides in secondary.items()
                            if i < len(sides.get(arm, []))}
                 pair.append(Sample(arm, float(value), metrics, column("started", i, side, 0.0),
@@ -99,7 +101,7 @@ class Measurement:
             result.rounds.append((pair[0], pair[1]))
         return result
 
-    def as_record(self) -> dict:
+    def as_record(self) -> dict[str, Any]:
         """Raw samples for the ledger, enough to recompute the verdict."""
         return {
             "incumbent": self.values("incumbent"),
@@ -108,10 +110,12 @@ class Measurement:
             "started": [[round(i.started, 3), round(c.started, 3)] for i, c in self.rounds],
             "wall_s": [[round(i.wall_s, 4), round(c.wall_s, 4)] for i, c in self.rounds],
             "load": [[i.load, c.load] for i, c in self.rounds],
-            "involuntary_switches": [[i.involuntary_switches, c.involuntary_switches] for i, c in self.rounds],
+            "involuntary_switches": [[i.involuntary_switches, c.involuntary_switches]
+                                     for i, c in self.rounds],
             **({"warnings": self.warnings} if self.warnings else {}),
             "secondary": {
-                name: {"incumbent": self.values("incumbent", name), "candidate": self.values("candidate", name)}
+                name: {"incumbent": self.values("incumbent", name),
+                       "candidate": self.values("candidate", name)}
                 for name in sorted(self.rounds[0][0].metrics) if self.rounds
             },
         }
@@ -298,7 +302,8 @@ def _not_positive(arm: Arm, name: str, value: float, result: RunResult) -> NoRet
     if arm.name == "incumbent":
         raise UsageError(f"{why}. Make the primary metric a positive quantity (a time, a count "
                          "plus 1, a rate); a count that can reach 0, such as errors, belongs in a "
-                         f'secondary metric with a guard (errors = "<= incumbent"). Log: {result.stdout_path}')
+                         'secondary metric with a guard (errors = "<= incumbent"). '
+                         f"Log: {result.stdout_path}")
     raise ArmFailure(arm.name, "failed", why, result.tail(), result.stdout_path)
 
 

@@ -22,7 +22,7 @@ def measure_single(session: Session, bench: Bench, candidate: Arm, book: ledger.
         raise UsageError("measure = single judges one run against the calibrated noise floor: "
                          "run `autoresearch calibrate` first")
     reference = next(r for r in reversed(book.segment_runs()) if r.status is Status.KEEP)
-    values = reference.samples.get("incumbent" if reference.is_baseline else "candidate")
+    values: list[float] = reference.samples.get("incumbent" if reference.is_baseline else "candidate") or []
     progress(ProgressEvent("single run"))
     sample = bench.run(candidate, "single")
     s = session.config.stats

@@ -90,7 +90,8 @@ class AgentCommand:
         try:
             words = shlex.split(template)
         except ValueError as exc:
-            raise UsageError(f"the agent command is not a valid shell command line ({exc}): {template}") from None
+            raise UsageError(f"the agent command is not a valid shell command line ({exc}): "
+                             f"{template}") from None
         if not words:
             raise UsageError("the agent command is empty")
         program = Path(words[0]).name
@@ -172,9 +173,10 @@ def _take_report(path: Path, keep_as: Path) -> tuple[str | None, str | None]:
     keep_as.write_text(text, encoding="utf-8")
     path.unlink()
     lines = [line.strip() for line in text.splitlines()]
-    hypothesis = next((l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("hypothesis:")), None)
-    description = next((l.lstrip("# ").strip() for l in lines
-                        if l and not l.lower().startswith("hypothesis:")), None)
+    hypothesis = next((line.split(":", 1)[1].strip() for line in lines
+                       if line.lower().startswith("hypothesis:")), None)
+    description = next((line.lstrip("# ").strip() for line in lines
+                        if line and not line.lower().startswith("hypothesis:")), None)
     return description, hypothesis
 
 

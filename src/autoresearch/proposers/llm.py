@@ -100,7 +100,8 @@ class LLMProposer:
         tokens = {"input": 0, "output": 0}
 
         def result(description: str, **fields: Any) -> Proposal:
-            cost = (tokens["input"] * self.price_in_per_mtok + tokens["output"] * self.price_out_per_mtok) / 1e6
+            cost = (tokens["input"] * self.price_in_per_mtok
+                    + tokens["output"] * self.price_out_per_mtok) / 1e6
             transcript.note("Result", fields.get("failed") or f"applied: {description}")
             path = transcript.write()
             return Proposal(description=description, tokens=dict(tokens), cost_usd=cost, transcript=path,
@@ -123,7 +124,7 @@ class LLMProposer:
             tokens["input"] += used_in
             tokens["output"] += used_out
             transcript.message({"role": "assistant", "content": answer})
-            description, hypothesis = _first(_DESCRIPTION, answer), _first(_HYPOTHESIS, answer)
+            description, hypothesis = _first(_DESCRIPTION, answer) or "", _first(_HYPOTHESIS, answer)
             try:
                 if not answer.strip():
                     raise EditError("the answer was empty")
@@ -206,7 +207,8 @@ class LLMProposer:
                       f"(they exist; you may still edit them if you know their exact lines): "
                       f"{', '.join(left_out)}", ""]
         parts += [FORMAT_INSTRUCTIONS, ""]
-        parts.append("You may edit: " + (", ".join(brief.scope) if brief.scope else "any file in the repository"))
+        allowed = ", ".join(brief.scope) if brief.scope else "any file in the repository"
+        parts.append("You may edit: " + allowed)
         if brief.protected:
             parts.append("Protected, never edit: " + ", ".join(brief.protected))
         return "\n".join(parts) + "\n"

@@ -60,7 +60,9 @@ def check_claim(
     if not d:
         return ClaimCheck(False, 0.0, 0.0, 0.0)
     trim = CLAIM_TRIM if len(d) >= 5 else 0.0
-    summary = tuple(1.0 - math.exp(-trimmed(logs, trim).est) for logs in (claimed, process, implied))
+    said, saved, implied_saving = (1.0 - math.exp(-trimmed(logs, trim).est)
+                                   for logs in (claimed, process, implied))
+    summary = (said, saved, implied_saving)
     if max(d) - min(d) <= 1e-12 * max(1.0, abs(d[0])):
         bad = d[0] > tolerance + 1e-12
         return ClaimCheck(bad, *summary, p_value=0.0 if bad else 1.0)

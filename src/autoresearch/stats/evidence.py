@@ -45,7 +45,7 @@ def combine(ratios: Sequence[float], cis: Sequence[tuple[float, float] | None],
         raise ValueError("one interval per ratio")
     log_sum, var = 0.0, 0.0
     exact = True
-    for ratio, ci in zip(ratios, cis):
+    for ratio, ci in zip(ratios, cis, strict=False):
         log_sum += math.log(ratio)
         if ci is None or not all(math.isfinite(x) and x > 0 for x in ci):
             var = math.inf

@@ -78,10 +78,7 @@ def _guard_on_medians(incumbent: Sequence[float], candidate: Sequence[float],
     """
     before, after = median(incumbent), median(candidate)
     loss = (after - before) if direction == "lower" else (before - after)
-    if before:
-        worsening = loss / abs(before)
-    else:
-        worsening = math.inf if loss > 0 else 0.0
+    worsening = loss / abs(before) if before else (math.inf if loss > 0 else 0.0)
     ratio = after / before if before else (1.0 if after == before else math.inf)
     bad = worsening > tolerance + 1e-12
     return GuardCheck(bad, ratio, worsening, 0.0 if bad else 1.0)

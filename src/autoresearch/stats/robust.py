@@ -32,7 +32,7 @@ def improvement_log_ratios(
     if len(incumbent) != len(candidate):
         raise ValueError("incumbent and candidate need the same number of rounds")
     sign = 1.0 if direction == "lower" else -1.0
-    return [sign * (math.log(a) - math.log(b)) for a, b in zip(incumbent, candidate)]
+    return [sign * (math.log(a) - math.log(b)) for a, b in zip(incumbent, candidate, strict=False)]
 
 
 def improvement_of(ratio: float, direction: Direction) -> float:

@@ -113,12 +113,12 @@ def run(
     bounds: list[int | None] = []
     allowed: list[float | None] = []
     first_cross, p_value = 0, 1.0
-    for k, (x, ak) in enumerate(zip(d, a), start=1):
+    for k, (x, ak) in enumerate(zip(d, a, strict=False), start=1):
         if ak:
             pad = [0.0] * (2 * ak)
             padded = pad + dist + pad
             size = len(dist) + 2 * ak
-            dist = [0.5 * (u + v) for u, v in zip(padded[:size], padded[2 * ak :])]
+            dist = [0.5 * (u + v) for u, v in zip(padded[:size], padded[2 * ak :], strict=False)]
             top += ak
             total += ak if x > 0 else -ak
         sums.append(total)

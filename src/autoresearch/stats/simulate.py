@@ -114,7 +114,8 @@ def null_rounds(kind: str, trials: int, rounds: int, rng: np.random.Generator,
     """Improvement log-ratios of `trials` x `rounds` simulated rounds (positive = candidate better):
     log(incumbent) - log(candidate) of `simulated_arms`."""
     inc, cand = simulated_arms(kind, trials, rounds, rng, effect)
-    return inc - cand
+    diff: np.ndarray = inc - cand
+    return diff
 
 
 def simulated_arms(kind: str, trials: int, rounds: int, rng: np.random.Generator,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import Experiment, Group, ReportData
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 KEEP = "#1a9850"
 DISCARD = "#7f7f7f"
@@ -31,7 +36,7 @@ def write_chart(data: ReportData, png: Path, svg: Path | None = None, dpi: int =
         plt.close(fig)
 
 
-def figure(data: ReportData):
+def figure(data: ReportData) -> Figure:
     """A matplotlib figure: progress on top, per-keep gains with intervals below."""
     import matplotlib.pyplot as plt
 
@@ -46,14 +51,15 @@ def figure(data: ReportData):
     return fig
 
 
-def _progress(ax, data: ReportData) -> None:
+def _progress(ax: Axes, data: ReportData) -> None:
     from matplotlib.ticker import MaxNLocator
 
     measured = [e for e in data.experiments if e.metric is not None]
+    # Each list below holds experiments with the value it plots; `or 0.0` only satisfies the type.
     low, high = _limits(data, measured)
     discards = [e for e in measured if e.group.discarded]
     if discards:
-        ax.scatter([e.n for e in discards], [_clip(e.metric, low, high) for e in discards],
+        ax.scatter([e.n for e in discards], [_clip(e.metric or 0.0, low, high) for e in discards],
                    s=18, color=DISCARD, alpha=0.35, linewidths=0, label="discarded", zorder=2)
     failed = [e for e in data.experiments if e.metric is None and e.group.discarded]
     if failed:
@@ -64,15 +70,15 @@ def _progress(ax, data: ReportData) -> None:
     if steps:
         last = max(e.n for e in data.experiments)
         xs = [e.n for e in steps] + [last]
-        ax.step(xs, [e.best for e in steps] + [steps[-1].best], where="post", color=KEEP,
+        ax.step(xs, [e.best or 0.0 for e in steps] + [steps[-1].best or 0.0], where="post", color=KEEP,
                 linewidth=2, label="running best (incumbent)", zorder=3)
     base = [e for e in data.experiments if e.group is Group.BASELINE and e.metric is not None]
     if base:
-        ax.scatter([0], [base[0].metric], s=50, color=BASELINE, edgecolors="black",
+        ax.scatter([0], [base[0].metric or 0.0], s=50, color=BASELINE, edgecolors="black",
                    linewidths=0.6, label="baseline", zorder=4)
     keeps = [e for e in data.keeps if e.metric is not None]
     if keeps:
-        ax.scatter([e.n for e in keeps], [e.metric for e in keeps], s=46, color=KEEP,
+        ax.scatter([e.n for e in keeps], [e.metric or 0.0 for e in keeps], s=46, color=KEEP,
                    edgecolors="black", linewidths=0.6, label="kept", zorder=4)
     for i, e in enumerate(keeps):
         _label(ax, e, up=(data.direction == "higher") == (i % 2 == 0))
@@ -90,7 +96,7 @@ def _progress(ax, data: ReportData) -> None:
     ax.legend(loc="best", fontsize=8, framealpha=0.85)
 
 
-def _label(ax, e: Experiment, up: bool) -> None:
+def _label(ax: Axes, e: Experiment, up: bool) -> None:
     ax.annotate(fmt.shorten(e.description, LABEL_WIDTH), (e.n, e.metric),
                 xytext=(6, 10 if up else -12), textcoords="offset points", fontsize=8,
                 rotation=12 if up else -12, color="#0b4f26", va="bottom" if up else "top",
@@ -112,14 +118,14 @@ def _limits(data: ReportData, measured: list[Experiment]) -> tuple[float | None,
     return max(lo - pad, floor), hi + pad
 
 
-def _clip(value: float | None, low: float | None, high: float | None) -> float | None:
-    if value is None or low is None or high is None:
+def _clip(value: float, low: float | None, high: float | None) -> float:
+    if low is None or high is None:
         return value
     pad = 0.01 * (high - low)
     return min(max(value, low + pad), high - pad)
 
 
-def _gains(ax, data: ReportData) -> None:
+def _gains(ax: Axes, data: ReportData) -> None:
     rows: list[tuple[str, float, tuple[float, float] | None, str]] = [
         (f"run {e.run}: {fmt.shorten(e.description, LABEL_WIDTH)}", e.gain or 0.0, e.gain_ci, KEEP)
         for e in data.keeps]
@@ -131,7 +137,7 @@ def _gains(ax, data: ReportData) -> None:
         ax.set_axis_off()
         return
     ys = list(range(len(rows)))[::-1]
-    for y, (_, value, ci, color) in zip(ys, rows):
+    for y, (_, value, ci, color) in zip(ys, rows, strict=False):
         bounded = ci is not None and ci[0] != ci[1] and all(map(math.isfinite, ci))
         err = [[value - ci[0]], [ci[1] - value]] if bounded and ci else None
         ax.errorbar([100 * value], [y], xerr=None if err is None else [[100 * err[0][0]], [100 * err[1][0]]],

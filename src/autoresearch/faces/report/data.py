@@ -183,7 +183,8 @@ class ReportData:
         """Plain JSON: an unbounded interval end becomes null (JSON has no infinity)."""
         data = asdict(self)
         data["counts"] = self.counts()
-        return _finite(data)
+        finite: dict[str, Any] = _finite(data)
+        return finite
 
 
 def _finite(value: Any) -> Any:
@@ -231,7 +232,7 @@ def report_data(session: Session, runs: list[RunRecord], segment: int, segments:
     baseline_record = next((r for r in runs if str(r.verdict) == "baseline"), None)
     baseline = baseline_record.metric if baseline_record else None
     experiments: list[Experiment] = []
-    for record, best in zip(runs, running_best(runs)):
+    for record, best in zip(runs, running_best(runs), strict=False):
         group = group_of(record)
         # the baseline is each segment's first line: experiments count from 1 either way
         n = 0 if group is Group.BASELINE else len(experiments) + (baseline_record is None)

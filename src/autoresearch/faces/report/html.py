@@ -6,23 +6,27 @@ import json
 import time
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import ReportData
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 
 def render_html(data: ReportData, live: bool = False) -> str:
     """A self-contained page: every script inline, so it opens from a file with no network."""
     from markupsafe import Markup
 
-    return _template().render(
+    page: str = _template().render(
         title=f"{data.session} — autoresearch", data=data, live=live,
         written=time.strftime("%Y-%m-%d %H:%M"),
         plotly_js=Markup(plotly_js()), page_js=Markup(page_js()),
         data_json=Markup(script_json(data.as_dict())),
         pct=fmt.pct, number=fmt.number, duration=fmt.duration, tokens=fmt.tokens,
     )
+    return page
 
 
 def script_json(value: Any) -> str:
@@ -40,7 +44,7 @@ def plotly_js() -> str:
     """The plotly.js bundle shipped inside the plotly package (several MB; read once)."""
     from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
-    return get_plotlyjs()
+    return str(get_plotlyjs())
 
 
 def page_js() -> str:
@@ -48,7 +52,7 @@ def page_js() -> str:
 
 
 @lru_cache(maxsize=1)
-def _template():
+def _template() -> Template:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(loader=PackageLoader("autoresearch.faces.report", "templates"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from autoresearch.faces.render import confirm_numbers
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import Group, ReportData
@@ -54,7 +56,7 @@ def _summary(data: ReportData) -> list[str]:
     return lines
 
 
-def _confirm(c: dict) -> str:
+def _confirm(c: dict[str, Any]) -> str:
     """The latest `confirm`: the baseline and the incumbent measured together, at the end."""
     when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
     line = (f"**Confirm {'passed' if c['passed'] else 'FAILED'}** on {c['inputs']} inputs (the "
@@ -66,8 +68,8 @@ def _keeps(data: ReportData) -> list[str]:
     keeps = data.keeps
     lines = [f"### Kept ({len(keeps)})", ""]
     if not keeps:
-        return lines + [("Nothing was kept: no candidate was significantly better by at least "
-                         f"{data.min_effect:.0%}.")]
+        return [*lines, "Nothing was kept: no candidate was significantly better by at least "
+                        f"{data.min_effect:.0%}."]
     lines += ["| run | change | gain [95% interval] | rounds | commit |",
               "|---:|---|---|---:|---|"]
     for e in keeps:
@@ -81,7 +83,7 @@ def _discards(data: ReportData) -> list[str]:
     total = sum(len(es) for _, es in groups)
     lines = [f"### Not kept ({total})"]
     if not groups:
-        return lines + ["", "Every candidate was kept."]
+        return [*lines, "", "Every candidate was kept."]
     for group, experiments in groups:
         lines += ["", f"**{group.value.capitalize()}** ({len(experiments)})", ""]
         for e in experiments:
