@@ -42,8 +42,10 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Repo:
     r.write("autoresearch.sh", BENCH, executable=True)
     r.write("autoresearch.checks.sh", CHECKS, executable=True)
     r.git("add", "-A")
+    r.git("rm", "-q", "--cached", "autoresearch.checks.sh")  # written for the session: not in the base
     r.git("commit", "-q", "-m", "project")
     r.cli("init", "--name", "speed", "--metric", "cost", "--timeout", "10", "--checks-timeout", "30")
+    assert "autoresearch.checks.sh" in r.git("ls-tree", "--name-only", "HEAD")
     for file, value, what in (("a.py", 8, "a to 8"), ("b.py", 9, "b to 9"), ("c.py", 7, "c to 7")):
         r.write(file, f"{file[0].upper()} = {value}\n")
         assert r.cli_json("run", "-m", what)["verdict"] == "keep"
@@ -74,7 +76,8 @@ def test_finalize_split_makes_review_branches_that_add_up(finished: Repo):
         assert finished.git("show", f"{final}:{f}.py") == finished.git("show", f"autoresearch/speed:{f}.py")
     groups = made["groups"]
     assert [g["runs"] for g in groups] == [[2], [3], [4], [5]]
-    assert all(g["checks"] == "passed" for g in groups)
+    assert [g["checks"] for g in groups] == ["passed"] * 4  # run with the session's checks script
+    assert "autoresearch.checks.sh" not in finished.git("ls-tree", "--name-only", groups[0]["branch"])
     for g in groups:  # each review branch: the base plus its own files, nothing else
         assert finished.git("diff", "--name-only", "main", g["branch"]).split() == g["files"]
     # nothing else moved

@@ -331,7 +331,14 @@ def _split_branches(session: Session, base: str, keeps: list[Keep], name: str, f
                     notes: list[str], progress: Progress) -> list[dict[str, Any]]:
     git = session.git
     made = []
-    for number, group in enumerate(groups_of(keeps), start=1):
+    groups = groups_of(keeps)
+    if len(groups) == 1:  # one group: the clean branch is its review branch
+        notes.append(f"every keep touches a file another keep touches: {name} is the one review branch")
+        progress(ProgressEvent(f"checks on {name}"))
+        return [{"branch": name, "runs": [k.run for k in keeps],
+                 "files": sorted({f for k in keeps for f in k.files}),
+                 "checks": _checks_pass(session, final, name)}]
+    for number, group in enumerate(groups, start=1):
         branch = _free_branch(git, f"{name}-{number}", notes)
         tip, _ = _stack(session, base, group)
         files = sorted({f for k in group for f in k.files})
@@ -358,9 +365,19 @@ def _blob(git: Git, commit: str, path: str) -> str | None:
 
 
 def _checks_pass(session: Session, commit: str, branch: str) -> str:
-    """`passed`, `failed: <reason>` or `none configured`, from the checks run on `commit`."""
+    """`passed`, `failed: <reason>` or `none configured`, from the checks run on `commit`.
+
+    A review branch holds no session files, so the checks run on its tree with the session's
+    own (`autoresearch.*`, the checks script among them) put back, as they were at the incumbent.
+    """
     if not session.config.commands.checks:
         return "none configured"
+    git = session.git
+    harness = git.run("diff", "--binary", "--full-index", commit, "HEAD", "--", "autoresearch.*", strip=False)
+    tree = apply_patches(git, commit, [harness], session.paths.state / "finalize-checks.index")
+    if tree is None:
+        return "failed: the session's files do not apply to this branch"
+    commit = _commit(git, tree, commit, f"autoresearch finalize: {branch} with the session's files")
     arm = Arm("candidate", session.paths.candidate, tuple(session.config.scope.link))
     checkout(session, arm, commit)
     log = session.paths.state / "finalize" / branch.replace("/", "_") / "checks"
