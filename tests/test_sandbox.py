@@ -437,3 +437,17 @@ def test_claim_check_spares_honest_savings_and_catches_lies_on_simulated_noise()
     assert flagged(saving=0.0, claim=0.0) <= alpha  # honest no-op
     assert flagged(saving=0.0, claim=0.9) >= 0.97  # the clock lies, the process does not move
     assert flagged(saving=0.0, claim=0.5) >= 0.8
+
+
+def test_an_interpreter_in_a_venv_under_tmp_still_seals(tmp_path: Path):
+    # A venv in /tmp is hidden by the run's private /tmp: the probe must not take that for a
+    # machine without namespaces, and real runs mount the interpreter back.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                   check=True, capture_output=True)
+    src = str(Path(__file__).parents[1] / "src")
+    code = ("from autoresearch.measure.sandbox import probe, toolchain_paths\n"
+            "import sys; print(probe().works, any(str(p) == sys.prefix for p in toolchain_paths()))")
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], check=True, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": src}).stdout.split()
+    assert out == ["True", "True"]

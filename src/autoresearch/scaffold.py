@@ -174,6 +174,19 @@ class InitResult:
     imported: dict[str, Any] | None = None  # the pi-autoresearch session continued, if any
 
 
+def unit_of_name(metric: str) -> str:
+    """The time unit a metric's name ends in (`render_ms` → "ms"), or "": a time unit switches
+    on the harness's check of a claimed time against the process's own.
+
+    >>> unit_of_name("render_ms"), unit_of_name("parse_us"), unit_of_name("tokens_per_s"), unit_of_name("score")
+    ('ms', 'µs', '', '')
+    """
+    suffix = metric.rsplit("_", 1)[-1] if "_" in metric else ""
+    if metric.endswith("_per_s"):
+        return ""
+    return {"s": "s", "ms": "ms", "us": "µs", "µs": "µs", "ns": "ns"}.get(suffix, "")
+
+
 def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -> dict[str, Any]:
     """The `[metric]` table for `opts`, on top of `current` when a session switches measure.
 
@@ -206,7 +219,8 @@ def metric_section(opts: InitOptions, current: cfg.MetricConfig | None = None) -
             raise UsageError(f"--measure {measure} needs --metric: the METRIC line of the benchmark "
                              "that is the primary metric")
         same = current is not None and current.name == name
-        unit = opts.unit if opts.unit is not None else (current.unit if same and current else "")
+        unit = opts.unit if opts.unit is not None else (current.unit if same and current else
+                                                        unit_of_name(name))
         direction = opts.direction or (current.direction if same and current else "lower")
         secondary = [m for m in secondary if m != name]
     return {"name": name, "direction": direction, "unit": unit, "measure": measure,

@@ -86,7 +86,9 @@ def probe() -> Support:
         trial = subprocess.run(
             [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
              "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent", "--as-pid-1",
-             "--cap-drop", "ALL", "--", sys.executable, "-I", "-S", "-c", "pass"],
+             # a program outside every hidden place: the probe tests the namespaces, while the
+             # interpreter (a venv under /tmp, say) is mounted into real runs by toolchain_paths
+             "--cap-drop", "ALL", "--", shutil.which("true") or "/bin/true"],
             check=False, capture_output=True, text=True, timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
