@@ -9,6 +9,7 @@ from typing import Any
 
 from autoresearch import stats
 from autoresearch.calibrate import calibrated_noise
+from autoresearch.config import script_of
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import as_message, printable
@@ -17,6 +18,7 @@ from autoresearch.infra.workspace import (
     candidate_ref,
     escaping_symlink,
     first_violation,
+    run_by_scripts,
     save_candidate,
     take_snapshot,
     untracked_outside,
@@ -216,7 +218,10 @@ def _experiment(
         return finish(Verdict.DISCARD, reject)
 
     # guard: the harness's own files, git's and the user's protected paths; the scope
-    violation = (first_violation(snapshot.changed, config.protected_paths(), config.scope.include)
+    scripts = [s for s in map(script_of, (config.commands.benchmark, config.commands.checks)) if s]
+    protected = config.protected_paths() + run_by_scripts(git, snapshot.incumbent, scripts,
+                                                          config.scope.include)
+    violation = (first_violation(snapshot.changed, protected, config.scope.include)
                  or escaping_symlink(git, snapshot.incumbent, snapshot.commit))
     if violation:
         return finish(Verdict.DISCARD, violation)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
 from autoresearch.infra.git import BYTES_AS_TEXT, Git, printable
@@ -175,6 +175,32 @@ def first_violation(changed: list[str], protected: list[str], scope: list[str]) 
             if not any(glob_match(path, pattern) for pattern in scope):
                 return f"out of scope: {printable(path)}"
     return None
+
+
+def run_by_scripts(git: Git, commit: str, scripts: list[str], scope: list[str]) -> list[str]:
+    """Globs of what the benchmark and checks scripts run, outside the scope: protected too.
+
+    The benchmark is more than its script: `python3 bench.py` measures with bench.py, and a
+    candidate that edits it changes the measuring, not the code. Tracked files a script names
+    are protected unless the scope covers them; folders it names (`pytest tests`) only when a
+    scope is set, since an open scope would otherwise lose everything under them.
+    """
+    listing = git.run("ls-tree", "-r", "--name-only", "-z", commit).split("\0")
+    files = {f for f in listing if f}
+    folders = {str(parent) for f in files for parent in PurePosixPath(f).parents if str(parent) != "."}
+    found: list[str] = []
+    for script in scripts:
+        text = git.call("show", f"{commit}:{script}").stdout
+        for token in re.findall(r"[\w@%+,./-]+", text):
+            name = token.removeprefix("./").rstrip("/")
+            inside = [f for f in files if f == name or f.startswith(name + "/")]
+            if name in scripts or (scope and any(glob_match(f, g) for f in inside for g in scope)):
+                continue
+            if name in files:
+                found.append(name)
+            elif name in folders and scope:
+                found.append(f"{name}/**")
+    return list(dict.fromkeys(found))
 
 
 def escaping_symlink(git: Git, old: str, new: str) -> str | None:
