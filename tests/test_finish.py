@@ -105,6 +105,12 @@ def test_ablate_parts_multiply_to_the_total(finished: Repo):
     assert len(ablations) == 4
     finished.cli_json("ablate", "--rounds", "2")
     assert len([line for line in finished.ledger() if line.get("type") == "ablation"]) == 4
+    # the report shows the table
+    out = finished.path / ".autoresearch" / "ablation-report"
+    finished.cli("report", "--out", str(out))
+    report = (out / "report.md").read_text()
+    assert "### What each keep is worth now" in report
+    assert "| 2 | a to 8 | +20.0% " in report and "| 5 | bundle: d to 5, comment e | +50.0% " in report
     # the experiments' own records are unaffected, and status points to the finishing steps
     status = finished.cli_json("status")
     assert status["counts"] == {"keep": 4}

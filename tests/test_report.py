@@ -20,8 +20,9 @@ from autoresearch.session import open_session
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Repo:
     """A session with one experiment of each kind, judged by the real harness."""
+    # a unit that is not a time: the constant cost is no claim about the process's time
     r = make_project(tmp_path_factory.mktemp("report") / "project")
-    r.cli("init", "--name", "speed", "--metric", "cost", "--unit", "ms", "--scope", "work.py",
+    r.cli("init", "--name", "speed", "--metric", "cost", "--unit", "pt", "--scope", "work.py",
           "--timeout", "5", "--checks-timeout", "30")
 
     def experiment(description: str, **constants: object) -> None:

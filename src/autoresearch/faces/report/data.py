@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from autoresearch.model import ConfigHeader, RunRecord
+from autoresearch.model import AblationRecord, ConfigHeader, RunRecord
 from autoresearch.session import Session
 from autoresearch.stats import improvement_of
 from autoresearch.stats.evidence import combine
@@ -38,7 +38,7 @@ DISCARD_ORDER = [Group.WORSE, Group.NO_GAIN, Group.GUARD, Group.CHECKS_FAILED, G
 def group_of(record: RunRecord) -> Group:
     """The report group of one ledger record, from its verdict and reason.
 
-    >>> from autoresearch.model import RunRecord
+    >>> from autoresearch.model import AblationRecord, RunRecord
     >>> group_of(RunRecord(run=3, status="discard", verdict="discard", timestamp=0,
     ...                    reason="tampered: autoresearch.sh"))
     <Group.TAMPERED: 'tampered or out of scope'>
@@ -160,6 +160,8 @@ class ReportData:
     warnings: list[str] = field(default_factory=list)
     # the segment's latest `confirm`, as `status` shows it: a held-out one without its numbers
     confirm: dict[str, Any] | None = None
+    # `autoresearch ablate` on the incumbent: what each keep is worth now
+    ablations: list[AblationRecord] = field(default_factory=list)
 
     @property
     def keeps(self) -> list[Experiment]:
@@ -214,7 +216,9 @@ def build_report(session: Session, segment: int | None = None) -> ReportData:
 
     from autoresearch.status import status
 
-    return replace(data, confirm=status(session, check_workspace=False).confirm_summary(numbers=False))
+    head = session.git.rev("HEAD")
+    return replace(data, confirm=status(session, check_workspace=False).confirm_summary(numbers=False),
+                   ablations=[a for a in book.ablations if a.incumbent_commit == head])
 
 
 def report_data(session: Session, runs: list[RunRecord], segment: int, segments: int,

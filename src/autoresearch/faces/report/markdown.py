@@ -7,6 +7,7 @@ from typing import Any
 from autoresearch.faces.render import confirm_numbers
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import Group, ReportData
+from autoresearch.stats import improvement_of
 from autoresearch.status import finishing_steps
 
 FOOTER = ("<sub>Measured, judged and recorded by autoresearch: every keep was measured in "
@@ -23,6 +24,8 @@ def render_markdown(data: ReportData, chart: str | None = "progress.png") -> str
     lines += ["", *_keeps(data), "", *_discards(data)]
     if data.secondary:
         lines += ["", *_secondary(data)]
+    if data.ablations:
+        lines += ["", *_ablations(data)]
     lines += ["", *_effort(data)]
     if data.warnings:
         lines += ["", "### Warnings", "", *[f"- {w}" for w in data.warnings]]
@@ -100,6 +103,25 @@ def _secondary(data: ReportData) -> list[str]:
         lines.append(f"| {s.name} | {fmt.number(s.baseline)} | {fmt.number(s.final)} | "
                      f"{fmt.pct(s.change)} | {s.guard or ''} |")
     return lines
+
+
+def _ablations(data: ReportData) -> list[str]:
+    """`autoresearch ablate`: each keep removed from the incumbent, measured against it."""
+    rows = ["### What each keep is worth now", "",
+            "Each keep reverted on the incumbent and measured against it (`autoresearch ablate`).", "",
+            "| run | change | worth now | |", "|---|---|---|---|"]
+    for a in data.ablations:
+        worth = (f"{fmt.gain(a.improvement, _gain_interval(a.ci, data.direction))}"
+                 if a.improvement is not None else "")
+        rows.append(f"| {a.keep_run} | {fmt.shorten(a.description, 70)} | {worth} | {a.outcome} |")
+    return rows
+
+
+def _gain_interval(ci: tuple[float, float] | None, direction: str) -> tuple[float, float] | None:
+    if ci is None:
+        return None
+    low, high = sorted(improvement_of(r, direction) for r in ci)  # type: ignore[arg-type]
+    return low, high
 
 
 def _effort(data: ReportData) -> list[str]:
