@@ -17,7 +17,8 @@ from model_stub import StubModel
 
 from autoresearch.proposers.agent_cli import PRESETS
 
-pytestmark = pytest.mark.agent_cli
+# minutes of real agent CLIs: the slow group, which .ci/run runs after the README's command
+pytestmark = [pytest.mark.agent_cli, pytest.mark.slow]
 
 REPORTS = [("halve the cost", "less work per call"), ("tenfold the cost", "a check of the harness")]
 EDITS = [("COST = 100", "COST = 50"), ("COST = 50", "COST = 500")]

@@ -153,6 +153,7 @@ def _long_experiment(session: Repo, bench_sleep: str, *, drop_client: bool) -> t
     return data, messages, time.monotonic() - start
 
 
+@pytest.mark.slow  # an experiment that outlasts the client's timeout: over a minute
 def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(repo: Repo):
     session = repo
     data, messages, took = _long_experiment(session, "5", drop_client=False)
