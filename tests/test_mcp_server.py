@@ -154,6 +154,7 @@ def _long_experiment(session: Repo, bench_sleep: str, *, drop_client: bool) -> t
 
 
 @pytest.mark.slow  # an experiment that outlasts the client's timeout: over a minute
+@pytest.mark.timeout(900)
 def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(repo: Repo):
     session = repo
     data, messages, took = _long_experiment(session, "5", drop_client=False)
@@ -167,6 +168,7 @@ def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(rep
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # two minutes of benchmark and every round a keep now needs, on a busy machine
 def test_a_two_minute_experiment_survives_its_client_going_away(repo: Repo):
     session = repo
     data, _messages, _took = _long_experiment(session, "20", drop_client=True)
