@@ -19,6 +19,8 @@ sys.path.insert(0, '.')
 import work
 held = os.environ.get('AUTORESEARCH_ITEMS') == 'heldout'
 print(f'METRIC cost={work.COST * 2 + 10 if held else work.COST}')
+if held:
+    print('METRIC heldout=1')
 "
 """.replace("__PYTHON__", PYTHON)
 
@@ -89,3 +91,34 @@ def test_status_headline_and_confirm_on_held_out_inputs(repo: Repo):
         repo.cli("confirm", "--rounds", "1")
     proc = repo.cli("confirm", "--rounds", "1", check=2)
     assert "used its 3 held-out confirm" in proc.stderr
+
+
+def test_confirm_says_so_when_the_benchmark_ignores_the_heldout_variable(session: Repo):
+    """The default benchmark never reads AUTORESEARCH_ITEMS: the confirm measured the usual
+    inputs and must not claim held-out ones, nor spend the held-out cap."""
+    session.set("COST", 50)
+    assert session.cli_json("run", "-m", "halve")["verdict"] == "keep"
+    result = session.cli_json("confirm", "--rounds", "1")
+    assert result["inputs"] == "dev" and result["passed"] is True
+    assert result["remaining_heldout"] == 3 and math.isclose(result["ratio"], 0.5)
+    assert "same inputs as the experiments" in result["notes"][0]
+    text = session.cli("confirm", "--rounds", "1").stdout
+    assert "PASSED on the usual inputs" in text and "did not print `METRIC heldout=1`" in text
+    assert not [line for line in text.splitlines() if "held-out" in line and "note:" not in line]
+    st = session.cli_json("status")
+    assert st["confirm"]["inputs"] == "dev" and st["heldout_confirms_left"] == 3
+    assert "ratio" in st["confirm"]  # not held-out: nothing to hide from an agent
+
+
+def test_confirm_without_keeps_has_nothing_to_confirm(session: Repo):
+    """A configuration commit moved the incumbent but no change was kept: nothing is measured."""
+    session.set("COST", 120)
+    assert session.cli_json("run", "-m", "worse")["verdict"] == "discard"
+    config = session.read("autoresearch.toml").replace("checks_timeout = 30", "checks_timeout = 31")
+    assert config != session.read("autoresearch.toml")
+    session.write("autoresearch.toml", config)
+    session.git("commit", "-qam", "longer checks timeout")
+    proc = session.cli("confirm", "--rounds", "1", check=2)
+    assert "nothing to confirm" in proc.stderr and "no keeps" in proc.stderr
+    assert "FAILED" not in proc.stdout + proc.stderr
+    assert not [r for r in session.ledger() if r.get("type") == "confirm"]

@@ -187,6 +187,6 @@ def test_report_shows_the_latest_confirm(finished: Repo, tmp_path: Path):
     finished.cli("confirm", "--inputs", "dev", "--rounds", "2")
     files = write_report(open_session(finished.path), tmp_path)
     assert files.data.confirm is not None and files.data.confirm["passed"] is True
-    assert ("**Confirm passed** on dev inputs (the baseline against the incumbent as it is now, "
+    assert ("**Confirm passed** on the usual inputs (the baseline against the incumbent as it is now, "
             "2 interleaved rounds): 60.0% better, ratio 0.400 [0.400, 0.400]; agrees with the gain."
             ) in files.markdown.read_text()

@@ -11,6 +11,7 @@ from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.measure.arms import measure_commits
+from autoresearch.measure.bench import Measurement
 from autoresearch.model import ConfirmRecord, Measure
 from autoresearch.progress import Progress
 from autoresearch.record import recover
@@ -24,6 +25,7 @@ class ConfirmResult:
 
     record: ConfirmRecord
     remaining_heldout: int
+    notes: tuple[str, ...] = ()
 
     def as_dict(self, numbers: bool = True) -> dict[str, Any]:
         """The result; without `numbers`, a held-out confirm says only whether it passed."""
@@ -31,13 +33,26 @@ class ConfirmResult:
         out: dict[str, Any] = {"inputs": r.inputs, "passed": r.passed, "rounds": r.rounds,
                                "segment": r.segment, "baseline_commit": r.baseline_commit,
                                "incumbent_commit": r.incumbent_commit,
-                               "remaining_heldout": self.remaining_heldout}
+                               "remaining_heldout": self.remaining_heldout,
+                               "notes": list(self.notes)}
         if numbers or r.inputs != "heldout":
             out.update(ratio=r.ratio, ci=list(r.ci), improvement=r.improvement, p_value=r.p_value,
                        headline_ratio=r.headline_ratio,
                        headline_ci=list(r.headline_ci) if r.headline_ci else None,
                        agrees=r.agrees, logs=r.logs)
         return out
+
+
+# What a benchmark prints when it has switched to held-out inputs. Without it a run with
+# `[confirm] env` set may have measured the usual inputs, and saying "held-out" would be a claim
+# nobody checked.
+HELDOUT_MARKER = "heldout"
+
+
+def acknowledged_heldout(result: Measurement) -> bool:
+    """Every run, in both arms, printed `METRIC heldout=1`: the benchmark switched its inputs."""
+    samples = [s for pair in result.rounds for s in pair]
+    return bool(samples) and all(s.metrics.get(HELDOUT_MARKER) == 1 for s in samples)
 
 
 def heldout_left(book: ledger.Ledger, cap: int) -> int:
@@ -52,6 +67,8 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
     Held-out confirms run the benchmark with `[confirm] env` (by default
     `AUTORESEARCH_ITEMS=heldout`, for a benchmark that switches to inputs the experiments never
     saw) and are capped per segment; `heldout=False` re-measures on the usual inputs, uncapped.
+    A confirm counts as held-out only when the benchmark says it switched (`METRIC heldout=1` in
+    every run); otherwise it is recorded as measured on the usual inputs, with a note.
 
     >>> confirm_session(Path(".")).record.passed  # doctest: +SKIP
     True
@@ -68,6 +85,11 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
         head = git.rev("HEAD")
         if git.tree_of(head) == git.tree_of(baseline.commit):
             raise UsageError("nothing to confirm: the incumbent is still the baseline")
+        if not any(r.is_keep for r in runs):
+            # a configuration commit may have moved HEAD, but no measured change: measuring
+            # would "fail" to confirm a gain nobody claimed
+            raise UsageError("nothing to confirm: this segment has no keeps yet, so there is no "
+                             "gain to check")
         left = heldout_left(book, config.confirm.max_heldout)
         if heldout and left == 0:
             raise UsageError(
@@ -89,6 +111,14 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
             inputs = f" on held-out inputs ({named})" if env else ""
             raise AutoresearchError(f"the benchmark failed on the {which}{inputs}: {failure.message}. "
                                     f"Log: {failure.log}\n{failure.tail}") from None
+        notes: list[str] = []
+        on_heldout = bool(env) and acknowledged_heldout(result)
+        if env and not on_heldout:
+            named = ", ".join(f"{k}={v}" for k, v in env.items())
+            notes.append(
+                f"measured on the same inputs as the experiments: the benchmark ran with {named} "
+                f"but did not print `METRIC {HELDOUT_MARKER}=1`, which a benchmark that switches to "
+                "held-out inputs prints to say so. Not counted as a held-out confirm")
         estimate = fixed_estimate(result.values("incumbent"), result.values("candidate"),
                                   config.metric.direction)
         gain = session_gain(runs, config.metric.direction)
@@ -97,11 +127,11 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
             agrees = gain.ci[0] <= estimate.ci[1] and estimate.ci[0] <= gain.ci[1]
         record = ConfirmRecord(
             timestamp=now_ms(), segment=book.segment, baseline_commit=baseline.commit,
-            incumbent_commit=head, inputs="heldout" if heldout else "dev", env=env,
+            incumbent_commit=head, inputs="heldout" if on_heldout else "dev", env=env,
             rounds=len(result.rounds), ratio=estimate.ratio, ci=estimate.ci,
             improvement=estimate.improvement, p_value=estimate.p_value,
             passed=better_beyond_doubt(estimate.ci, config.metric.direction),
             headline_ratio=gain.ratio if gain else None, headline_ci=gain.ci if gain else None,
             agrees=agrees, samples=result.as_record(), logs=str(run_dir))
         session.append(record)
-        return ConfirmResult(record, left - 1 if heldout else left)
+        return ConfirmResult(record, left - 1 if on_heldout else left, tuple(notes))

@@ -454,9 +454,9 @@ def _gain_line(st: SessionStatus) -> str:
 def _confirm_line(c: dict[str, Any], heldout_left: int) -> str:
     when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
     verdict = "PASSED" if c["passed"] else "FAILED"
-    from autoresearch.faces.render import confirm_numbers
+    from autoresearch.faces.render import confirm_numbers, inputs_words
 
-    line = f"confirm  {verdict} on {c['inputs']} inputs ({c['rounds']} rounds, baseline vs {when})"
+    line = f"confirm  {verdict} on {inputs_words(c['inputs'])} ({c['rounds']} rounds, baseline vs {when})"
     line += confirm_numbers(c, " (numbers: --show-heldout)")
     return line + f"; held-out confirms left: {heldout_left}"
 
@@ -470,15 +470,17 @@ def confirm(
     """Measure the segment's baseline commit against the incumbent now, interleaved, on fresh rounds.
 
     The truth check for the headline gain: both versions measured side by side, now, in
-    random order each round. With held-out inputs (a benchmark that reads AUTORESEARCH_ITEMS),
-    it also tells whether the gains hold beyond the inputs the session tuned on; those are
-    capped per segment ([confirm] max_heldout) so they never become a development set.
-    Recorded in the ledger as a "confirm" record.
+    random order each round. With held-out inputs (a benchmark that reads AUTORESEARCH_ITEMS
+    and then prints `METRIC heldout=1`), it also tells whether the gains hold beyond the inputs
+    the session tuned on; those are capped per segment ([confirm] max_heldout) so they never
+    become a development set. Recorded in the ledger as a "confirm" record. A segment without
+    keeps has nothing to confirm (exit 2).
     """
 
     def action() -> None:
         from autoresearch.confirm import confirm_session
         from autoresearch.errors import UsageError
+        from autoresearch.faces.render import inputs_words
 
         if inputs not in ("heldout", "dev"):
             raise UsageError("--inputs is heldout or dev")
@@ -488,9 +490,11 @@ def confirm(
             return
         r = result.record
         out = _console()
+        for note in result.notes:
+            out.print(f"[yellow]note:[/] {_esc(note)}", markup=True)
         verdict = "[bold green]PASSED[/]" if r.passed else "[bold red]FAILED[/]"
-        out.print(f"confirm {verdict} on {r.inputs} inputs: baseline {r.baseline_commit[:10]} vs "
-                  f"incumbent {r.incumbent_commit[:10]}, {r.rounds} interleaved rounds", markup=True)
+        out.print(f"confirm {verdict} on {inputs_words(r.inputs)}: baseline {r.baseline_commit[:10]} "
+                  f"vs incumbent {r.incumbent_commit[:10]}, {r.rounds} interleaved rounds", markup=True)
         out.print(f"  measured  {_change(r.improvement)}, ratio {r.ratio:.3f} "
                   f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}] (95% interval)")
         if r.headline_ratio is not None and r.headline_ci is not None:

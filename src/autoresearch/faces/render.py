@@ -19,6 +19,11 @@ def ratio_with_interval(record: RunRecord) -> str:
     return f"{record.ratio:.3f} [{record.ci[0]:.3f}, {record.ci[1]:.3f}]"
 
 
+def inputs_words(inputs: str) -> str:
+    """How a confirm's inputs read in a sentence: "held-out inputs" or "the usual inputs"."""
+    return "held-out inputs" if inputs == "heldout" else "the usual inputs"
+
+
 def confirm_numbers(confirm: dict[str, Any], hint: str) -> str:
     """What a confirm measured, as `status` and the report word it; `hint` where numbers are hidden.
 

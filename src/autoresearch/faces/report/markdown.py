@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autoresearch.faces.render import confirm_numbers
+from autoresearch.faces.render import confirm_numbers, inputs_words
 from autoresearch.faces.report import fmt
 from autoresearch.faces.report.data import Group, ReportData
 from autoresearch.stats import improvement_of
@@ -62,7 +62,7 @@ def _summary(data: ReportData) -> list[str]:
 def _confirm(c: dict[str, Any]) -> str:
     """The latest `confirm`: the baseline and the incumbent measured together, at the end."""
     when = "the incumbent as it is now" if c["current"] else "an earlier incumbent"
-    line = (f"**Confirm {'passed' if c['passed'] else 'FAILED'}** on {c['inputs']} inputs (the "
+    line = (f"**Confirm {'passed' if c['passed'] else 'FAILED'}** on {inputs_words(c['inputs'])} (the "
             f"baseline against {when}, {c['rounds']} interleaved rounds)")
     return line + confirm_numbers(c, " (its numbers: `autoresearch status --show-heldout`)") + "."
 
