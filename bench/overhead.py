@@ -24,29 +24,35 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 GIT_ENV = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
            "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
 
+# Sealed runs see a private /tmp and a read-only filesystem, so the scripts write their start
+# and end times to stderr, which the harness keeps in the run's log directory.
 BENCH = """\
 #!/usr/bin/env bash
-echo "bench $(date +%s%N)" >> "$OVERHEAD_LOG"
+echo "overhead-span bench $(date +%s%N)" >&2
 sleep 0.2
 v=$(sed -n 's/^COST = //p' work.py)
 echo "METRIC cost=$((v * 1000 + RANDOM % 40))"
-echo "end $(date +%s%N)" >> "$OVERHEAD_LOG"
+echo "overhead-span end $(date +%s%N)" >&2
 """
 CHECKS = """\
 #!/usr/bin/env bash
-echo "checks $(date +%s%N)" >> "$OVERHEAD_LOG"
-echo "end $(date +%s%N)" >> "$OVERHEAD_LOG"
+echo "overhead-span checks $(date +%s%N)" >&2
+echo "overhead-span end $(date +%s%N)" >&2
 """
 
 
-def _spans(log: Path) -> dict[str, float]:
-    """Seconds spent inside the benchmark and the checks, from their start/end lines."""
+def _spans(run_dir: Path) -> dict[str, float]:
+    """Seconds spent inside the benchmark and the checks, from their start/end lines in the run's logs."""
     totals = {"bench": 0.0, "checks": 0.0}
-    lines = log.read_text().split() if log.exists() else []
-    pairs = list(zip(lines[0::2], lines[1::2], strict=False))
-    for (kind, start), (_, end) in zip(pairs[0::2], pairs[1::2], strict=False):
-        totals[kind] += (int(end) - int(start)) / 1e9
-    runs = sum(1 for kind, _ in pairs if kind == "bench")
+    runs = 0
+    for path in run_dir.rglob("*") if run_dir.is_dir() else ():
+        if not path.is_file():
+            continue
+        words = [line.split() for line in path.read_text(errors="replace").splitlines()
+                 if line.startswith("overhead-span ")]
+        for (_, kind, start), (_, _, end) in zip(words[0::2], words[1::2], strict=False):
+            totals[kind] += (int(end) - int(start)) / 1e9
+            runs += kind == "bench"
     return {**totals, "bench_runs": runs}
 
 
@@ -60,8 +66,7 @@ def measure(experiments: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         repo = Path(tmp) / "repo"
         repo.mkdir()
-        log = Path(tmp) / "spans.log"
-        env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC), "OVERHEAD_LOG": str(log)}
+        env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(SRC)}
         git = ["git", "-C", str(repo)]
         subprocess.run([*git, "init", "-q", "-b", "main"], check=True, env=env)
         (repo / "work.py").write_text("COST = 100\n")
@@ -79,13 +84,12 @@ def measure(experiments: int) -> dict:
         rows = []
         for i in range(experiments):
             (repo / "work.py").write_text(f"COST = 100\n# comment {i}\n")  # a do-nothing change
-            log.unlink(missing_ok=True)
             trace.unlink(missing_ok=True)
             total = _run([*cli, "run", "-m", f"comment {i}", "--json"], repo,
                          {**env, "GIT_TRACE": str(trace)})
-            spans = _spans(log)
             gits = trace.read_text().count("trace: built-in: git") if trace.exists() else 0
             record = json.loads((repo / "autoresearch.jsonl").read_text().splitlines()[-1])
+            spans = _spans(Path(record["logs"]))
             harness = total - spans["bench"] - spans["checks"]
             rows.append({"total_s": total, "bench_s": spans["bench"], "checks_s": spans["checks"],
                          "bench_runs": spans["bench_runs"], "rounds": record["rounds"],

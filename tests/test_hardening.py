@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -141,6 +142,57 @@ def test_only_the_repositorys_own_drivers_are_switched_off(repo: Repo, tmp_path:
     assert {"filter.evil.clean=", "filter.evil.smudge=", "diff.evil.textconv=",
             "commit.gpgSign=false"} <= pairs
     assert not any(p.startswith("filter.lfs") for p in pairs)
+
+
+def test_drivers_are_read_again_whenever_a_config_file_changes(repo: Repo, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch):
+    """The switch-off list is reused between git calls, but never past a change to the config."""
+    import autoresearch.infra.git as git_module
+
+    monkeypatch.setattr(git_module, "_SETTLE_NS", 0)  # no waiting for timestamps to age
+    trace = tmp_path / "git.trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+
+    def reads() -> int:
+        return trace.read_text().count("built-in: git config --show-scope") if trace.exists() else 0
+
+    def switched_off(where: Path) -> set[str]:
+        return set(drivers_off(where)[1::2])
+
+    repo.git("config", "filter.evil.clean", "evil")
+    assert "filter.evil.clean=" in switched_off(repo.path)
+    assert "filter.evil.clean=" in switched_off(repo.path)
+    assert reads() == 1  # unchanged files: the first answer is reused
+
+    repo.git("config", "diff.late.textconv", "evil")  # added between two harness calls
+    assert {"filter.evil.clean=", "diff.late.textconv="} <= switched_off(repo.path)
+    assert reads() == 2
+
+    # An included file changed, its modification time set back: seen all the same.
+    extra = repo.path / ".git" / "extra.cfg"
+    extra.write_text("[core]\n\tquotePath = false\n")
+    repo.git("config", "include.path", "extra.cfg")
+    switched_off(repo.path)
+    before = extra.stat()
+    with extra.open("a") as fh:
+        fh.write('[filter "hidden"]\n\tsmudge = evil\n')
+    os.utime(extra, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert "filter.hidden.smudge=" in switched_off(repo.path)
+
+    # A linked worktree's own config.
+    repo.git("config", "extensions.worktreeConfig", "true")
+    linked = tmp_path / "linked"
+    repo.git("worktree", "add", "--quiet", "--detach", str(linked))
+    assert "filter.wt.clean=" not in switched_off(linked)
+    subprocess.run(["git", "config", "--worktree", "filter.wt.clean", "evil"], cwd=linked, check=True)
+    assert "filter.wt.clean=" in switched_off(linked)
+
+    # A conditional include may start to apply with no file changing: read on every call.
+    repo.git("config", "includeIf.onbranch:main.path", "extra.cfg")
+    count = reads()
+    switched_off(repo.path)
+    switched_off(repo.path)
+    assert reads() == count + 2
 
 
 # --- commits no experiment made -----------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -51,8 +52,6 @@ class GitError(AutoresearchError):
 # run inside the harness's own git calls. Hooks (reference-transaction and post-checkout
 # included) and fsmonitor are off for every call; drivers are switched off by name below.
 ALWAYS_OFF = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
-# Config keys under which a repository names a program for git to run.
-_DRIVER_KEYS = r"^(filter|diff|merge|gpg)\."
 _DRIVER_OFF = {
     "filter": ("clean=", "smudge=", "process=", "required=false"),
     "diff": ("textconv=", "command="),
@@ -69,23 +68,122 @@ def drivers_off(cwd: Path) -> list[str]:
 
     Drivers from the user's global or system config (git-lfs, for one) keep working. A signing
     program set in the repository's config turns commit signing off instead of running it.
+    The answer is reused while every config file it came from is unchanged (`_ConfigFiles`).
     """
-    proc = subprocess.run(["git", *ALWAYS_OFF, "config", "--show-scope", "-z", "--get-regexp", _DRIVER_KEYS],
+    where = Path(os.path.abspath(cwd))
+    files = _ConfigFiles.of(where)
+    cached = _DRIVERS_OFF.get(where)
+    if files is not None and cached is not None and files.still(cached[0]):
+        return list(cached[1])
+    started = time.time_ns()
+    proc = subprocess.run(["git", *ALWAYS_OFF, "config", "--show-scope", "--show-origin", "-z",
+                           "--get-regexp", _DRIVER_KEYS],
                           cwd=cwd, capture_output=True, encoding="utf-8", errors=BYTES_AS_TEXT,
                           env=_env(), check=False)
     fields = proc.stdout.split("\0")
     options: dict[str, None] = {}
-    for scope, entry in zip(fields[::2], fields[1::2], strict=False):
+    for scope, origin, entry in zip(fields[::3], fields[1::3], fields[2::3], strict=False):
         if scope not in _REPOSITORY_SCOPES:
             continue
-        key = entry.split("\n", 1)[0]
+        key, _, value = entry.partition("\n")
         section, _, rest = key.partition(".")
         name = rest.rpartition(".")[0]
+        if files is not None:
+            files.read(origin, section, value)
         if section == "gpg":
             options.update(dict.fromkeys(("commit.gpgSign=false", "tag.gpgSign=false")))
-        elif name:
+        elif section in _DRIVER_OFF and name:
             options.update(dict.fromkeys(f"{section}.{name}.{off}" for off in _DRIVER_OFF[section]))
-    return [arg for option in options for arg in ("-c", option)]
+    result = [arg for option in options for arg in ("-c", option)]
+    if files is not None and proc.returncode in (0, 1) and files.settled(started):
+        _DRIVERS_OFF[where] = (files.state(), tuple(result))
+    return result
+
+
+# Config keys under which a repository names a program for git to run, and the includes that
+# bring in more config files.
+_DRIVER_KEYS = r"^(filter|diff|merge|gpg|include|includeif)\."
+_FileState = tuple[tuple[Path, tuple[int, ...] | None], ...]
+# Per directory: the state of the config files read there and the options they gave.
+_DRIVERS_OFF: dict[Path, tuple[_FileState, tuple[str, ...]]] = {}
+# Environment variables that change which repository or config files git reads.
+_REDIRECTING = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES",
+                "GIT_DISCOVERY_ACROSS_FILESYSTEM", "GIT_CONFIG", "GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS")
+# Longer than the coarsest file timestamps: a file changed this recently could change again
+# without its timestamp moving.
+_SETTLE_NS = 2_000_000_000
+
+
+class _ConfigFiles:
+    """The repository-scope config files git reads in a directory, to tell when they change.
+
+    A `git config` process before every harness git call (~40 per experiment) costs more than
+    the rest of the harness; asking again only when a file changed keeps the protection: any
+    write to a config file (a new driver, an include) changes its size, inode or ctime, and no
+    one can set a ctime back. A file is trusted only once it is older than the coarsest
+    timestamps, as git treats a "racily clean" index. Nothing is reused when the environment
+    redirects git or a conditional include is set (whether it applies can change while no
+    file does).
+    """
+
+    def __init__(self, top: Path, paths: list[Path]):
+        self.top = top
+        self.paths = dict.fromkeys(paths)
+        self.reusable = True
+
+    @classmethod
+    def of(cls, cwd: Path) -> _ConfigFiles | None:
+        """The files found from `cwd` the way git finds its repository; None when unsure."""
+        if any(name in os.environ for name in _REDIRECTING):
+            return None
+        for directory in (cwd, *cwd.parents):
+            dot_git = directory / ".git"
+            if dot_git.is_dir() and not dot_git.is_symlink():
+                return cls(directory, [dot_git / "config", dot_git / "config.worktree"])
+            if dot_git.is_file() and not dot_git.is_symlink():
+                try:
+                    gitdir = Path(dot_git.read_text().removeprefix("gitdir: ").strip())
+                    gitdir = gitdir if gitdir.is_absolute() else directory / gitdir
+                    common = gitdir / (gitdir / "commondir").read_text().strip()
+                except OSError:
+                    return None
+                return cls(directory, [dot_git, gitdir / "commondir", common / "config",
+                                       gitdir / "config.worktree"])
+            if os.path.lexists(dot_git):
+                return None  # a link or something else git may read its own way
+        return None
+
+    def read(self, origin: str, section: str, value: str) -> None:
+        """Note where an entry came from and the file an include names."""
+        if not origin.startswith("file:"):
+            self.reusable = False
+            return
+        source = self.top / origin.removeprefix("file:")
+        self.paths[source] = None
+        if section == "include":
+            self.paths[source.parent / os.path.expanduser(value)] = None
+        elif section == "includeif":
+            self.reusable = False
+
+    def state(self) -> _FileState:
+        return tuple((path, _stat(path)) for path in self.paths)
+
+    def still(self, before: _FileState) -> bool:
+        """Whether the files of an earlier answer are these files, unchanged."""
+        known = [path for path, _ in before]
+        return known[:len(self.paths)] == list(self.paths) and all(_stat(p) == s for p, s in before)
+
+    def settled(self, before_ns: int) -> bool:
+        return self.reusable and all(s is None or max(s[-2:]) < before_ns - _SETTLE_NS
+                                     for _, s in self.state())
+
+
+def _stat(path: Path) -> tuple[int, ...] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mode, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def git_command(cwd: Path, *args: str) -> list[str]:
