@@ -49,6 +49,7 @@ def test_one_round_keeps_an_infinite_interval_readable(repo: Repo):
     assert judged["verdict"] == "discard" and judged["rounds"] == 1  # one sign is no proof
     line = repo.runs()[-1]
     assert line["run"] == judged["run"] and "Infinity" in line["ci"]
+    assert None in judged["ci"]  # what `run --json` prints for the unbounded side
     log = repo.cli_json("log")
     assert not log["warnings"]
     assert [r["run"] for r in log["runs"]][-1] == judged["run"]

@@ -13,7 +13,7 @@ from autoresearch.infra.state import now_ms, session_lock
 from autoresearch.infra.workspace import HARNESS_ONLY
 from autoresearch.measure.arms import build, checkout, measure_commits, run_checks
 from autoresearch.measure.bench import Arm
-from autoresearch.model import AblationRecord
+from autoresearch.model import AblationRecord, ratio_interval
 from autoresearch.progress import Progress, ProgressEvent
 from autoresearch.record import recover
 from autoresearch.session import Session, open_session
@@ -292,7 +292,7 @@ def _keep_message(keep: Keep) -> str:
     subject = keep.description.strip().splitlines()[0] if keep.description.strip() else f"run {keep.run}"
     if keep.ratio is not None and keep.ci is not None and keep.improvement is not None:
         measured = (f"Measured by autoresearch (run {keep.run}): {keep.improvement:+.1%}, "
-                    f"ratio {keep.ratio:.3f} [{keep.ci[0]:.3f}, {keep.ci[1]:.3f}] against the "
+                    f"ratio {keep.ratio:.3f} {ratio_interval(keep.ci)} against the "
                     "incumbent of its moment.")
     else:
         measured = f"Kept by autoresearch (run {keep.run})."

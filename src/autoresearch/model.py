@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -115,6 +117,24 @@ class StopReason(StrEnum):
 
 # Reasons the harness gives without measuring; loops read them, so they are named once.
 NO_CHANGE = "no change"
+
+
+def ratio_interval(ci: Sequence[float]) -> str:
+    """A ratio's interval as a person reads it; a side the rounds could not bound says so.
+
+    A ratio's lower end is 0 when unbounded (its log is -inf), its upper end infinity.
+
+    >>> ratio_interval((0.75, 0.85)), ratio_interval((0.9, math.inf)), ratio_interval((0.0, 1.05))
+    ('[0.750, 0.850]', '[0.900, ∞)', '(0, 1.050]')
+    >>> ratio_interval((0.0, math.inf))
+    '(unbounded: too few rounds)'
+    """
+    low, high = ci
+    bounded_low = math.isfinite(low) and low > 0
+    bounded_high = math.isfinite(high)
+    if not bounded_low and not bounded_high:
+        return "(unbounded: too few rounds)"
+    return (f"[{low:.3f}" if bounded_low else "(0") + ", " + (f"{high:.3f}]" if bounded_high else "∞)")
 
 
 class ConfigHeader(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -480,7 +479,7 @@ def confirm(
     def action() -> None:
         from autoresearch.confirm import confirm_session
         from autoresearch.errors import UsageError
-        from autoresearch.faces.render import inputs_words
+        from autoresearch.faces.render import inputs_words, ratio_interval
 
         if inputs not in ("heldout", "dev"):
             raise UsageError("--inputs is heldout or dev")
@@ -496,10 +495,9 @@ def confirm(
         out.print(f"confirm {verdict} on {inputs_words(r.inputs)}: baseline {r.baseline_commit[:10]} "
                   f"vs incumbent {r.incumbent_commit[:10]}, {r.rounds} interleaved rounds", markup=True)
         out.print(f"  measured  {_change(r.improvement)}, ratio {r.ratio:.3f} "
-                  f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}] (95% interval)")
+                  f"{ratio_interval(r.ci)} (95% interval)")
         if r.headline_ratio is not None and r.headline_ci is not None:
-            out.print(f"  headline  ratio {r.headline_ratio:.3f} [{r.headline_ci[0]:.3f}, "
-                      f"{r.headline_ci[1]:.3f}] from the keeps: "
+            out.print(f"  headline  ratio {r.headline_ratio:.3f} {ratio_interval(r.headline_ci)} from the keeps: "
                       + ("the intervals agree" if r.agrees else "the intervals DISAGREE"))
         if r.inputs == "heldout":
             out.print(f"  held-out confirms left in this segment: {result.remaining_heldout}")
@@ -710,6 +708,7 @@ def ablate(
     cleanly are named. Recorded in the ledger; a second call continues where the first stopped."""
 
     def action() -> None:
+        from autoresearch.faces.render import ratio_interval
         from autoresearch.finish import ablate as run_ablate
 
         table = run_ablate(Path.cwd(), max_minutes, rounds, progress=_progress(not json_out))
@@ -719,7 +718,7 @@ def ablate(
         out = _console()
         out.print("keep  worth now (incumbent / without it, 95% interval)   description", markup=False)
         for row in table.rows:
-            worth = (f"{row.improvement:+.1%}  {row.ratio:.3f} [{row.ci[0]:.3f}, {row.ci[1]:.3f}]"
+            worth = (f"{row.improvement:+.1%}  {row.ratio:.3f} {ratio_interval(row.ci)}"
                      if row.ratio is not None and row.ci is not None and row.improvement is not None
                      else row.outcome)
             note = f"  ({row.outcome}: {row.reason})" if row.reason else ""
@@ -733,7 +732,7 @@ def ablate(
             for row in table.rows:
                 parts *= row.ratio if row.ratio is not None else 1.0
             out.print(f"total (session base → incumbent): {t.improvement:+.1%}, ratio {t.ratio:.3f} "
-                      f"[{t.ci[0]:.3f}, {t.ci[1]:.3f}]; product of the parts {parts:.3f}", markup=False)
+                      f"{ratio_interval(t.ci)}; product of the parts {parts:.3f}", markup=False)
 
     _guarded(action, json_out)
 
@@ -749,6 +748,7 @@ def split(
     session measures them)."""
 
     def action() -> None:
+        from autoresearch.faces.render import ratio_interval
         from autoresearch.finish import split as run_split
 
         parts = run_split(Path.cwd(), run, rounds, progress=_progress(not json_out))
@@ -762,7 +762,7 @@ def split(
                 continue
             share = f", {part.share:.0%} of the bundle's gain" if part.share is not None else ""
             verdict = "carries gain" if part.carries else "no significant gain alone"
-            out.print(f"  {part.file}: {part.improvement:+.1%} [{part.ci[0]:.3f}, {part.ci[1]:.3f}]"
+            out.print(f"  {part.file}: {part.improvement:+.1%}, ratio {part.ratio:.3f} {ratio_interval(part.ci)}"
                       f"{share} — {verdict}", markup=False)
 
     _guarded(action, json_out)
@@ -1065,19 +1065,10 @@ def _segment_metric(book: Ledger, config: Config, segment: int) -> tuple[str, st
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(_strict_json(data), indent=2, ensure_ascii=False, default=str) + "\n")
+    from autoresearch.faces.render import json_ready
 
-
-def _strict_json(value: Any) -> Any:
-    """JSON has no infinity or NaN: write them as the ledger does ("Infinity", "NaN"), so `jq`
-    and other strict readers can parse what scripts get (an interval from one round is infinite)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict_json(v) for v in value]
-    return value
+    sys.stdout.write(json.dumps(json_ready(data), indent=2, ensure_ascii=False, default=str,
+                                allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from autoresearch.errors import UsageError
+from autoresearch.faces.render import json_ready
 from autoresearch.session import Session
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
                                   self.dashboard.page().encode("utf-8"))
             if url.path == "/api/state":
                 since = parse_qs(url.query).get("since", [None])[0]
-                body = json.dumps(self.dashboard.state(since), default=str).encode("utf-8")
+                # strict JSON: the page's JSON.parse refuses the Infinity of an unbounded interval
+                body = json.dumps(json_ready(self.dashboard.state(since)), default=str,
+                                  allow_nan=False).encode("utf-8")
                 return self._send(HTTPStatus.OK, "application/json", body)
         except Exception as exc:
             log.exception("dashboard request %s failed", url.path)

@@ -4,9 +4,11 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from pydantic import Field
+
+from autoresearch.faces.render import json_ready
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -81,9 +83,10 @@ def build_server(repo: Path) -> "MCPServer":
 
     async def in_thread(function: Callable[..., T], *args: Any) -> T:
         try:
-            return await anyio.to_thread.run_sync(function, *args)
+            answer = await anyio.to_thread.run_sync(function, *args)
         except AutoresearchError as exc:  # the agent reads the message and can act on it
             raise ToolError(str(exc)) from None
+        return cast(T, json_ready(answer))
 
     async def follow(job: jobs.Job, ctx: Context, wait_s: float, replay: bool = True) -> dict[str, Any]:
         """Wait up to `wait_s` for the job's outcome, sending its progress events as they come
@@ -106,11 +109,11 @@ def build_server(repo: Path) -> "MCPServer":
                         logger.debug("progress not delivered: %s", exc)
             state = data.get("state")
             if state == jobs.DONE:
-                return {"state": "done", "job": job.id, **data["result"]}
+                return cast(dict[str, Any], json_ready({"state": "done", "job": job.id, **data["result"]}))
             if state in (jobs.FAILED, jobs.LOST):
                 raise ToolError(f"{data.get('error')} (job {job.id})")
             if time.monotonic() >= deadline:
-                return {"state": "running", "job": job.id, "progress": _progress_fields(data),
+                return {"state": "running", "job": job.id, "progress": json_ready(_progress_fields(data)),
                         "next": f"call `result` with job {job.id!r} to wait for the verdict"}
             await anyio.sleep(POLL_S)
 

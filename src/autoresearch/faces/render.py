@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from autoresearch.model import RunRecord
+from autoresearch.model import ratio_interval as ratio_interval  # one wording for every face
 
 
 def ratio_with_interval(record: RunRecord) -> str:
@@ -13,10 +15,29 @@ def ratio_with_interval(record: RunRecord) -> str:
     >>> r = RunRecord(run=1, status="keep", verdict="keep", timestamp=0, ratio=0.8, ci=(0.75, 0.85))
     >>> ratio_with_interval(r)
     '0.800 [0.750, 0.850]'
+    >>> ratio_with_interval(r.model_copy(update={"ratio": 1.2, "ci": (0.0, math.inf)}))
+    '1.200 (unbounded: too few rounds)'
     """
     if record.ratio is None or record.ci is None:
         return ""
-    return f"{record.ratio:.3f} [{record.ci[0]:.3f}, {record.ci[1]:.3f}]"
+    return f"{record.ratio:.3f} {ratio_interval(record.ci)}"
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with every non-finite number as None: JSON has no infinity or NaN, and strict
+    readers (`jq`, a browser's `JSON.parse`) refuse the `Infinity` token Python writes. An
+    interval the rounds could not bound on a side has null there.
+
+    >>> json_ready({"ci": (0.0, math.inf), "p": math.nan, "runs": [1, 2.5]})
+    {'ci': [0.0, None], 'p': None, 'runs': [1, 2.5]}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def inputs_words(inputs: str) -> str:
@@ -37,5 +58,4 @@ def confirm_numbers(confirm: dict[str, Any], hint: str) -> str:
               None: ""}[confirm.get("agrees")]
     gain = confirm["improvement_pct"] / 100
     change = f"{gain:.1%} better" if gain >= 0 else f"{-gain:.1%} worse"
-    low, high = confirm["ci"]
-    return f": {change}, ratio {confirm['ratio']:.3f} [{low:.3f}, {high:.3f}]{agrees}"
+    return f": {change}, ratio {confirm['ratio']:.3f} {ratio_interval(confirm['ci'])}{agrees}"
