@@ -15,6 +15,7 @@ from autoresearch.faces.report import Group, build_report, total_gain, write_rep
 from autoresearch.faces.report.data import group_of
 from autoresearch.model import RunRecord
 from autoresearch.session import open_session
+from autoresearch.stats.evidence import combine
 
 
 @pytest.fixture(scope="module")
@@ -108,16 +109,16 @@ def test_segment_out_of_range_is_a_usage_error(finished: Repo):
 
 
 def test_total_gain_combines_log_intervals():
-    t = total_gain([(0.8, (0.7, 0.9)), (0.5, (0.45, 0.55))], "lower")
+    t = total_gain(combine([0.8, 0.5], [(0.7, 0.9), (0.45, 0.55)], "lower"), "lower")
     assert t is not None
     assert math.isclose(t.ratio, 0.4) and math.isclose(t.gain, 0.6)
     half = [(math.log(hi) - math.log(lo)) / (2 * 1.959963984540054) for lo, hi in ((0.7, 0.9), (0.45, 0.55))]
     spread = 1.959963984540054 * math.hypot(*half)
     assert t.ci == pytest.approx((0.4 * math.exp(-spread), 0.4 * math.exp(spread)))
     assert t.gain_ci == pytest.approx((1 - t.ci[1], 1 - t.ci[0]))
-    higher = total_gain([(1.25, (1.2, 1.3))], "higher")
+    higher = total_gain(combine([1.25], [(1.2, 1.3)], "higher"), "higher")
     assert higher is not None and math.isclose(higher.gain, 0.25)
-    assert total_gain([], "lower") is None
+    assert total_gain(None, "lower") is None
 
 
 def test_an_unbounded_interval_stays_unbounded_and_json_safe():
@@ -126,7 +127,7 @@ def test_an_unbounded_interval_stays_unbounded_and_json_safe():
     from autoresearch.faces.report import fmt
     from autoresearch.faces.report.data import _finite
 
-    t = total_gain([(0.5, (0.4, 0.6)), (0.8, (0.7, math.inf))], "lower")
+    t = total_gain(combine([0.5, 0.8], [(0.4, 0.6), (0.7, math.inf)], "lower"), "lower")
     assert t is not None and math.isclose(t.ratio, 0.4)
     assert t.ci == (0.0, math.inf) and fmt.interval(t.gain_ci) == "(unbounded interval)"
     assert json.dumps(_finite({"ci": t.ci, "gain_ci": t.gain_ci}), allow_nan=False) == (

@@ -121,7 +121,7 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
                 "held-out inputs prints to say so. Not counted as a held-out confirm")
         estimate = fixed_estimate(result.values("incumbent"), result.values("candidate"),
                                   config.metric.direction)
-        gain = session_gain(runs, config.metric.direction)
+        gain = session_gain(runs, config.metric.direction, config.stats.alpha)
         agrees = None
         if gain is not None:
             agrees = gain.ci[0] <= estimate.ci[1] and estimate.ci[0] <= gain.ci[1]

@@ -297,7 +297,8 @@ def _experiment(
         metric=median(result.values("candidate")),
         incumbent_metric=median(result.values("incumbent")),
         metrics=_secondary_medians(result),
-        ratio=comparison.ratio, ci=comparison.ci, improvement=comparison.improvement,
+        ratio=comparison.ratio, ci=comparison.ci, ci_level=comparison.ci_level,
+        improvement=comparison.improvement,
         p_value=comparison.p_value, rounds=comparison.rounds, samples=samples,
         decided_at=comparison.decided_at or None, screen_ratio=comparison.screen_ratio,
     )

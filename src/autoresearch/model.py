@@ -174,6 +174,7 @@ class RunRecord(BaseModel):
     incumbent_metric: float | None = None
     ratio: float | None = None
     ci: tuple[float, float] | None = None
+    ci_level: float | None = None  # two-sided coverage of `ci`; None: 1 - 2 alpha (older records)
     improvement: float | None = None
     p_value: float | None = None
     rounds: int = 0

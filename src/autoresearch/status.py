@@ -117,7 +117,7 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
     keeps = [r for r in runs if r.status is Status.KEEP and r.metric is not None]
     incumbent = keeps[-1].metric if keeps else None
     # the headline: only ever ratios measured within one round, never medians from different times
-    gain = session_gain(runs, session.config.metric.direction)
+    gain = session_gain(runs, session.config.metric.direction, session.config.stats.alpha)
     improvement = 100 * gain.improvement if gain is not None else None
     confirms = [x for x in book.confirms if x.segment == book.segment]
     head = session.git.rev("HEAD") if confirms else None

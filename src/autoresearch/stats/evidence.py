@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from autoresearch import stats
 from autoresearch.model import RunRecord
 from autoresearch.stats import Direction, Policy, improvement_log_ratios, improvement_of
-from autoresearch.stats.robust import ratio_of, t_cdf, t_quantile, trimmed
+from autoresearch.stats.robust import normal_quantile, ratio_of, t_cdf, t_quantile, trimmed
 
-Z_975 = 1.959963984540054
+COMBINED_LEVEL = 0.95  # the level of the session's interval
 
 
 @dataclass(frozen=True)
@@ -19,33 +19,42 @@ class Combined:
     """The product of paired ratios, with an interval from their own uncertainty."""
 
     ratio: float  # final / first, as the product of the steps' candidate/incumbent ratios
-    ci: tuple[float, float]  # 95% interval of `ratio`
+    ci: tuple[float, float]  # 95% interval of `ratio` (COMBINED_LEVEL)
     improvement: float  # direction-adjusted: +0.4 = 40% better
     steps: int
     exact: bool  # every step deterministic (an exact count): the interval is a point
 
 
 def combine(ratios: Sequence[float], cis: Sequence[tuple[float, float] | None],
-            direction: Direction) -> Combined:
+            direction: Direction, levels: Sequence[float] | float = COMBINED_LEVEL) -> Combined:
     """Chain the keeps' paired ratios: the session's gain, measured only ever within a round.
 
     Each keep's log-ratio estimate is independent of the others' (fresh rounds, fresh
     processes), so the logs add and so do their variances. A keep's standard error is read
-    back from its recorded 95% interval (half the log-width over 1.96: conservative when that
-    interval came from a t quantile), so whatever estimator made the interval, its
-    uncertainty is what the headline carries.
+    back from its recorded interval and the two-sided level it was made at (`levels`, one per
+    keep or one for all): half the log-width over that level's normal quantile. A keep's
+    interval is at one-sided alpha each side (98% at alpha 1%); read as a 95% one it would
+    make the headline's interval 19% too wide. The result is a 95% interval.
 
     >>> c = combine([0.8, 0.9], [(0.75, 0.85), (0.85, 0.95)], "lower")
     >>> round(c.ratio, 3), round(c.improvement, 3), c.ci[0] < 0.72 < c.ci[1]
     (0.72, 0.28, True)
+    >>> wide = combine([0.8], [(0.7, 0.9)], "lower", 0.95).ci
+    >>> narrow = combine([0.8], [(0.7, 0.9)], "lower", 0.98).ci
+    >>> wide[0] < narrow[0] < 0.8 < narrow[1] < wide[1]
+    True
     >>> combine([], [], "lower").ratio
     1.0
     """
     if len(ratios) != len(cis):
         raise ValueError("one interval per ratio")
+    if isinstance(levels, float | int):
+        levels = [float(levels)] * len(ratios)
+    if len(levels) != len(ratios):
+        raise ValueError("one level per ratio")
     log_sum, var = 0.0, 0.0
     exact = True
-    for ratio, ci in zip(ratios, cis, strict=False):
+    for ratio, ci, level in zip(ratios, cis, levels, strict=False):
         log_sum += math.log(ratio)
         if ci is None or not all(math.isfinite(x) and x > 0 for x in ci):
             var = math.inf
@@ -53,26 +62,28 @@ def combine(ratios: Sequence[float], cis: Sequence[tuple[float, float] | None],
             continue
         half = (math.log(max(ci)) - math.log(min(ci))) / 2
         exact = exact and half == 0.0
-        var += (half / Z_975) ** 2
+        var += (half / normal_quantile((1.0 + level) / 2.0)) ** 2
     ratio = float(math.prod(ratios))  # = exp(log_sum), without its rounding
     if math.isinf(var):
         ci_out = (0.0, math.inf)
     else:
-        spread = Z_975 * math.sqrt(var)
+        spread = normal_quantile((1.0 + COMBINED_LEVEL) / 2.0) * math.sqrt(var)
         ci_out = (math.exp(log_sum - spread), math.exp(log_sum + spread))
     return Combined(ratio, ci_out, improvement_of(ratio, direction), len(ratios), exact and bool(ratios))
 
 
-def session_gain(runs: Sequence[RunRecord], direction: Direction) -> Combined | None:
+def session_gain(runs: Sequence[RunRecord], direction: Direction, alpha: float) -> Combined | None:
     """A segment's gain from paired evidence only: its keeps' ratios chained.
 
     Every factor compares a keep with its own incumbent in interleaved rounds, so machine drift
-    between experiments never enters (medians measured hours apart would carry it).
+    between experiments never enters (medians measured hours apart would carry it). A record
+    that does not say its interval's level was made at one-sided `alpha` each side.
     """
     keeps = [r for r in runs if r.verdict == "keep" and r.ratio is not None]
     if not keeps:
         return None
-    return combine([r.ratio or 1.0 for r in keeps], [r.ci for r in keeps], direction)
+    levels = [r.ci_level if r.ci_level else 1.0 - 2.0 * alpha for r in keeps]
+    return combine([r.ratio or 1.0 for r in keeps], [r.ci for r in keeps], direction, levels)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ class Comparison:
     decided_at: int = 0  # the look (rounds) at which the test decided; 0 = not yet
     screen_ratio: float = 1.0  # unadjusted estimate at the deciding look
     level: float = 0.0  # the p-value a crossing needed at the deciding (or last) look
+    ci_level: float = 0.0  # the two-sided coverage `ci` was made at (1 - 2 alpha for a keep)
 
 
 def compare(
@@ -239,17 +240,18 @@ class _Judge:
             high = max(high, 0.0) if outcome == "continue" else high
         if outcome == "worse":
             high = min(high, 0.0)  # it rejected "no loss"
-        return self._pack(outcome, k, t.est, (low, high), reason, decided_at, screen.est, level)
+        return self._pack(outcome, k, t.est, (low, high), reason, decided_at, screen.est, level,
+                          1.0 - 2.0 * level)
 
     def _pack(self, outcome: Outcome, k: int, est: float, interval: tuple[float, float],
-              reason: str, decided_at: int, screen: float, level: float) -> Comparison:
+              reason: str, decided_at: int, screen: float, level: float, ci_level: float) -> Comparison:
         ratio = ratio_of(est, self.direction)
         bounds = sorted(ratio_of(x, self.direction) for x in interval)
         return Comparison(
             outcome=outcome, rounds=k, ratio=ratio, ci=(bounds[0], bounds[1]),
             improvement=improvement_of(ratio, self.direction), p_value=self.path.p_value,
             reason=reason, decided_at=decided_at,
-            screen_ratio=ratio_of(screen, self.direction), level=level,
+            screen_ratio=ratio_of(screen, self.direction), level=level, ci_level=ci_level,
         )
 
     def _keep(self, k: int, final: int) -> Comparison:
@@ -265,7 +267,8 @@ class _Judge:
             reason += f", still beyond it after {final - k} confirmation round(s)"
         reason += (f"; adjusted for stopping: {self._gain(est):+.1%} "
                    f"[{self._gain(low):+.1%}, {self._gain(high):+.1%}]")
-        return self._pack("better", final, est, (low, high), reason, k, screen, self._level(k))
+        return self._pack("better", final, est, (low, high), reason, k, screen, self._level(k),
+                          1.0 - 2.0 * p.alpha)
 
 
 _BISECTIONS = 24
@@ -336,7 +339,7 @@ def _deterministic(d: Sequence[float], direction: Direction, threshold: float) -
                   else "improvement below min_effect")
         p = 1.0
     return Comparison(outcome, len(d), ratio, (ratio, ratio), improvement_of(ratio, direction), p,
-                      reason, len(d), ratio, 0.0)
+                      reason, len(d), ratio, 0.0, 1.0)
 
 
 def with_noise(policy: Policy, noise: float | None) -> Policy:

@@ -64,4 +64,5 @@ def judge_single(
     else:
         outcome, reason = "not_better", "within the calibrated noise floor"
     return Comparison(outcome, 1, ratio, bounds, improvement_of(ratio, direction), p, reason,
-                      decided_at=1, screen_ratio=ratio, level=alpha)
+                      decided_at=1, screen_ratio=ratio, level=alpha,
+                      ci_level=1.0 - 2.0 * alpha)

@@ -10,7 +10,7 @@ from typing import Any
 from autoresearch.model import AblationRecord, ConfigHeader, RunRecord
 from autoresearch.session import Session
 from autoresearch.stats import improvement_of
-from autoresearch.stats.evidence import combine
+from autoresearch.stats.evidence import Combined, session_gain
 
 
 class Group(StrEnum):
@@ -104,16 +104,16 @@ class TotalGain:
     keeps: int
 
 
-def total_gain(keeps: list[tuple[float, tuple[float, float] | None]], direction: str) -> TotalGain | None:
-    """Combine (ratio, 95% interval) pairs of the keeps; None without keeps.
+def total_gain(c: Combined | None, direction: str) -> TotalGain | None:
+    """The keeps' ratios combined (`session_gain`), as the report shows them; None without keeps.
 
-    >>> t = total_gain([(0.8, (0.75, 0.85)), (0.9, (0.9, 0.9))], "lower")
+    >>> from autoresearch.stats.evidence import combine
+    >>> t = total_gain(combine([0.8, 0.9], [(0.75, 0.85), (0.9, 0.9)], "lower"), "lower")
     >>> round(t.ratio, 3), round(t.gain, 3), [round(x, 3) for x in t.ci]
     (0.72, 0.28, [0.676, 0.766])
     """
-    if not keeps:
+    if c is None:
         return None
-    c = combine([r for r, _ in keeps], [ci for _, ci in keeps], direction)  # type: ignore[arg-type]
     return TotalGain(c.ratio, c.ci, c.improvement, _gain_interval(c.ci, direction), c.steps)
 
 
@@ -241,8 +241,7 @@ def report_data(session: Session, runs: list[RunRecord], segment: int, segments:
         # the baseline is each segment's first line: experiments count from 1 either way
         n = 0 if group is Group.BASELINE else len(experiments) + (baseline_record is None)
         experiments.append(_experiment(n, record, group, best, direction))
-    keeps = [e for e in experiments if e.group is Group.KEEP and e.ratio]
-    total = total_gain([(e.ratio, e.ci) for e in keeps if e.ratio], direction)
+    total = total_gain(session_gain(runs, direction, config.stats.alpha), direction)  # type: ignore[arg-type]
     final = next((r for r in reversed(runs) if str(r.verdict) in ("keep", "baseline")), None)
     first, last = (runs[0].timestamp, runs[-1].timestamp) if runs else (0, 0)
     return ReportData(
