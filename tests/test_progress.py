@@ -42,6 +42,20 @@ def test_an_experiment_reports_each_round_with_its_running_estimate(session: Rep
     assert not paths.progress.exists(), "the progress file goes with the experiment"
 
 
+def test_piped_progress_prints_each_round_once(session: Repo):
+    """stderr is a pipe here: one line per measured round, with its estimate, for judged rounds
+    (`run`) and fixed ones (`confirm`) alike."""
+    session.set("COST", 50)
+    proc = session.cli("run", "-m", "halve the cost")
+    rounds = int(session.runs()[-1]["rounds"])
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("… round")]
+    assert [line.split()[2] for line in lines] == [f"{k}/24," for k in range(1, rounds + 1)], lines
+    assert all("estimate +50.0%" in line for line in lines), lines
+    proc = session.cli("confirm", "--rounds", "3")
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("… round")]
+    assert [line.split()[2].rstrip(",") for line in lines] == ["1/3", "2/3", "3/3"], lines
+
+
 def test_a_progress_file_of_a_dead_process_is_not_shown(tmp_path):
     from autoresearch.infra.state import write_json
 

@@ -23,7 +23,8 @@ class ProgressEvent:
 
     `comparison` is the judgement after the rounds run so far (None before the first), for a
     metric where `direction` is better; `seconds_per_round` is how long rounds have taken, for
-    an estimate of the time left.
+    an estimate of the time left. Each round has an event as it starts and one, `finished`,
+    once it is measured.
 
     >>> str(ProgressEvent("checks"))
     'checks'
@@ -39,6 +40,8 @@ class ProgressEvent:
     seconds_per_round: float | None = None
     run: int = 0  # the experiment's run number and description, once it has them
     description: str = ""
+    # a round just measured, not one starting: a log that prints one line per round prints these
+    finished: bool = False
 
     def __str__(self) -> str:
         if not self.max_rounds:

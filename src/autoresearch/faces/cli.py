@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from autoresearch.infra.ledger import Ledger
     from autoresearch.loop import LoopState
     from autoresearch.model import RunRecord
-    from autoresearch.progress import Progress
+    from autoresearch.progress import Progress, ProgressEvent
     from autoresearch.proposers.base import Proposer
     from autoresearch.session import Session
     from autoresearch.status import SessionStatus
@@ -103,10 +103,18 @@ def _guarded(action: Callable[[], Any], json_out: bool = False) -> Any:
 
 
 def _progress(enabled: bool) -> Progress:
+    """One line per step on stderr, and one per measured round (with the estimate after it)."""
     if not enabled:
         return lambda _: None
+    from autoresearch.progress import MEASURING
+
     err = _console(stderr=True)
-    return lambda event: err.print(f"… {event}", style="dim", markup=False)
+
+    def show(event: ProgressEvent) -> None:
+        if event.phase != MEASURING or event.finished:
+            err.print(f"… {event}", style="dim", markup=False)
+
+    return show
 
 
 @app.command()

@@ -50,7 +50,7 @@ class PlainView:
     def phase(self, event: ProgressEvent) -> None:
         # one line per step, not per round: a log of a night stays readable
         if event.phase in ("proposing", "checks", "warm-up", "build") or (
-                event.phase == MEASURING and event.round == 1 and event.comparison is None):
+                event.phase == MEASURING and event.round == 1 and not event.finished):
             self._print(str(event))
 
     def experiment(self, result: ExperimentResult, state: LoopState) -> None:

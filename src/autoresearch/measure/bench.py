@@ -416,11 +416,11 @@ def measure(
             result.comparison = stats.compare(
                 result.values("incumbent"), result.values("candidate"), direction, policy
             )
-            # The estimate after this round too: the deciding round's would otherwise go unseen.
-            progress(ProgressEvent(MEASURING, n, limit, result.comparison, direction,
-                                   (time.monotonic() - started) / n))
-            if result.comparison.outcome != "continue":
-                return result
+        # The estimate after this round too: the deciding round's would otherwise go unseen.
+        progress(ProgressEvent(MEASURING, n, limit, result.comparison, direction,
+                               (time.monotonic() - started) / n, finished=True))
+        if result.comparison is not None and result.comparison.outcome != "continue":
+            return result
         if n >= limit:
             return result
 
