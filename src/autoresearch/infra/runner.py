@@ -115,6 +115,7 @@ def run_command(
     env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
     prefix: Sequence[str] = (),
+    pass_fds: Sequence[int] = (),
 ) -> RunResult:
     """Run `command` through bash in `cwd` and wait at most `timeout` seconds.
 
@@ -122,7 +123,7 @@ def run_command(
     whatever the command prints. The command runs in a new process group; on timeout, and
     after it exits, the whole group and every orphan it left are killed, so no descendant
     outlives the call. `on_start(pgid)` lets a caller record the group so a later process can
-    clean it up. `prefix` wraps `bash -c <command>` (a sandbox).
+    clean it up. `prefix` wraps `bash -c <command>` (a sandbox); `pass_fds` are inherited.
 
     >>> r = run_command("echo hi", Path("."), Path("/tmp/x"), timeout=5)  # doctest: +SKIP
     >>> r.ok, r.tail().strip()  # doctest: +SKIP
@@ -146,7 +147,7 @@ def run_command(
                 # Scripts can run the interpreter autoresearch runs under, venv or not.
                 env={**os.environ, "AUTORESEARCH_PYTHON": sys.executable, **(env or {})},
                 start_new_session=True,
-                pass_fds=(report_w,),
+                pass_fds=(report_w, *pass_fds),
             )
         finally:
             os.close(report_w)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import logging
 import os
 import random
-import shlex
 import shutil
 import signal
 import time
@@ -20,8 +19,9 @@ from autoresearch.config import Config
 from autoresearch.errors import ArmFailure, AutoresearchError, MetricError, UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
+from autoresearch.measure.counts import CountChannel, total_instructions
 from autoresearch.measure.metrics import parse_metrics
-from autoresearch.measure.sandbox import RESULT_PATH, VALGRIND_DIR, Sandbox, Step
+from autoresearch.measure.sandbox import RESULT_PATH, Sandbox, Step
 from autoresearch.model import Channel, Direction, Measure
 from autoresearch.progress import MEASURING, Progress, ProgressEvent
 
@@ -134,10 +134,6 @@ class Bench:
         self.on_start = on_start
         self._count = 0
         self.warnings: list[str] = []  # what went wrong around the runs without spoiling them
-        # Cachegrind names its files by pid; a run number reused after a `kill -9` must not
-        # find (and sum) the files of the killed attempt, nor of a valgrind it left running
-        # (an unsealed one: a sealed run's processes die with it).
-        self._attempt = f"{os.getpid()}-{time.time_ns()}"
         if config.metric.measure.counts_instructions and shutil.which("valgrind") is None:
             raise UsageError("measure = instructions needs valgrind, which is not installed "
                              "(Debian/Ubuntu: apt-get install valgrind)")
@@ -160,7 +156,7 @@ class Bench:
         stem = self.log_dir / f"{self._count:03d}-{label}-{arm.name}"
         binds: dict[Path, str] = {}
         result_file = None
-        command, env = self._command(stem, binds)
+        command, env = self._command()
         env.update(self.env)
         if self.config.metric.channel is Channel.FILE:
             # Made by the harness, outside any checkout, fresh for every run.
@@ -172,8 +168,11 @@ class Bench:
             env["AUTORESEARCH_RESULT_FILE"] = RESULT_PATH if self.sandbox.sealed else str(result_file)
         timeout = self.timeout()
         started, load = time.time(), os.getloadavg()[0]
-        result = run_command(command, arm.path, stem, timeout, env=env, on_start=self.on_start,
-                             prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
+        with self._counting(stem) as channel:
+            result = run_command(channel.wrap(command) if channel else command, arm.path, stem, timeout,
+                                 env=env, on_start=self.on_start, pass_fds=(channel.fd,) if channel else (),
+                                 prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
+            counted = channel.finish() if channel else b""
         if not self.sandbox.sealed and _restore_arm(arm):  # sealed runs see their checkout read-only
             self._warn(f"{arm.name}: the benchmark changed tracked files in its checkout; restored")
         if result.timed_out:
@@ -185,7 +184,7 @@ class Bench:
             raise ArmFailure(arm.name, "failed", f"benchmark exited with code {result.returncode}",
                              result.tail(), result.stdout_path)
         try:
-            metrics = self._metrics(result, result_file, stem)
+            metrics = self._metrics(result, result_file, counted)
         except MetricError as exc:
             raise ArmFailure(arm.name, "failed", str(exc), result.tail(), result.stdout_path) from None
         value = metrics[self.config.metric.name]
@@ -206,33 +205,30 @@ class Bench:
         if not self.config.metric.measure.counts_instructions:
             return None
         stem = self.log_dir / "startup"
-        binds: dict[Path, str] = {}
-        command, env = self._command(stem, binds, startup_command(arm.path, self.config.commands.benchmark))
-        result = run_command(command, arm.path, stem, FIRST_RUN_TIMEOUT_S, env={**env, **self.env},
-                             prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
+        command, env = self._command(startup_command(arm.path, self.config.commands.benchmark))
+        with CountChannel(stem.with_suffix(".valgrind")) as channel:
+            result = run_command(channel.wrap(command), arm.path, stem, FIRST_RUN_TIMEOUT_S,
+                                 env={**env, **self.env}, pass_fds=(channel.fd,),
+                                 prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK))
+            counted = channel.finish()
         try:
-            return instruction_count(self._cachegrind_dir(stem)) if result.ok else None
+            return total_instructions(counted) if result.ok else None
         except MetricError:
             return None
 
-    def _command(self, stem: Path, binds: dict[Path, str], command: str | None = None) -> tuple[str, dict[str, str]]:
+    def _command(self, command: str | None = None) -> tuple[str, dict[str, str]]:
         command = command or self.config.commands.benchmark
         # The benchmark may adapt to the measure: an exact count needs one pass, no repeats.
         measure = {"AUTORESEARCH_MEASURE": str(self.config.metric.measure)}
         if not self.config.metric.measure.counts_instructions:
             return command, measure
-        # Cachegrind without cache simulation counts instructions only, and much faster.
-        for stale in stem.parent.glob(glob.escape(stem.name) + ".*.cg"):
-            shutil.rmtree(stale, ignore_errors=True)
-        counts = self._cachegrind_dir(stem)
-        counts.mkdir(parents=True)
-        binds[counts] = VALGRIND_DIR  # sealed runs write there; the harness reads the same files
-        out = shlex.quote(VALGRIND_DIR if self.sandbox.sealed else str(counts)) + "/cg.%p"
-        wrapped = (
-            "valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --quiet "
-            f"--cachegrind-out-file={out} bash -c {shlex.quote(command)}"
-        )
-        return wrapped, {"PYTHONHASHSEED": "0", **measure}
+        return command, {"PYTHONHASHSEED": "0", **measure}
+
+    def _counting(self, stem: Path) -> contextlib.AbstractContextManager[CountChannel | None]:
+        """The channel of a run's instruction count; none when the measure counts nothing."""
+        if not self.config.metric.measure.counts_instructions:
+            return contextlib.nullcontext()
+        return CountChannel(stem.with_suffix(".valgrind"))
 
     def _fails_only_under_valgrind(self, arm: Arm, stem: Path, result: RunResult, timeout: float,
                                    env: dict[str, str], binds: dict[Path, str]) -> None:
@@ -254,15 +250,13 @@ class Bench:
                "counts cannot measure it. Interpreters and runtimes with a JIT often crash under "
                "valgrind: turn the JIT off in the benchmark (Ruby: --disable-yjit or "
                "RUBY_YJIT_ENABLE=0; Node: --jitless; Java: -Xint; PyPy: --jit off; LuaJIT: -joff), "
-               f"or choose another measure (--measure cpu or wall). Valgrind's run: {result.stderr_path}")
+               f"or choose another measure (--measure cpu or wall). Valgrind's log: "
+               f"{stem.with_suffix('.valgrind')}")
         if arm.name == "incumbent":
             raise UsageError(why)
         raise ArmFailure(arm.name, "failed", why, result.tail(1000), result.stdout_path)
 
-    def _cachegrind_dir(self, stem: Path) -> Path:
-        return stem.with_name(f"{stem.name}.{self._attempt}.cg")
-
-    def _metrics(self, result: RunResult, result_file: Path | None, stem: Path) -> dict[str, float]:
+    def _metrics(self, result: RunResult, result_file: Path | None, counted: bytes) -> dict[str, float]:
         primary = self.config.metric.name
         measure = self.config.metric.measure
         # cpu and instructions primaries are made by the harness and need no METRIC line
@@ -275,7 +269,7 @@ class Bench:
         if measure is Measure.CPU:
             metrics[primary] = result.cpu_s
         elif measure.counts_instructions:
-            metrics[primary] = float(instruction_count(self._cachegrind_dir(stem)))
+            metrics[primary] = float(total_instructions(counted))
         return metrics
 
 
@@ -343,23 +337,6 @@ def cross_check(config: Config, result: Measurement) -> stats.ClaimCheck | None:
         # a claim may exceed the process's saving by less than the smallest gain worth keeping
         tolerance=stats.gain_threshold(config.stats.min_effect, "lower"), alpha=config.stats.alpha,
     )
-
-
-def instruction_count(counts: Path) -> int:
-    """Total instructions executed, summed over every process cachegrind followed.
-
-    `counts` is the run's own directory; cachegrind writes one `cg.<pid>` file per process.
-    """
-    total = 0
-    files = sorted(counts.glob("cg.*"))
-    if not files:
-        raise MetricError("valgrind wrote no cachegrind output (is valgrind installed?)")
-    for path in files:
-        for line in path.read_text(errors="replace").splitlines():
-            if line.startswith("summary:"):
-                total += int(line.split()[1])
-    shutil.rmtree(counts)
-    return total
 
 
 def _restore_arm(arm: Arm) -> bool:

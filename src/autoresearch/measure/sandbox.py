@@ -22,7 +22,6 @@ INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; F
 
 # Where a sealed run finds what the harness hands it: inside its private /tmp.
 RESULT_PATH = "/tmp/autoresearch/result.metrics"
-VALGRIND_DIR = "/tmp/autoresearch/valgrind"
 
 # Directories under $HOME that hold toolchains, not secrets: seen read-only by sealed runs.
 _TOOLCHAIN_DIRS = (".pyenv", ".cargo", ".rustup", ".rbenv", ".nvm", ".sdkman", ".local/bin")
