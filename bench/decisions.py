@@ -322,7 +322,10 @@ def main(argv: list[str] | None = None) -> None:
                        ("confirm_rounds 1", replace(policy, confirm_rounds=1)),
                        ("confirm_rounds 3", replace(policy, confirm_rounds=3)),
                        ("max_rounds 12", replace(policy, max_rounds=12)),
-                       ("alpha 5%", replace(policy, alpha=0.05))):
+                       ("alpha 5%", replace(policy, alpha=0.05)),
+                       # a bound: what any use of alpha can keep by round 10 (all of it at one look)
+                       ("one look at round 10, all of alpha", replace(policy, min_rounds=10,
+                                                                       max_rounds=10, futility=0.0))):
         res = [rate(ours(pol), pol.alpha, trials_by_effect[e]) for e in (0.0, 0.05, 0.10, 0.20, 0.30)]
         power[label] = res
         rows.append([label] + [cell(x) for x in res])
