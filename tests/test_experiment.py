@@ -397,7 +397,7 @@ def test_linked_untracked_data_reaches_both_arms(repo: Repo):
     repo.write("data/scale.txt", "3\n")
     # Without a link the measured checkouts lack data/: the baseline cannot be measured.
     proc = repo.cli("init", "--name", "linked", "--metric", "cost", "--scope", "work.py",
-                    "--timeout", "5", check=1)
+                    "--timeout", "5", check=2)
     assert "benchmark fails on the baseline" in proc.stderr and "--link data" in proc.stderr
     assert "baseline 300" in repo.cli("init", "--name", "linked", "--metric", "cost", "--scope", "work.py",
                                       "--timeout", "5", "--link", "data").stdout

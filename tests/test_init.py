@@ -92,7 +92,7 @@ def test_named_benchmark_missing_or_not_executable(repo: Repo):
 def test_benchmark_failing_on_the_baseline(repo: Repo):
     repo.write("autoresearch.sh", "#!/bin/sh\necho boom >&2\nexit 4\n", executable=True)
     repo.git("commit", "-qam", "broken bench")
-    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=1)
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=2)
     assert "benchmark exited with code 4" in proc.stderr and "boom" in proc.stderr
     # The failed init left nothing behind; fixed, the same init starts the session.
     assert repo.git("branch", "--show-current") == "main"
@@ -106,12 +106,12 @@ def test_benchmark_failing_on_the_baseline(repo: Repo):
 def test_checks_failing_on_the_baseline(repo: Repo):
     repo.set("FAIL", True)
     repo.git("commit", "-qam", "broken")
-    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=1)
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", check=2)
     assert "checks fail on the baseline" in proc.stderr
 
 
 def test_primary_metric_missing_on_the_baseline(repo: Repo):
-    proc = repo.cli("init", "--name", "x", "--metric", "latency", check=1)
+    proc = repo.cli("init", "--name", "x", "--metric", "latency", check=2)
     assert "no METRIC latency=<number> line" in proc.stderr
 
 

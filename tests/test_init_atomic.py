@@ -46,7 +46,7 @@ def test_a_failed_init_leaves_the_repository_as_it_was_and_names_the_missing_fil
     _project_with_ignored_data(repo)
     repo.write("notes.txt", "the user's own untracked file\n")
     before = _state(repo)
-    proc = repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", check=1)
+    proc = repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", check=2)
     assert "the benchmark fails on the baseline" in proc.stderr
     assert "not in them: data/ (in autoresearch.sh, the output)" in proc.stderr
     assert "--link data" in proc.stderr and 'link = ["data"]' in proc.stderr
@@ -70,7 +70,7 @@ def test_a_failed_init_keeps_the_users_own_uncommitted_benchmark(repo: Repo):
     repo.write("autoresearch.sh", script, executable=True)  # imports an untracked helper
     repo.write("helper.py", "X = 1\n")
     before = _state(repo)
-    proc = repo.cli("init", "--name", "speed", "--metric", "cost", check=1)
+    proc = repo.cli("init", "--name", "speed", "--metric", "cost", check=2)
     assert "helper.py (in autoresearch.sh" in proc.stderr
     assert _state(repo) == before
     assert repo.read("autoresearch.sh") == script  # committed on the session branch, then given back
@@ -80,7 +80,7 @@ def test_checks_that_fail_on_the_baseline_roll_back_too(repo: Repo):
     repo.set("FAIL", True)
     repo.git("commit", "-qam", "a failing test")
     before = _state(repo)
-    proc = repo.cli("init", "--name", "speed", "--metric", "cost", check=1)
+    proc = repo.cli("init", "--name", "speed", "--metric", "cost", check=2)
     assert "the checks fail on the baseline itself" in proc.stderr
     assert "AssertionError: wrong answer" in proc.stderr
     assert _state(repo) == before
@@ -101,7 +101,7 @@ def test_an_existing_config_is_given_back_unchanged(repo: Repo):
     repo.write("autoresearch.toml", config.replace('checks = "./autoresearch.checks.sh"',
                                                    '# checks = "./autoresearch.checks.sh"'))
     edited = repo.read("autoresearch.toml")
-    repo.cli("init", check=1)
+    repo.cli("init", check=2)
     assert repo.read("autoresearch.toml") == edited
     assert repo.git("branch", "--show-current") == "main"
 

@@ -22,6 +22,11 @@ class ConfigError(UsageError):
     """`autoresearch.toml` is missing or invalid."""
 
 
+class BaselineError(UsageError):
+    """The unchanged tree fails its build, checks or benchmark: the user's project or scripts
+    need fixing before anything can be measured against it."""
+
+
 class LockedError(UsageError):
     """Another autoresearch command holds the session lock."""
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from autoresearch import config as cfg
 from autoresearch import pi_import
-from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, BaselineError, UsageError
 from autoresearch.infra import ledger
 from autoresearch.infra.git import Git
 from autoresearch.infra.state import Paths, claim_run, next_run_number, now_ms, remember_commit, session_lock
@@ -600,16 +600,16 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
         progress(ProgressEvent("build of the baseline"))
         failure = build(session, arm, run_dir)
         if failure:
-            raise AutoresearchError(f"the build fails on the baseline ({failure[0]}); fix it, then "
-                                    f"run `autoresearch init` again.\n{failure[1]}"
-                                    + _missing_files(session, failure[1]))
+            raise BaselineError(f"the build fails on the baseline ({failure[0]}); fix it, then "
+                                f"run `autoresearch init` again.\n{failure[1]}"
+                                + _missing_files(session, failure[1]))
     if config.commands.checks:
         progress(ProgressEvent("checks on the baseline"))
         failure = run_checks(session, arm, run_dir / "checks")
         if failure:
-            raise AutoresearchError(f"the checks fail on the baseline itself ({failure[0]}); "
-                                    f"fix them, then run `autoresearch init` again.\n{failure[1]}"
-                                    + _missing_files(session, failure[1]))
+            raise BaselineError(f"the checks fail on the baseline itself ({failure[0]}); "
+                                f"fix them, then run `autoresearch init` again.\n{failure[1]}"
+                                + _missing_files(session, failure[1]))
     bench = Bench(config, run_dir, seal)
     rounds = max(session.config.policy().min_rounds, 1)
     samples = []
@@ -621,14 +621,14 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
             progress(ProgressEvent("baseline run", i + 1, rounds))
             samples.append(bench.run(arm, f"b{i + 1:02d}"))
     except ArmFailure as failure:
-        raise AutoresearchError(f"the benchmark fails on the baseline: {failure.message}. "
-                                f"Log: {failure.log}\n{failure.tail}"
-                                + _missing_files(session, failure.tail)) from None
+        raise BaselineError(f"the benchmark fails on the baseline: {failure.message}. "
+                            f"Log: {failure.log}\n{failure.tail}"
+                            + _missing_files(session, failure.tail)) from None
     missing = [name for name in config.metric.secondary if name not in samples[0].metrics]
     if missing:
-        raise AutoresearchError(f"the benchmark prints no METRIC {missing[0]}=<number> line, but "
-                                f"{cfg.CONFIG_FILE} names it in [metric] secondary; print it or "
-                                "remove it there")
+        raise BaselineError(f"the benchmark prints no METRIC {missing[0]}=<number> line, but "
+                            f"{cfg.CONFIG_FILE} names it in [metric] secondary; print it or "
+                            "remove it there")
     values = [s.value for s in samples]
     secondary = {name: median([s.metrics[name] for s in samples if name in s.metrics])
                  for name in samples[0].metrics}

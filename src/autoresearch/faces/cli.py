@@ -140,6 +140,7 @@ def init(
     Refuses a working tree with uncommitted changes to tracked files. If autoresearch.sh does not
     exist, a template is written and init stops so you can fill it in; run init again after.
     A failed init leaves the repository as it was: no branch, no commit, no files of its own.
+    Exit code 2 when the build, checks or benchmark fail on the unchanged tree (the baseline).
     An existing autoresearch.toml wins over the flags (a checks script added since the first
     init is switched on in it).
     """
