@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
 from conftest import Repo
+
+from autoresearch.measure.bench import SHORT_RUN_S
 
 
 def test_not_a_git_repository(tmp_path):
@@ -203,3 +206,25 @@ def test_cleanup_removes_the_measured_checkouts_and_runs_still_work(session: Rep
     assert len(session.git("worktree", "list").splitlines()) == 1
     session.set("COST", 50)
     assert session.cli_json("run", "-m", "after cleanup")["status"] == "keep"
+
+
+def test_a_benchmark_too_short_to_time_is_warned_about_at_init_and_calibrate(repo: Repo):
+    """Whether a run is shorter than SHORT_RUN_S is the machine's business; the warning must say
+    so exactly when the runs the harness recorded were (this benchmark's usually are)."""
+    repo.write("autoresearch.sh", "#!/bin/sh\necho 'METRIC cost=100'\n", executable=True)
+    repo.git("commit", "-qam", "a benchmark that does next to nothing")
+    out = repo.cli("init", "--name", "x", "--metric", "cost").stdout
+    walls = [w[0] for w in repo.runs()[0]["samples"]["wall_s"]]
+    short = statistics.median(walls) < SHORT_RUN_S
+    assert ("Repeat the work inside the benchmark" in out) == short, (walls, out)
+    calibration = repo.cli_json("calibrate", "--rounds", "4")
+    assert bool(calibration["warnings"]) == (calibration["run_s"] < SHORT_RUN_S), calibration
+    assert all("start-up" in w for w in calibration["warnings"])
+
+
+def test_a_benchmark_long_enough_to_time_gets_no_such_warning(repo: Repo):
+    repo.set("NAP", SHORT_RUN_S + 0.05)  # every run sleeps longer than the shortest worth timing
+    repo.git("commit", "-qam", "a benchmark that takes its time")
+    result = repo.cli_json("init", "--name", "x", "--metric", "cost")
+    assert not [n for n in result["notes"] if "per run" in n], result["notes"]
+    assert repo.cli_json("calibrate", "--rounds", "4")["warnings"] == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from autoresearch import stats
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, remember_commit, session_lock, write_json
 from autoresearch.measure.arms import build, checkout, sandbox
-from autoresearch.measure.bench import Arm, Bench, measure
+from autoresearch.measure.bench import Arm, Bench, measure, short_run_warning
 from autoresearch.model import Measure, RunRecord
 from autoresearch.progress import Progress
 from autoresearch.record import recover
@@ -40,6 +40,8 @@ class Calibration:
     metric: str = ""
     noise_low: float = 0.0  # 90% interval of `noise`: how sure the calibration is of it
     noise_high: float = 0.0
+    run_s: float = 0.0  # median wall time of one benchmark run
+    warnings: list[str] = field(default_factory=list)  # what makes these numbers less useful
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,12 +112,15 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
                                   policy=pol)
         current = stats.detectable_effect(plan.noise, pol.alpha, 0.8, pol,
                                           draws=[abs(x) for x in d]) if plan.noise > 0 else 0.0
+        walls = [s.wall_s for pair in result.rounds for s in pair]
+        too_short = short_run_warning(walls, config.metric.measure)
         calibration = Calibration(
             commit=head, timestamp=now_ms(), rounds=len(result.rounds), noise=plan.noise,
             detectable_effect=current, recommended_min_effect=plan.min_effect,
             recommended_max_rounds=plan.max_rounds, current_min_effect=config.stats.min_effect,
             current_max_rounds=config.stats.max_rounds, log_ratios=[round(x, 6) for x in d],
             written=write, noise_low=plan.noise_low, noise_high=plan.noise_high,
+            run_s=stats.median(walls), warnings=[w for w in [too_short] if w],
         )
         if write and not config.metric.measure.deterministic:
             _write_settings(session, plan.min_effect, plan.max_rounds)

@@ -24,7 +24,7 @@ from autoresearch.infra.workspace import (
     remove_worktrees,
 )
 from autoresearch.measure.arms import build, checkout, run_checks, sandbox
-from autoresearch.measure.bench import Arm, Bench
+from autoresearch.measure.bench import Arm, Bench, short_run_warning
 from autoresearch.model import (
     SCHEMA_VERSION,
     ConfigHeader,
@@ -412,7 +412,7 @@ def _start_session(git: Git, opts: InitOptions, progress: Progress, undo: _Undo)
         return InitResult(created, branch, base, notes=notes, imported=pi_import.describe(pi))
     session = Session(git, config, paths)
     notes = _unlinked_note(session)
-    baseline = _measure_baseline(session, progress)
+    baseline = _measure_baseline(session, progress, notes)
     return InitResult(created, branch, baseline, notes=notes)
 
 
@@ -445,7 +445,7 @@ def _continue_session(git: Git, opts: InitOptions, progress: Progress) -> InitRe
     if git.dirty_tracked():
         raise UsageError("the working tree has uncommitted changes; run or discard the candidate first")
     session, notes = _switch_metric(session, opts)
-    baseline = _measure_baseline(session, progress)
+    baseline = _measure_baseline(session, progress, notes)
     return InitResult([], session.config.session.branch, baseline, notes=notes)
 
 
@@ -585,8 +585,9 @@ def _scaffold(root: Path, config: cfg.Config, opts: InitOptions) -> list[str]:
     return created
 
 
-def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
-    """Check and measure the incumbent alone; the first record of a segment."""
+def _measure_baseline(session: Session, progress: Progress, notes: list[str]) -> RunRecord:
+    """Check and measure the incumbent alone; the first record of a segment. What the user
+    should know about the runs (too short to time) is added to `notes`."""
     git, paths, config = session.git, session.paths, session.config
     head = git.rev("HEAD")
     book = session.ledger()
@@ -629,6 +630,9 @@ def _measure_baseline(session: Session, progress: Progress) -> RunRecord:
         raise BaselineError(f"the benchmark prints no METRIC {missing[0]}=<number> line, but "
                             f"{cfg.CONFIG_FILE} names it in [metric] secondary; print it or "
                             "remove it there")
+    too_short = short_run_warning([s.wall_s for s in samples], config.metric.measure)
+    if too_short:
+        notes.append(too_short)
     values = [s.value for s in samples]
     secondary = {name: median([s.metrics[name] for s in samples if name in s.metrics])
                  for name in samples[0].metrics}

@@ -375,6 +375,8 @@ def calibrate(
             out.print("[yellow]note:[/] gains below this size will mostly be discarded as "
                       "'no significant difference'. Consider --measure cpu or instructions, a "
                       "longer-running benchmark, or a quieter machine.", markup=True)
+        for warning in c.warnings:
+            out.print(f"[yellow]warning:[/] {_esc(warning)}", markup=True)
         out.print("written to autoresearch.toml and committed" if c.written else
                   "(--write stores the recommendation in autoresearch.toml)")
 

@@ -121,6 +121,33 @@ class Measurement:
         }
 
 
+# Below this a run is mostly process start-up, and a timer's resolution is a visible part of
+# what it measures: a gain in the work itself drowns in both.
+SHORT_RUN_S = 0.1
+
+
+def short_run_warning(walls: list[float], measure: Measure) -> str | None:
+    """A warning when the benchmark's runs (`walls`, seconds each) are too short to time, or None.
+
+    Instruction counts need no timer, and their start-up share is reported on its own.
+
+    >>> short_run_warning([0.02, 0.03, 0.02], Measure.WALL)[:43]
+    'the benchmark takes 0.020 s per run (median'
+    >>> short_run_warning([0.02], Measure.INSTRUCTIONS), short_run_warning([0.5, 0.4], Measure.CPU)
+    (None, None)
+    """
+    if measure is Measure.INSTRUCTIONS or not walls:
+        return None
+    wall = stats.median(walls)
+    if wall >= SHORT_RUN_S:
+        return None
+    return (f"the benchmark takes {wall:.3f} s per run (median of {len(walls)}): at that length "
+            "process start-up and the timer's resolution are a large part of every number, and "
+            "small gains are lost in them. Repeat the work inside the benchmark (loop over its "
+            f"inputs several times) until one run takes at least {SHORT_RUN_S:g} s; a second or "
+            "more is better")
+
+
 class Bench:
     """Runs the session's benchmark in an arm and turns its output into a `Sample`."""
 
