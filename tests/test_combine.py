@@ -54,7 +54,7 @@ def test_combine_refuses_conflicts_and_runs_that_gained_nothing(near: Repo):
     near.write("a.py", "A = 99\n")
     assert near.cli_json("run", "-m", "a to 99")["verdict"] == "discard"  # run 5: same line as run 2
     proc = near.cli("combine", "2", "5", check=2)
-    assert "does not apply together with runs 2" in proc.stderr
+    assert "run 5 does not apply together with run 2: they change the same lines" in proc.stderr
     near.write("a.py", "A = 101\n")
     assert near.cli_json("run", "-m", "a to 101")["verdict"] == "discard"  # run 6: worse
     proc = near.cli("combine", "3", "6", check=2)
@@ -62,3 +62,16 @@ def test_combine_refuses_conflicts_and_runs_that_gained_nothing(near: Repo):
     proc = near.cli("combine", "1", "3", check=2)
     assert "not a measured discard" in proc.stderr
     assert near.git("status", "--porcelain") == ""  # nothing was left in the working tree
+
+
+def test_combine_names_the_runs_and_segments_it_refuses(near: Repo):
+    near.write("a.py", "A = 50\n")
+    assert near.cli_json("run", "-m", "a to 50")["verdict"] == "keep"  # run 5 changes run 2's line
+    proc = near.cli("combine", "2", "3", check=2)
+    assert "run 2 no longer applies to the incumbent: a keep since changed the same lines" in proc.stderr
+    near.cli("init", "--new-segment")  # run 6: the baseline of segment 1
+    near.write("c.py", "C = 98\n")
+    assert near.cli_json("run", "-m", "c to 98 again")["verdict"] == "discard"  # run 7
+    proc = near.cli("combine", "3", "4", "7", check=2)
+    assert ("runs 3 and 4 were measured in segment 0, before the session moved to segment 1: "
+            "combine takes near-misses of the current segment only") in proc.stderr, proc.stderr

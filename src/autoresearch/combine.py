@@ -8,7 +8,7 @@ from autoresearch.errors import UsageError
 from autoresearch.experiment import ExperimentResult, run_experiment
 from autoresearch.finish import apply_patches, patch_of
 from autoresearch.infra.workspace import workspace_tree
-from autoresearch.model import Verdict
+from autoresearch.model import RunRecord, Verdict
 from autoresearch.progress import Progress
 from autoresearch.session import open_session
 
@@ -25,7 +25,8 @@ def combine_runs(start: Path, runs: list[int], description: str | None = None,
         raise UsageError("combine needs at least two runs")
     session = open_session(start)
     git, paths = session.git, session.paths
-    by_run = {r.run: r for r in session.ledger().runs}
+    book = session.ledger()
+    by_run = {r.run: r for r in book.runs}
     parts = []
     for number in runs:
         r = by_run.get(number)
@@ -37,17 +38,44 @@ def combine_runs(start: Path, runs: list[int], description: str | None = None,
         if r.improvement is None or r.improvement <= 0:
             raise UsageError(f"run {number} measured no gain ({r.reason}): combining it adds nothing")
         parts.append(r)
+    earlier = [r for r in parts if r.segment != book.segment]
+    if earlier:
+        # a gain measured under another segment's metric or measure says nothing about this one
+        segments = sorted({r.segment for r in earlier})
+        where = _numbered("segment", [str(n) for n in segments])
+        raise UsageError(f"{_runs(earlier)} {'was' if len(earlier) == 1 else 'were'} measured in "
+                         f"{where}, before the session moved to segment {book.segment}: combine "
+                         "takes near-misses of the current segment only, whose gains were measured "
+                         "as the session measures now. Submit such a change again with "
+                         "`autoresearch run`")
     if workspace_tree(git, paths, session.config.scope.include) != git.tree_of("HEAD"):
         raise UsageError("the working tree holds an unmeasured change: run or discard it first")
     patches = [patch_of(git, r.incumbent_commit or "", r.commit or "") for r in parts]
     for i in range(1, len(patches) + 1):
         if apply_patches(git, "HEAD", patches[:i], paths.state / "combine.index") is None:
-            raise UsageError(f"run {parts[i - 1].run} does not apply together with runs "
-                             f"{', '.join(str(r.run) for r in parts[:i - 1]) or 'the incumbent'}: "
-                             "they change the same lines")
+            if i == 1:
+                raise UsageError(f"run {parts[0].run} no longer applies to the incumbent: a keep "
+                                 "since changed the same lines")
+            raise UsageError(f"run {parts[i - 1].run} does not apply together with "
+                             f"{_runs(parts[:i - 1])}: they change the same lines")
     for patch in patches:
         if patch.strip():
             git.run("apply", "--whitespace=nowarn", input=patch)
     text = description or "combined: " + "; ".join(r.description for r in parts)
     return run_experiment(start, text, proposer="combine", progress=progress,
                           extra={"parts": [r.run for r in parts]})
+
+
+def _runs(records: list[RunRecord]) -> str:
+    return _numbered("run", [str(r.run) for r in records])
+
+
+def _numbered(word: str, numbers: list[str]) -> str:
+    """`run 2`, `runs 2 and 3`, `segments 0, 1 and 2`.
+
+    >>> _numbered("run", ["2"]), _numbered("run", ["2", "3", "4"])
+    ('run 2', 'runs 2, 3 and 4')
+    """
+    if len(numbers) == 1:
+        return f"{word} {numbers[0]}"
+    return f"{word}s {', '.join(numbers[:-1])} and {numbers[-1]}"
