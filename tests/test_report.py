@@ -163,7 +163,12 @@ def _rgb(png: Path) -> np.ndarray:
 
 def test_status_draws_the_running_best(finished: Repo):
     out = finished.cli("status").stdout
-    assert "running best  ▁▇▇▇▇██  (7 experiments, taller is better)" in out
+    n = finished.cli_json("status")["experiments"]
+    assert n == len(finished.runs()) - 1  # every record but the baseline
+    # every place that counts experiments counts the same ones: the baseline is none of them
+    assert f"running best  ▁▇▇▇▇██  (the baseline, then after each of {n} experiments; " in out
+    assert f"experiments: {n} (" in out
+    assert f"{n} experiments" in finished.cli("report").stdout
 
 
 def test_run_ends_with_where_the_session_stands(session: Repo):

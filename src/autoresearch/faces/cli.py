@@ -392,7 +392,7 @@ def status(
 
     def action() -> None:
         from autoresearch.faces.report.data import running_best
-        from autoresearch.faces.report.fmt import sparkline
+        from autoresearch.faces.report.fmt import count, sparkline
         from autoresearch.session import open_session
         from autoresearch.status import status as get_status
 
@@ -417,11 +417,14 @@ def status(
         if confirm is not None:
             out.print(_confirm_line(confirm, st.heldout_left))
         best = [b for b in running_best(st.runs) if b is not None]
+        judged = sum(st.counts.values())  # the baseline is no experiment, here as everywhere
         if len(best) > 1:
+            first = "the baseline" if st.runs[0].is_baseline else "the first"
             out.print(f"running best  {sparkline(best, st.direction == 'higher')}  "
-                      f"({len(best)} experiments, taller is better)", markup=False)
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items())) or "none yet"
-        out.print(f"experiments: {counts}")
+                      f"({first}, then after each of {count(len(best) - 1, 'experiment')}; "
+                      "taller is better)", markup=False)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(st.counts.items()))
+        out.print(f"experiments: {judged} ({counts})" if judged else "experiments: none yet")
         keeps = st.counts.get("keep", 0)
         if keeps:
             marginal = (f"; marginal: run {', '.join(map(str, st.marginal_keeps))}"
