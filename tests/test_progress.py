@@ -83,3 +83,17 @@ def test_the_running_interval_reads_as_gains_in_either_direction():
     unbounded = Comparison("continue", 1, 0.5, (0.0, float("inf")), 0.5, 0.5, "measuring")
     assert ProgressEvent(MEASURING, 2, 24, unbounded, "lower").interval is None
     assert ProgressEvent("checks").as_dict()["gain"] is None
+
+
+def test_mcp_progress_words_the_running_estimate_and_time_left_once():
+    """What an MCP client shows for an event is the harness's own wording, nothing added twice."""
+    from autoresearch.faces.mcp_server import _progress_text
+    from autoresearch.stats import Comparison
+
+    lower = Comparison("continue", 4, 0.88, (0.80, 0.96), 0.12, 0.1, "measuring")
+    event = ProgressEvent(MEASURING, 5, 24, lower, "lower", seconds_per_round=3.0)
+    job_event = {"seq": 7, **event.as_dict()}  # as the worker stores it in the job file
+    text = _progress_text(job_event)
+    assert text == str(event) == "round 5/24, estimate +12.0% [+4.0%, +20.0%], at most 1 min 00 s left"
+    assert text.count("left") == 1 and text.count("%]") == 1
+    assert _progress_text({"phase": "checks", "text": "checks"}) == "checks"
