@@ -2,7 +2,9 @@
 
 An MCP client may time out, cancel the call, or kill the server while an experiment runs for
 minutes. The work therefore runs in its own process and session (`start_new_session`), writes
-where it stands to `.autoresearch/jobs/<id>.json`, and its verdict is fetched from there later.
+where it stands to `<git dir>/autoresearch/jobs/<id>.json`, and its verdict is fetched from there
+later. That is the harness's private state, out of the working tree: a job file an agent writes
+in the tree is never read as a verdict.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch.config import STATE_DIR
-from autoresearch.infra.state import read_json, write_json
+from autoresearch.infra.git import Git
+from autoresearch.infra.state import Paths, read_json, write_json
 from autoresearch.progress import process_alive
 
 RUNNING, DONE, FAILED, LOST = "running", "done", "failed", "lost"
@@ -44,7 +46,8 @@ class Job:
 
 
 def jobs_dir(root: Path) -> Path:
-    return root / STATE_DIR / "jobs"
+    """Where the jobs of the repository at `root` keep their state (private to the harness)."""
+    return Paths.of(Git(root)).jobs
 
 
 def start(root: Path, kind: str, arguments: dict[str, Any]) -> Job:

@@ -91,6 +91,11 @@ class Paths:
         """Commits the harness made outside an experiment (a calibration's config change)."""
         return self.private / "commits.json"
 
+    @property
+    def jobs(self) -> Path:
+        """Detached workers' state and verdicts (MCP): read back as results, so private."""
+        return self.private / "jobs"
+
     def decision(self, run: int) -> Path:
         """The verdict of `run`, written before it is carried out (see `record.recover`)."""
         return self.private / "runs" / f"{run:04d}.json"
