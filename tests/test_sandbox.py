@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -115,9 +116,9 @@ def test_metric_lines_added_by_candidate_code_never_count(repo: Repo, channel: s
     assert f"METRIC cost appears {2 if channel == 'file' else 3} times" in result["reason"]
 
 
-def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: Repo):
-    # The timed section is a sleep: the process's wall time follows it closely on any machine.
-    timed = textblock("""
+def _timed(untimed: str, section: str) -> str:
+    """A benchmark that runs `untimed`, then times `section` and prints it as METRIC t_ms."""
+    return textblock(f"""
         #!/usr/bin/env bash
         set -euo pipefail
         cd "$(dirname "$0")"
@@ -125,12 +126,17 @@ def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: 
         import sys, time
         sys.path.insert(0, ".")
         import work
+        {untimed}
         t = time.perf_counter()
-        time.sleep(work.PAUSE)
-        print(f"METRIC t_ms={(time.perf_counter() - t) * 1000:.3f}")
+        {section}
+        print(f"METRIC t_ms={{(time.perf_counter() - t) * 1000:.3f}}")
         PY
     """)
-    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=timed,
+
+
+def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: Repo):
+    # The timed section is a sleep: the process's wall time follows it closely on any machine.
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=_timed("", "time.sleep(work.PAUSE)"),
                      work_py=WORK_PY + "PAUSE = 0.3\n")
 
     _candidate(session, """
@@ -146,6 +152,40 @@ def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: 
 
     session.set("PAUSE", 0.1)  # an honest saving of 0.2 s: the process shows it
     assert _verdict(session, "sleep less")["verdict"] == "keep"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instruction_count(repo: Repo):
+    # The timed section is a small share of its process (a long untimed sleep): halving it
+    # moves the process's wall time by about a percent, which no cross-check of wall times sees.
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=_timed("time.sleep(0.6)", "work.spin()"),
+                     work_py=WORK_PY.replace("SPIN = 0", "SPIN = 200000"))
+    _candidate(session, """
+        import re, sys
+        class _Halved:  # the real line never reaches stdout: a time half as long does
+            def __init__(self, out):
+                self.out = out
+            def write(self, text):
+                return self.out.write(re.sub(r"t_ms=([0-9.]+)", lambda m: f"t_ms={float(m[1]) / 2:.3f}", text))
+            def __getattr__(self, name):
+                return getattr(self.out, name)
+        sys.stdout = _Halved(sys.stdout)
+    """, SPIN=200000)
+    lie = _verdict(session, "report half the time")
+    assert lie["verdict"] == "discard", lie
+    assert lie["reason"].startswith("inconsistent metric: the benchmark claims ") and "instructions" in lie["reason"]
+    claim = session.runs()[-1]["samples"]["claim"]
+    assert claim["checked"] == "instructions" and claim["claimed_s"] > claim["allowed_s"]
+
+    session.write("work.py", WORK_PY.replace("SPIN = 0", "SPIN = 100000"))  # honest: half the work
+    honest = _verdict(session, "half the loop")
+    assert honest["verdict"] == "keep", honest
+    claim = session.runs()[-1]["samples"]["claim"]
+    assert claim["checked"] in ("wall", "instructions")
+    if claim["checked"] == "instructions":
+        assert claim["instructions"]["candidate"] < claim["instructions"]["incumbent"]
 
 
 # --- the other arm --------------------------------------------------------------------------
@@ -437,6 +477,33 @@ def test_claim_check_spares_honest_savings_and_catches_lies_on_simulated_noise()
     assert flagged(saving=0.0, claim=0.0) <= alpha  # honest no-op
     assert flagged(saving=0.0, claim=0.9) >= 0.97  # the clock lies, the process does not move
     assert flagged(saving=0.0, claim=0.5) >= 0.8
+
+
+def test_only_a_saving_the_wall_time_can_show_is_borne_out_by_it_on_simulated_noise():
+    # `confirmed` spares a claim the instruction count: it must almost never hold for a lie, and
+    # hold for an honest saving the process shows. Same synthetic rounds as above.
+    import random
+
+    from autoresearch.stats import check_claim, gain_threshold
+
+    rng = random.Random(9)
+    tolerance, alpha, trials = gain_threshold(0.05, "lower"), 0.01, 2000
+
+    def confirmed(timed: float, saving: float, claim: float) -> float:
+        hits = 0
+        for _ in range(trials):
+            mi = [timed * rng.lognormvariate(0, 0.05) for _ in range(8)]
+            mc = [m * (1 - claim) for m in mi]
+            wi = [0.35 * rng.lognormvariate(0, 0.15) for _ in range(8)]
+            wc = [(0.35 - timed * saving) * rng.lognormvariate(0, 0.15) for _ in range(8)]
+            check = check_claim(mi, mc, wi, wc, tolerance, alpha)
+            hits += check.confirmed and not check.inconsistent
+        return hits / trials
+
+    assert confirmed(timed=0.3, saving=0.0, claim=0.5) <= alpha  # a lie the wall time could see
+    assert confirmed(timed=0.01, saving=0.0, claim=0.5) == 0  # a small share: never, whatever the noise
+    assert confirmed(timed=0.01, saving=0.5, claim=0.5) == 0  # honest but invisible: left to the count
+    assert confirmed(timed=0.3, saving=0.5, claim=0.5) >= 0.9  # honest and visible
 
 
 def test_an_interpreter_in_a_venv_under_tmp_still_seals(tmp_path: Path):

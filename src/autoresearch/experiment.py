@@ -26,6 +26,7 @@ from autoresearch.infra.workspace import (
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox
 from autoresearch.measure.bench import Arm, Bench, Measurement, cross_check, measure
+from autoresearch.measure.claims import audit_claim
 from autoresearch.measure.single import measure_single
 from autoresearch.model import Direction, Measure, RunRecord, Status, Verdict
 from autoresearch.progress import Progress, ProgressEvent, clear_progress, tracked
@@ -286,6 +287,17 @@ def _experiment(
     verdict, reason = decide(session, result)
     comparison = result.judged()
     samples = result.as_record()
+    # a claimed time saving is kept only where the process's own work shows it
+    if verdict is Verdict.KEEP and (claim := cross_check(config, result)) is not None:
+        progress(ProgressEvent("checking the claimed time"))
+        t = time.monotonic()
+        audit = audit_claim(config, claim, result, seal, incumbent, candidate, run_dir / "claim",
+                            on_start=lambda pgid: note_group(session, pgid))
+        durations["claim_s"] = round(time.monotonic() - t, 3)
+        samples["claim"] = audit.record
+        notes += [audit.note] if audit.note else []
+        if audit.veto:
+            verdict, reason = Verdict.DISCARD, audit.veto
     if verdict is Verdict.KEEP and config.metric.measure is Measure.INSTRUCTIONS_CPU:
         t = time.monotonic()
         veto, samples["cpu_veto"] = cpu_veto(session, incumbent, candidate, run_dir, progress)

@@ -1,0 +1,106 @@
+"""Bear out a claimed time saving: by the process's wall time where it shows, else by its instruction count."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autoresearch import stats
+from autoresearch.config import Config
+from autoresearch.errors import ArmFailure
+from autoresearch.measure.bench import FIRST_RUN_TIMEOUT_S, TIME_UNITS, Arm, Bench, Measurement
+from autoresearch.measure.sandbox import Sandbox
+from autoresearch.model import Measure
+from autoresearch.stats import median
+
+log = logging.getLogger(__name__)
+
+# Instructions saved are worth at most this many times the incumbent's average wall time per
+# instruction: a section that waits on memory costs more per instruction than the process
+# does on average, but a saving the count does not show even at 4 times the average rate is
+# not in the process's work.
+COUNT_SLACK = 4.0
+COUNT_SLOWDOWN = 100.0  # a run under valgrind takes up to this many times as long
+
+
+@dataclass
+class ClaimAudit:
+    """What bore out (or refuted) a claimed time saving before a keep."""
+
+    veto: str | None = None  # the discard reason when the process's work does not show the claim
+    note: str | None = None  # said to the user when the claim could not be checked
+    record: dict[str, Any] = field(default_factory=dict)  # for the ledger: what was checked
+
+
+def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sandbox: Sandbox,
+                incumbent: Arm, candidate: Arm, log_dir: Path,
+                on_start: Callable[[int], None] | None = None) -> ClaimAudit:
+    """Keep a claimed time saving only if the process's own work shows it.
+
+    The rounds' wall time bears the claim out when it can see the saving the claim implies
+    (`ClaimCheck.confirmed`). Where the noise hides it, typically a timed section that is a
+    small share of its process, each arm's instructions are counted once under valgrind: the
+    claim is an `inconsistent metric` when it saves more time than the instructions saved
+    allow at `COUNT_SLACK` times the incumbent's average time per instruction.
+    """
+    shown = {"claimed": round(claim.claimed, 4), "process": round(claim.process, 4),
+             "implied": round(claim.implied, 4)}
+    if claim.confirmed:
+        return ClaimAudit(record={"checked": "wall", **shown})
+    if shutil.which("valgrind") is None:
+        note = ("the claimed time saving could not be borne out: its process's wall time cannot show "
+                "a saving this small, and valgrind, which would count the process's instructions, is "
+                "not installed")
+        return ClaimAudit(note=note, record={"checked": None, **shown, "note": note})
+    counts: dict[str, int] = {}
+    slowest = max(pair[0].wall_s for pair in result.rounds)
+    counting = config.model_copy(update={
+        "metric": config.metric.model_copy(update={"measure": Measure.INSTRUCTIONS, "name": "instructions",
+                                                   "unit": ""}),
+        "commands": config.commands.model_copy(
+            update={"timeout": max(FIRST_RUN_TIMEOUT_S, COUNT_SLOWDOWN * slowest)})})
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # the same work as the timed runs: the benchmark is told the session's measure, not "instructions"
+    bench = Bench(counting, log_dir, sandbox, on_start=on_start,
+                  env={"AUTORESEARCH_MEASURE": str(config.metric.measure)})
+    try:
+        for arm in (incumbent, candidate):
+            counts[arm.name] = int(bench.run(arm, "count").value)
+    except ArmFailure as failure:
+        note = (f"the claimed time saving could not be borne out: its process's wall time cannot show a "
+                f"saving this small, and counting the {failure.arm}'s instructions failed ({failure.message})")
+        return ClaimAudit(note=note, record={"checked": None, **shown, "note": note})
+    scale = TIME_UNITS[config.metric.unit.strip()]
+    said = (median(result.values("incumbent")) - median(result.values("candidate"))) * scale
+    wall = median([pair[0].wall_s for pair in result.rounds])
+    per_instruction = wall / counts["incumbent"]
+    fewer = counts["incumbent"] - counts["candidate"]
+    allowed = COUNT_SLACK * max(fewer, 0) * per_instruction
+    record = {"checked": "instructions", **shown, "instructions": counts, "claimed_s": said,
+              "allowed_s": allowed, "s_per_instruction": per_instruction}
+    if said <= allowed:
+        return ClaimAudit(record=record)
+    return ClaimAudit(
+        veto=(f"inconsistent metric: the benchmark claims {_seconds(said)} less time per run "
+              f"({claim.claimed:.1%} of its timed section), but its process executed "
+              f"{abs(fewer):,} {'fewer' if fewer >= 0 else 'more'} instructions "
+              f"({counts['incumbent']:,} → {counts['candidate']:,}), which "
+              f"allow at most {_seconds(allowed)} at {COUNT_SLACK:g}× the incumbent's "
+              f"{_seconds(per_instruction)} per instruction"),
+        record=record)
+
+
+def _seconds(value: float) -> str:
+    """A duration in the unit that reads best.
+
+    >>> _seconds(0.0025), _seconds(3.2e-9), _seconds(-1.5)
+    ('2.5 ms', '3.2 ns', '-1.5 s')
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
