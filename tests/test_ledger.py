@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from autoresearch.infra import ledger
-from autoresearch.model import ConfigHeader, RunRecord
+from autoresearch.model import AblationRecord, ConfigHeader, ConfirmRecord, RunRecord
 
 KEY = b"k" * 32
 
@@ -118,3 +119,40 @@ def test_signing_key_lives_outside_the_repository(tmp_path: Path, monkeypatch):
     assert key and ledger.signing_key(private) == key
     [key_file] = (tmp_path / "state" / "autoresearch" / "keys").iterdir()
     assert key_file.stat().st_mode & 0o777 == 0o600 and key_file.name == (private / "ledger-id").read_text()
+
+
+# A confirm and an ablation line as the harness wrote them before the two shared a base class.
+OLD_CONFIRM = ('{"type":"confirm","timestamp":5,"segment":0,"baseline_commit":"b0","incumbent_commit":'
+               '"c1","inputs":"heldout","env":{"AUTORESEARCH_ITEMS":"heldout"},"rounds":2,"ratio":0.5,'
+               '"ci":[0.5,0.5],"improvement":0.5,"p_value":0.0,"passed":true,"headline_ratio":0.5,'
+               '"headline_ci":[0.5,0.5],"agrees":true,"samples":{},"logs":"/tmp/x"}')
+OLD_ABLATION = ('{"type":"ablation","timestamp":6,"segment":0,"keep_run":2,"keep_commit":"k2",'
+                '"incumbent_commit":"c1","description":"halve","outcome":"measured","reason":"",'
+                '"ratio":0.5,"ci":[0.45,0.55],"improvement":0.5,"p_value":0.01,"rounds":3,"logs":null}')
+
+
+def test_confirm_and_ablation_lines_of_older_ledgers_still_read(tmp_path: Path):
+    path = tmp_path / "autoresearch.jsonl"
+    header = ConfigHeader(name="s", metricName="t").model_dump_json()
+    path.write_text("\n".join([header, OLD_CONFIRM, OLD_ABLATION]) + "\n")
+    book = ledger.read(path, KEY)
+    (confirm,), (ablation,) = book.confirms, book.ablations
+    assert (confirm.inputs, confirm.passed, confirm.ci, confirm.rounds) == ("heldout", True, (0.5, 0.5), 2)
+    assert (ablation.keep_run, ablation.outcome, ablation.ci, ablation.logs) == (2, "measured", (0.45, 0.55), None)
+    for old, record in ((OLD_CONFIRM, confirm), (OLD_ABLATION, ablation)):
+        assert json.loads(record.model_dump_json()) == json.loads(old)  # same fields, same values
+
+
+def test_a_confirm_with_an_unbounded_interval_is_written_and_reads_back(tmp_path: Path):
+    """One round of a noisy measure bounds nothing: the record must still reach the ledger."""
+    path = tmp_path / "autoresearch.jsonl"
+    confirm = ConfirmRecord(timestamp=1, segment=0, baseline_commit="b", incumbent_commit="c",
+                            inputs="dev", rounds=1, ratio=0.5, ci=(0.0, math.inf), improvement=0.5,
+                            p_value=1.0, passed=False)
+    ledger.append(path, confirm, KEY)
+    ablation = AblationRecord(timestamp=2, segment=0, keep_run=2, keep_commit="k", incumbent_commit="c",
+                              outcome="measured", ratio=0.9, ci=(0.0, math.inf), rounds=1)
+    ledger.append(path, ablation, KEY)
+    book = ledger.read(path, KEY)
+    assert book.confirms[0].ci == (0.0, math.inf) and book.ablations[0].ci == (0.0, math.inf)
+    assert not book.warnings

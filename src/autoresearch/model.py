@@ -206,18 +206,32 @@ class RunRecord(BaseModel):
         return self.verdict is Verdict.BASELINE
 
 
-class ConfirmRecord(BaseModel):
-    """`autoresearch confirm`: the segment's baseline against the incumbent, measured now.
+class MeasuredRecord(BaseModel):
+    """A measurement beside the experiments: a commit against the incumbent, in fresh rounds.
 
-    Its own record type, so readers that count experiments (pi-autoresearch's too) skip it.
+    `confirm` and `ablate` write these; each is its own record type, so readers that count
+    experiments (pi-autoresearch's too) skip them. An interval from too few rounds is infinite
+    on a side: written as the string "Infinity", as in a run record, so the line reads back.
     """
 
-    model_config = ConfigDict(extra="allow")
-    type: Literal["confirm"] = "confirm"
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="strings")
+    type: str
     timestamp: int
     segment: int
-    baseline_commit: str
     incumbent_commit: str
+    rounds: int = 0
+    ratio: float | None = None
+    ci: tuple[float, float] | None = None
+    improvement: float | None = None
+    p_value: float | None = None
+    logs: str | None = None
+
+
+class ConfirmRecord(MeasuredRecord):
+    """`autoresearch confirm`: the segment's baseline against the incumbent, measured now."""
+
+    type: Literal["confirm"] = "confirm"
+    baseline_commit: str
     inputs: Literal["heldout", "dev"]
     env: dict[str, str] = Field(default_factory=dict)
     rounds: int
@@ -230,29 +244,18 @@ class ConfirmRecord(BaseModel):
     headline_ci: tuple[float, float] | None = None
     agrees: bool | None = None  # the two intervals overlap
     samples: dict[str, Any] = Field(default_factory=dict)
-    logs: str | None = None
 
 
-class AblationRecord(BaseModel):
+class AblationRecord(MeasuredRecord):
     """`autoresearch ablate`: one keep removed from the incumbent, measured against it.
 
     `ratio` is incumbent / incumbent-without-the-keep: what the keep is worth now, on the
     session's direction (below 1 for a lower-is-better metric means it still helps).
     """
 
-    model_config = ConfigDict(extra="allow")
     type: Literal["ablation"] = "ablation"
-    timestamp: int
-    segment: int
     keep_run: int
     keep_commit: str
-    incumbent_commit: str
     description: str = ""
     outcome: Literal["measured", "no longer matters", "conflict"]
     reason: str = ""
-    ratio: float | None = None
-    ci: tuple[float, float] | None = None
-    improvement: float | None = None
-    p_value: float | None = None
-    rounds: int = 0
-    logs: str | None = None
