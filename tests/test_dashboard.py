@@ -37,10 +37,15 @@ def start_dashboard(repo: Repo, *args: str) -> tuple[subprocess.Popen, str]:
     return proc, line.split(" on ", 1)[1].split()[0]
 
 
+# Every wait below returns the moment its event happens (the process exits, the element
+# appears); the limit only turns a hang into a failure, so it is generous for a loaded machine.
+PATIENCE_S = 120
+
+
 def stop(proc: subprocess.Popen) -> int:
     proc.send_signal(signal.SIGINT)
     try:
-        return proc.wait(timeout=20)
+        return proc.wait(timeout=PATIENCE_S)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -55,6 +60,12 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+def new_page(browser, **options):
+    page = browser.new_page(**options)
+    page.set_default_timeout(PATIENCE_S * 1000)  # playwright's own default is 30 s
+    return page
 
 
 def offline(page) -> list[str]:
@@ -79,7 +90,7 @@ def test_dashboard_shows_a_new_experiment_without_a_reload(session: Repo, browse
 
     proc, url = start_dashboard(session)
     try:
-        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        page = new_page(browser, viewport={"width": 1300, "height": 1100})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         stopped = offline(page)
@@ -100,7 +111,7 @@ def test_dashboard_shows_a_new_experiment_without_a_reload(session: Repo, browse
 
         session.set("COST", 50)
         session.cli("run", "-m", "halve the cost")  # a real experiment appends a ledger line
-        page.wait_for_selector("#experiments tbody tr[data-run='2']", timeout=20_000)
+        page.wait_for_selector("#experiments tbody tr[data-run='2']")
         assert page.evaluate("window.notReloaded") is True
         assert "keep" in page.locator("#experiments tbody tr[data-run='2']").inner_text()
         assert "1 kept" in page.locator("#headline").inner_text()
@@ -125,7 +136,7 @@ def test_report_page_opens_offline_with_chart_and_filters(session: Repo, browser
     session.set("COST", 70)
     session.cli("run", "-m", "make it slower")
     session.cli("report", "--out", str(tmp_path))
-    page = browser.new_page()
+    page = new_page(browser)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     stopped = offline(page)
@@ -158,7 +169,7 @@ def test_dashboard_answers_only_for_its_own_host_name(session: Repo):
 
 
 def _get(port: int, path: str, host: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PATIENCE_S)
     try:
         conn.putrequest("GET", path, skip_host=True)
         conn.putheader("Host", host)
