@@ -42,3 +42,17 @@ def test_an_unbounded_interval_reads_in_words_and_is_null_in_json(session: Repo)
 
     over_mcp = _data(_call(build_server(session.path), "log", {"limit": 1}))
     assert over_mcp["runs"][0]["ci"] == [0.0, None]
+
+
+def test_a_one_sided_interval_reads_with_infinity_on_its_open_side(session: Repo):
+    session.append_record(RunRecord(
+        run=2, status=Status.KEEP, verdict=Verdict.KEEP, timestamp=int(time.time() * 1000),
+        commit=session.git("rev-parse", "HEAD"), metric=50.0, incumbent_metric=100.0, ratio=0.5,
+        ci=(0.4, math.inf), improvement=0.5, p_value=0.01, rounds=2, reason="better",
+        description="one-sided"))
+    row = next(line for line in session.cli("log").stdout.splitlines() if "one-sided" in line)
+    assert "0.500 [0.400, ∞)" in row, row
+    status = session.cli("status").stdout
+    gain = next(line for line in status.splitlines() if line.startswith("gain"))
+    assert "interval unbounded: too few rounds" in gain and "inf" not in gain, gain
+    assert _strict(session.cli("status", "--json").stdout)["gain"]["ci"][1] is None

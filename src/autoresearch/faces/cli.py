@@ -458,8 +458,11 @@ def _gain_line(st: SessionStatus) -> str:
     g = st.gain
     if g is None:
         return "gain     none yet (no keeps in this segment)"
+    import math
+
     low, high = sorted(1.0 - x if st.direction == "lower" else x - 1.0 for x in g.ci)
-    interval = "exact" if g.exact else f"95% interval {low:+.1%} … {high:+.1%}"
+    interval = ("exact" if g.exact else f"95% interval {low:+.1%} … {high:+.1%}"
+                if math.isfinite(low) and math.isfinite(high) else "interval unbounded: too few rounds")
     return (f"gain     {_change(g.improvement)} (ratio {g.ratio:.3f}; {interval}) — "
             f"{g.steps} keep(s)' paired ratios chained")
 
