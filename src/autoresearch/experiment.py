@@ -16,6 +16,7 @@ from autoresearch.infra.git import as_message, printable
 from autoresearch.infra.state import claim_run, next_run_number, now_ms, session_lock, write_json
 from autoresearch.infra.workspace import (
     candidate_ref,
+    commit_snapshot,
     escaping_symlink,
     first_violation,
     run_by_scripts,
@@ -81,8 +82,13 @@ def run_experiment(
     reject: str | None = None,
     extra: dict[str, Any] | None = None,
     owns_new_files: bool = False,
+    candidate_commit: str | None = None,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
+
+    `candidate_commit` names a commit whose tree is the change instead (made in another
+    worktree and rebased onto the incumbent, as `loop --parallel` does): the working tree is
+    then left alone on a discard and follows a keep.
 
     `reject` records a discard with that reason without measuring (a proposal that made no
     change, or a patch that does not apply); `extra` adds fields to the ledger record
@@ -101,7 +107,7 @@ def run_experiment(
         notes = recover(session)
         try:
             result = _experiment(session, description, hypothesis, proposer, progress, reject,
-                                 extra or {}, owns_new_files)
+                                 extra or {}, owns_new_files, candidate_commit)
         except Exception:
             forget_undecided(session)
             raise
@@ -163,6 +169,7 @@ def _experiment(
     reject: str | None,
     extra: dict[str, Any],
     owns_new_files: bool,
+    candidate_commit: str | None,
 ) -> ExperimentResult:
     git, paths, config = session.git, session.paths, session.config
     book = session.ledger()
@@ -171,11 +178,13 @@ def _experiment(
     run = next_run_number(paths, book.next_run())
     progress = tracked(progress, paths.progress, run, description)  # also for the dashboard
     seal = sandbox(session)  # before anything is written: `mode = "on"` without bubblewrap is a usage error
-    scope = [] if owns_new_files else config.scope.include  # for new untracked files
+    scope = [] if owns_new_files or candidate_commit else config.scope.include  # for new untracked files
     # Commits on the branch that no experiment made are part of this candidate, never its base.
     incumbent_of = session.incumbent(book)
-    snapshot = take_snapshot(git, paths, f"autoresearch candidate {run}: {description}",
-                             incumbent_of.commit, scope)
+    message = f"autoresearch candidate {run}: {description}"
+    snapshot = (take_snapshot(git, paths, message, incumbent_of.commit, scope)
+                if candidate_commit is None
+                else commit_snapshot(git, candidate_commit, incumbent_of.commit, message))
     if snapshot is None:
         if reject is None:
             raise UsageError("nothing to measure: the working tree is identical to the incumbent")

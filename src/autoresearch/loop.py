@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from autoresearch.brief import build_brief
 from autoresearch.errors import UsageError
@@ -76,19 +76,34 @@ def stop_reason(budget: Budget, state: LoopState) -> tuple[StopReason, str] | No
     return None
 
 
+def ending(budget: Budget, state: LoopState, interrupted: bool) -> tuple[StopReason, str] | None:
+    """Why the loop ends now: a budget or stop rule, else a Ctrl-C; None to go on."""
+    if interrupted:
+        return stop_reason(budget, state) or (StopReason.INTERRUPTED, "stopped by Ctrl-C")
+    return stop_reason(budget, state)
+
+
 def _stop(state: LoopState, reason: StopReason, words: str) -> LoopState:
     state.stop, state.stop_reason = reason, words
     return state
 
 
-def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View) -> LoopState:
+def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View,
+             parallel: int = 1) -> LoopState:
     """Propose, judge, record, repeat; resumes an interrupted experiment first.
 
     The session lock is held for the loop's whole life: a `run` by hand (or by the proposer)
-    meanwhile is refused instead of measuring half of a proposal.
+    meanwhile is refused instead of measuring half of a proposal. With `parallel` above 1,
+    that many proposers work at once in their own worktrees (see `autoresearch.parallel`).
     """
+    if parallel < 1:
+        raise UsageError(f"--parallel must be at least 1, not {parallel}")
     session = open_session(start)
     with session_lock(session.paths, "loop"):
+        if parallel > 1:
+            from autoresearch.parallel import parallel_loop
+
+            return parallel_loop(session, proposer, budget, view, parallel)
         return _loop(session, proposer, budget, view)
 
 
@@ -98,11 +113,9 @@ def _loop(session: Session, proposer: Proposer, budget: Budget, view: View) -> L
     with StopRequest(lambda: view.message(
             "stopping after the current experiment (Ctrl-C again to stop now)")) as stop:
         while True:
-            rule = stop_reason(budget, state)
-            if rule:
-                return _stop(state, *rule)
-            if stop.requested:
-                return _stop(state, StopReason.INTERRUPTED, "stopped by Ctrl-C")
+            end = ending(budget, state, stop.requested)
+            if end:
+                return _stop(state, *end)
             view.phase(ProgressEvent("proposing"))
             proposal = _propose(session, proposer)
             if proposal is None:
@@ -163,13 +176,17 @@ def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View)
     # Every change since the proposal started is the proposer's, new files outside the scope too.
     changed = (workspace_tree(session.git, session.paths)
                != session.git.tree_of(session.incumbent().commit))
-    reject = proposal.skip_measure or (None if changed else "no change")
+    reject = proposal.skip_measure or (None if changed else NO_CHANGE)
+    return run_experiment(session.root, description, proposal.hypothesis, proposer=proposer.name,
+                          progress=view.phase, reject=reject, extra=proposal_fields(proposal),
+                          owns_new_files=True)
+
+
+def proposal_fields(proposal: Proposal) -> dict[str, Any]:
+    """What the ledger keeps of a proposal besides its description: tokens, cost, transcript."""
     extra = {"tokens": proposal.tokens or None, "cost_usd": proposal.cost_usd or None,
              "transcript": str(proposal.transcript) if proposal.transcript else None}
-    return run_experiment(session.root, description, proposal.hypothesis, proposer=proposer.name,
-                          progress=view.phase, reject=reject,
-                          extra={k: v for k, v in extra.items() if v is not None},
-                          owns_new_files=True)
+    return {k: v for k, v in extra.items() if v is not None}
 
 
 def _describe_diff(session: Session) -> str:

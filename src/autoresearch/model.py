@@ -23,6 +23,8 @@ class Verdict(StrEnum):
     CRASH = "crash"
     TIMEOUT = "timeout"
     BASELINE = "baseline"
+    # `loop --parallel`: made on an older incumbent, the change does not merge onto the current one
+    CONFLICT = "conflict"
 
     @property
     def status(self) -> Status:
@@ -196,6 +198,8 @@ class RunRecord(BaseModel):
     continues: int | None = None  # the run whose rounds this measurement continued
     prior_rounds: int = 0  # how many of `rounds` came from that run
     startup_instructions: int | None = None  # a baseline's: instructions of a trivial interpreter run
+    slot: int | None = None  # `loop --parallel`: the proposer (1..N) that made the candidate
+    proposal: str | None = None  # `loop --parallel`: the commit it made, on the incumbent it started from
 
     @property
     def is_keep(self) -> bool:

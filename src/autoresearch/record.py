@@ -55,7 +55,9 @@ def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
     notes = []
     target = keep_commit or incumbent
     head = git.rev("HEAD")
-    current = None if keep_commit else workspace_tree(git, paths, scope)
+    current = workspace_tree(git, paths, scope)
+    # A candidate given as a commit was never in the working tree, which holds the incumbent.
+    follow = keep_commit is not None and current != tree and current == git.tree_of(incumbent)
     if head != target:
         if head != incumbent:
             ref = unjudged_ref(session.config.session.name, record.run)
@@ -64,9 +66,11 @@ def _apply(session: Session, record: RunRecord, tree: str, incumbent: str,
                          f"{target[:10]} ({'kept' if keep_commit else 'the incumbent'}), and {ref} "
                          f"keeps {head[:10]}")
         advance_branch(git, session.config.session.branch, target, head)
-    if current == tree:
+    if follow:
+        git.run("apply", "--whitespace=nowarn", input=git.diff(incumbent, target))
+    elif keep_commit is None and current == tree:
         restore(git, paths, scope)
-    elif current is not None and current != git.tree_of(target):
+    elif keep_commit is None and current != git.tree_of(target):
         notes.append("the working tree changed during the experiment; it was left as it is")
     if record.run not in {r.run for r in session.ledger().runs}:
         session.append(record)

@@ -570,12 +570,16 @@ def loop(
     max_usd: Annotated[float | None, typer.Option(help="Stop once proposals cost this much.")] = None,
     patience: Annotated[int | None, typer.Option(help="Stop after this many experiments in a row without a keep.")] = None,
     max_failures: Annotated[int, typer.Option(help="Stop after this many crashes or proposer failures in a row.")] = 5,
+    parallel: Annotated[int, typer.Option(help="Proposers at work at once, each in its own worktree; their candidates are measured one at a time.", min=1)] = 1,
     json_out: JsonOpt = False,
 ) -> None:
     """Run experiments unattended: a proposer makes each candidate, the harness judges it.
 
-    Exactly one proposer: --patches, --agent, --agent-cmd or --llm. Ctrl-C once finishes the
-    experiment in flight and stops; twice stops at once. Running loop again resumes.
+    Exactly one proposer: --patches, --agent, --agent-cmd or --llm. With --parallel N, N
+    proposals are made at once while the harness measures one candidate after another; a
+    candidate made on an older incumbent is merged onto the current one first, or recorded as a
+    conflict. Ctrl-C once finishes the experiment in flight and stops (proposers at work are
+    stopped); twice stops at once. Running loop again resumes.
     Exit code 0 when a budget or stop rule ended the loop, 1 when it gave up after repeated
     crashes or proposer failures, 2 for usage errors.
     """
@@ -596,7 +600,7 @@ def loop(
         budget = Budget(max_experiments, max_hours, max_usd, patience, max_failures)
         view = make_view(session, budget, json_out)
         try:
-            state = run_loop(Path.cwd(), proposer, budget, view)
+            state = run_loop(Path.cwd(), proposer, budget, view, parallel)
         finally:
             view.close()
         _print_loop_summary(session, state, json_out)

@@ -14,16 +14,26 @@ from typing import Any
 def deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back while a block runs, so a commit and its ledger line land together.
 
-    A Ctrl-C (or a SIGTERM) sent meanwhile is delivered as soon as the block ends.
+    A Ctrl-C (or a SIGTERM) sent meanwhile is delivered as soon as the block ends. Masking
+    alone is not enough while other threads run (the parallel loop's proposers): the kernel
+    hands the signal to one of them and Python still runs its handler here, so the handlers
+    only note it until the block ends.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    held: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+    caught: list[int] = []
+    handlers = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(held))
     try:
         yield
     finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s in dict.fromkeys(caught):
+            signal.raise_signal(s)
 
 
 class StopRequest:

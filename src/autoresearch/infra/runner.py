@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,25 @@ os.write(report, json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
+
+
+# Per thread: who else wants to know the process groups `run_command` starts (see `watching`).
+_watchers = threading.local()
+
+
+@contextlib.contextmanager
+def watching(on_start: Callable[[int], None]) -> Iterator[None]:
+    """Tell `on_start` of every process group `run_command` starts in this thread meanwhile.
+
+    Another thread can then stop a command this thread waits for (`stop_group`), as the
+    parallel loop does with its proposers' agents.
+    """
+    previous = getattr(_watchers, "on_start", None)
+    _watchers.on_start = on_start
+    try:
+        yield
+    finally:
+        _watchers.on_start = previous
 
 
 @dataclass(frozen=True)
@@ -161,8 +180,9 @@ def run_command(
         waiter = threading.Thread(target=reap, daemon=True)
         waiter.start()
         try:
-            if on_start:
-                on_start(proc.pid)
+            for notify in (on_start, getattr(_watchers, "on_start", None)):
+                if notify:
+                    notify(proc.pid)
             waiter.join(timeout)
         except BaseException:  # Ctrl-C: nothing we started may outlive us
             _stop(proc.pid, waiter)
@@ -222,6 +242,13 @@ def _stop(launcher: int, waiter: threading.Thread) -> None:
     waiter.join(STOP_GRACE_S)
     kill_group(launcher)
     waiter.join()
+
+
+def stop_group(launcher: int) -> None:
+    """Ask a running command's launcher to end it (from another thread): it kills the command and
+    reaps every orphan; `run_command` then returns as for a failed command."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(launcher, signal.SIGTERM)
 
 
 def kill_group(pgid: int) -> None:

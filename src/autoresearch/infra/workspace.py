@@ -159,6 +159,19 @@ def take_snapshot(git: Git, paths: Paths, message: str, incumbent: str,
     return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit), tuple(scope))
 
 
+def commit_snapshot(git: Git, candidate: str, incumbent: str, message: str) -> Snapshot | None:
+    """A candidate made elsewhere (another worktree) as a commit: its tree on `incumbent`.
+
+    The tree is judged as it is, so a candidate made on an older incumbent must be rebased
+    first (see `parallel.rebase`); None when the tree is the incumbent's.
+    """
+    tree = git.tree_of(candidate)
+    if tree == git.tree_of(incumbent):
+        return None
+    commit = git.commit_tree(tree, incumbent, message)
+    return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit))
+
+
 def first_violation(changed: list[str], protected: list[str], scope: list[str]) -> str | None:
     """The discard reason for the first file a candidate may not change, if any.
 

@@ -83,6 +83,8 @@ class AgentCommand:
     ('.aider*',)
     """
 
+    parallel_safe = True  # each proposal is its own process in its own workspace
+
     def __init__(self, template: str, timeout_s: float = 1800, name: str | None = None,
                  scratch: tuple[str, ...] | None = None):
         self.template = template

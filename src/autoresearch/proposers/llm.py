@@ -78,6 +78,9 @@ class LLMProposer:
     >>> # proposal = p.propose(Path("."), brief)  # edits files; proposal.description, .tokens, .cost_usd
     """
 
+    # Proposals share only the SDK client, which is thread-safe (two threads may each build one).
+    parallel_safe = True
+
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0,
                  max_context_chars: int = 60_000, timeout_s: float = 300, client: Any = None,
