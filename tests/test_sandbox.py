@@ -518,3 +518,25 @@ def test_an_interpreter_in_a_venv_under_tmp_still_seals(tmp_path: Path):
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], check=True, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": src}).stdout.split()
     assert out == ["True", "True"]
+
+
+def test_what_unsealed_checks_leave_in_the_candidates_checkout_never_reaches_its_runs(repo: Repo):
+    """Checks run in the candidate's checkout only: a file they leave there (bytecode, a cache)
+    would make the candidate's benchmark runs differ from the incumbent's with no code change."""
+    bench = textblock("""
+        #!/usr/bin/env bash
+        cd "$(dirname "$0")"
+        if [ -e checks-cache.txt ]; then echo "METRIC cost=50"; else echo "METRIC cost=100"; fi
+    """)
+    checks = textblock("""
+        #!/usr/bin/env bash
+        cd "$(dirname "$0")"
+        echo warm > checks-cache.txt
+    """)
+    repo.write("autoresearch.checks.sh", checks, executable=True)
+    session = _start(repo, sandbox={"mode": "off"}, autoresearch_sh=bench)
+    session.write("work.py", session.read("work.py") + "# a comment, nothing else\n")
+    result = session.cli_json("run", "-m", "comment only")
+    assert result["verdict"] == "discard", result
+    record = session.runs()[-1]
+    assert set(record["samples"]["candidate"]) == {100.0} == set(record["samples"]["incumbent"])

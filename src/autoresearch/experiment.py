@@ -25,7 +25,7 @@ from autoresearch.infra.workspace import (
     untracked_outside,
     workspace_tree,
 )
-from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox
+from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox, undo_checks
 from autoresearch.measure.bench import Arm, Bench, Measurement, cross_check, measure
 from autoresearch.measure.claims import audit_claim
 from autoresearch.measure.single import measure_single
@@ -259,6 +259,10 @@ def _experiment(
         durations["checks_s"] = round(time.monotonic() - t, 3)
         if failure:
             return finish(Verdict.CHECKS_FAILED, failure[0], failure[1])
+        if not seal.sealed:  # what the checks left must not reach the candidate's runs alone
+            failure = undo_checks(session, candidate, snapshot.commit, run_dir)
+            if failure:
+                return finish(Verdict.CRASH, f"build failed: {failure[0]}", failure[1])
 
     # measure: the same change judged before against this incumbent continues that test, so
     # submitting it again cannot buy a keep

@@ -109,6 +109,18 @@ def run_checks(session: Session, arm: Arm, log_stem: Path) -> tuple[str, str] | 
     return None
 
 
+def undo_checks(session: Session, arm: Arm, commit: str, run_dir: Path) -> tuple[str, str] | None:
+    """Put back the checkout that unsealed checks ran in, as the other arm has it.
+
+    Checks run in the candidate's checkout only. Unsealed, whatever they leave there (bytecode,
+    a test cache, a file a fixture writes) would be read by the candidate's benchmark runs and
+    never by the incumbent's: a measured difference that no code change made. Sealed checks see
+    their checkout read-only and leave nothing. A build the checks disturbed is redone.
+    """
+    checkout(session, arm, commit)
+    return build(session, arm, run_dir)
+
+
 def _named(tail: str) -> str:
     """What a reason adds after "failed (exit code N)": the first failure the output names."""
     failure = first_failure(tail)
