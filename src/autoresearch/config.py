@@ -158,6 +158,24 @@ class SandboxConfig(_Section):
     network: bool = Field(default=False, description="let sealed runs use the network")
 
 
+def executor_address(address: str | None) -> str | None:
+    """A Dask scheduler's address, or None for "local" (this machine)."""
+    if address is None or address == "local":
+        return None
+    if not re.fullmatch(r"(tcp|tls)://[^\s/]+:\d+", address):
+        raise ValueError(f"{address!r} is not a Dask scheduler address such as \"tcp://HOST:8786\" "
+                         "(or \"local\" to measure on this machine)")
+    return address
+
+
+class ExecutorConfig(_Section):
+    address: Annotated[str | None, AfterValidator(executor_address)] = Field(
+        default=None,
+        description="the Dask scheduler whose workers measure each experiment (tcp://HOST:PORT); "
+                    "unset or \"local\" = this machine",
+    )
+
+
 class StatsConfig(_Section):
     alpha: float = Field(default=0.01, gt=0, lt=0.5)
     min_effect: float = Field(default=0.05, ge=0, lt=1)
@@ -216,6 +234,7 @@ class Config(_Section):
     stats: StatsConfig = Field(default_factory=StatsConfig)
     confirm: ConfirmConfig = Field(default_factory=ConfirmConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     guards: dict[str, GuardRule] = Field(
         default_factory=dict,
         description='secondary metric -> allowed worsening: "+5%", "-5%", "<= incumbent", ">= incumbent"',
@@ -391,6 +410,10 @@ def dump(config: Config) -> str:
         f"writable = {_list(c.sandbox.writable)}      # checkout dirs checks/benchmark may write; emptied before every run",
         f"readable = {_list(c.sandbox.readable)}      # more paths under $HOME or /tmp that runs may read",
         f"network = {'true' if c.sandbox.network else 'false'}",
+        "",
+        "[executor]",
+        (f"address = {_q(c.executor.address)}" if c.executor.address
+         else '# address = "tcp://scheduler:8786"   # Dask workers measure each experiment; unset = here'),
         "",
         "[guards]",
         '# peak_rss_mb = "+5%"          # may grow by at most 5%',

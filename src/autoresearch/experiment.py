@@ -26,8 +26,9 @@ from autoresearch.infra.workspace import (
     workspace_tree,
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox, undo_checks
-from autoresearch.measure.bench import Arm, Bench, Measurement, cross_check, measure
+from autoresearch.measure.bench import Arm, Bench, Measurement, cross_check
 from autoresearch.measure.claims import audit_claim
+from autoresearch.measure.executor import Executor, executor_for
 from autoresearch.measure.single import measure_single
 from autoresearch.model import Direction, Measure, RunRecord, Status, Verdict
 from autoresearch.progress import Progress, ProgressEvent, clear_progress, tracked
@@ -83,6 +84,7 @@ def run_experiment(
     extra: dict[str, Any] | None = None,
     owns_new_files: bool = False,
     candidate_commit: str | None = None,
+    executor: str | None = None,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
 
@@ -94,6 +96,8 @@ def run_experiment(
     change, or a patch that does not apply); `extra` adds fields to the ledger record
     (tokens, cost). New untracked files outside the scope are the user's scratch and left out,
     unless `owns_new_files` (the loop made every change): then they are judged, out of scope.
+    `executor` says where the measure step runs (`tcp://HOST:PORT`: a Dask cluster's
+    worker; "local"); None takes the session's `[executor] address`.
 
     >>> run_experiment(Path("."), "cache the lexer regex").record.verdict  # doctest: +SKIP
     'keep'
@@ -107,7 +111,8 @@ def run_experiment(
         notes = recover(session)
         try:
             result = _experiment(session, description, hypothesis, proposer, progress, reject,
-                                 extra or {}, owns_new_files, candidate_commit)
+                                 extra or {}, owns_new_files, candidate_commit,
+                                 executor_for(session, executor))
         except Exception:
             forget_undecided(session)
             raise
@@ -170,6 +175,7 @@ def _experiment(
     extra: dict[str, Any],
     owns_new_files: bool,
     candidate_commit: str | None,
+    executor: Executor,
 ) -> ExperimentResult:
     git, paths, config = session.git, session.paths, session.config
     book = session.ledger()
@@ -283,8 +289,8 @@ def _experiment(
         elif prior is not None and settled is not None:
             result, result.comparison = prior, settled
         else:
-            result = measure(bench, incumbent, candidate, config.metric.direction,
-                             pol, session.config.wants_warmup(), progress, prior=prior)
+            result = executor.measure(bench, incumbent, candidate, config.metric.direction,
+                                      pol, session.config.wants_warmup(), progress, prior=prior)
     except ArmFailure as failure:
         durations["measure_s"] = round(time.monotonic() - t, 3)
         if failure.arm == "incumbent":
@@ -295,6 +301,8 @@ def _experiment(
         verdict = Verdict.TIMEOUT if failure.kind == "timeout" else Verdict.CRASH
         return finish(verdict, failure.message, failure.tail)
     durations["measure_s"] = round(time.monotonic() - t, 3)
+    if result.measured_on and result.measured_on["sandbox"] == "off":
+        base["sandbox"] = "off"  # the worker that measured could not seal its runs
 
     # decide; with instructions+cpu, a keep must not be slower in time
     verdict, reason = decide(session, result)
@@ -313,7 +321,7 @@ def _experiment(
             verdict, reason = Verdict.DISCARD, audit.veto
     if verdict is Verdict.KEEP and config.metric.measure is Measure.INSTRUCTIONS_CPU:
         t = time.monotonic()
-        veto, samples["cpu_veto"] = cpu_veto(session, incumbent, candidate, run_dir, progress)
+        veto, samples["cpu_veto"] = cpu_veto(session, incumbent, candidate, run_dir, progress, executor)
         durations["veto_s"] = round(time.monotonic() - t, 3)
         if veto:
             verdict, reason = Verdict.DISCARD, veto
@@ -330,7 +338,7 @@ def _experiment(
 
 
 def cpu_veto(session: Session, incumbent: Arm, candidate: Arm, run_dir: Path,
-             progress: Progress) -> tuple[str | None, dict[str, Any]]:
+             progress: Progress, executor: Executor) -> tuple[str | None, dict[str, Any]]:
     """Time a change the instruction count would keep: veto it if it is slower in CPU time.
 
     Fewer instructions can still cost more time (cache misses, system calls, a slower
@@ -344,8 +352,8 @@ def cpu_veto(session: Session, incumbent: Arm, candidate: Arm, run_dir: Path,
     log_dir.mkdir(parents=True, exist_ok=True)
     bench = Bench(timed, log_dir, sandbox(session), on_start=lambda pgid: note_group(session, pgid))
     rounds = max(config.stats.min_rounds, 4)
-    timing = measure(bench, incumbent, candidate, Direction.LOWER, timed.policy(),
-                     timed.wants_warmup(), progress, fixed_rounds=rounds)
+    timing = executor.measure(bench, incumbent, candidate, Direction.LOWER, timed.policy(),
+                              timed.wants_warmup(), progress, fixed_rounds=rounds)
     before, after = timing.values("incumbent"), timing.values("candidate")
     check = stats.check_guard(before, after, Direction.LOWER, 0.0, config.stats.alpha)
     record = {"incumbent": before, "candidate": after, "worsening": check.worsening,

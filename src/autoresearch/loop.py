@@ -89,12 +89,13 @@ def _stop(state: LoopState, reason: StopReason, words: str) -> LoopState:
 
 
 def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View,
-             parallel: int = 1) -> LoopState:
+             parallel: int = 1, executor: str | None = None) -> LoopState:
     """Propose, judge, record, repeat; resumes an interrupted experiment first.
 
     The session lock is held for the loop's whole life: a `run` by hand (or by the proposer)
     meanwhile is refused instead of measuring half of a proposal. With `parallel` above 1,
     that many proposers work at once in their own worktrees (see `autoresearch.parallel`).
+    `executor` is where each measurement runs (see `run_experiment`).
     """
     if parallel < 1:
         raise UsageError(f"--parallel must be at least 1, not {parallel}")
@@ -103,13 +104,14 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View,
         if parallel > 1:
             from autoresearch.parallel import parallel_loop
 
-            return parallel_loop(session, proposer, budget, view, parallel)
-        return _loop(session, proposer, budget, view)
+            return parallel_loop(session, proposer, budget, view, parallel, executor)
+        return _loop(session, proposer, budget, view, executor)
 
 
-def _loop(session: Session, proposer: Proposer, budget: Budget, view: View) -> LoopState:
+def _loop(session: Session, proposer: Proposer, budget: Budget, view: View,
+          executor: str | None) -> LoopState:
     state = LoopState()
-    _resume(session, view, state)
+    _resume(session, view, state, executor)
     with StopRequest(lambda: view.message(
             "stopping after the current experiment (Ctrl-C again to stop now)")) as stop:
         while True:
@@ -127,12 +129,12 @@ def _loop(session: Session, proposer: Proposer, budget: Budget, view: View) -> L
                 view.message(f"proposer failed: {proposal.failed}")
                 restore(session.git, session.paths)  # undo whatever it half-did
                 continue
-            result = _judge(session, proposer, proposal, view)
+            result = _judge(session, proposer, proposal, view, executor)
             _count(state, result)
             view.experiment(result, state)
 
 
-def _resume(session: Session, view: View, state: LoopState) -> None:
+def _resume(session: Session, view: View, state: LoopState, executor: str | None) -> None:
     """Measure a candidate an interrupted loop left behind; refuse other uncommitted work."""
     pending = read_json(session.paths.pending)
     for note in recover(session):
@@ -151,7 +153,7 @@ def _resume(session: Session, view: View, state: LoopState) -> None:
                          "then start the loop")
     view.message(f"measuring the candidate of interrupted run {pending['run']} first")
     result = run_experiment(session.root, pending.get("description") or "resumed candidate",
-                            progress=view.phase, owns_new_files=True)
+                            progress=view.phase, owns_new_files=True, executor=executor)
     _count(state, result)
     view.experiment(result, state)
 
@@ -171,7 +173,8 @@ def _propose(session: Session, proposer: Proposer) -> Proposal | None:
     return proposal
 
 
-def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View) -> ExperimentResult:
+def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View,
+           executor: str | None) -> ExperimentResult:
     description = proposal.description or _describe_diff(session)
     # Every change since the proposal started is the proposer's, new files outside the scope too.
     changed = (workspace_tree(session.git, session.paths)
@@ -179,7 +182,7 @@ def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View)
     reject = proposal.skip_measure or (None if changed else NO_CHANGE)
     return run_experiment(session.root, description, proposal.hypothesis, proposer=proposer.name,
                           progress=view.phase, reject=reject, extra=proposal_fields(proposal),
-                          owns_new_files=True)
+                          owns_new_files=True, executor=executor)
 
 
 def proposal_fields(proposal: Proposal) -> dict[str, Any]:

@@ -83,10 +83,11 @@ def rebase(git: Git, commit: str, onto: str) -> str | Conflict:
     return git.commit_tree(fields[0], onto, git.run("log", "-1", "--format=%B", commit))
 
 
-def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: View, slots: int) -> LoopState:
-    """The loop with `slots` proposers at once (hold the session lock)."""
+def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: View, slots: int,
+                  executor: str | None = None) -> LoopState:
+    """The loop with `slots` proposers at once (hold the session lock); `executor` measures."""
     state = LoopState()
-    _resume(session, view, state)
+    _resume(session, view, state, executor)
     pool = Pool(session, proposer, budget, state, slots)
     for entry in pool.resumed:
         view.message(f"judging the queued candidate of proposer {entry.slot} first: {entry.description}")
@@ -117,14 +118,15 @@ def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: Vi
                     view.message(f"proposer {candidate.slot} failed: {candidate.failed}")
                     pool.done(candidate, None)
                     continue
-                result = _judge(session, pool, candidate, view)
+                result = _judge(session, pool, candidate, view, executor)
                 pool.done(candidate, result)
                 view.experiment(result, state)
         finally:
             pool.close()
 
 
-def _judge(session: Session, pool: Pool, candidate: Candidate, view: View) -> ExperimentResult:
+def _judge(session: Session, pool: Pool, candidate: Candidate, view: View,
+           executor: str | None) -> ExperimentResult:
     """Rebase the candidate onto the incumbent if it moved, then run its experiment."""
     git = session.git
     assert candidate.commit is not None
@@ -142,7 +144,7 @@ def _judge(session: Session, pool: Pool, candidate: Candidate, view: View) -> Ex
                           proposer=candidate.proposer, progress=view.phase, reject=reject,
                           extra={**candidate.extra, "slot": candidate.slot,
                                  "proposal": candidate.commit},
-                          candidate_commit=commit)
+                          candidate_commit=commit, executor=executor)
 
 
 def _record_conflict(session: Session, candidate: Candidate, head: str, conflict: Conflict) -> ExperimentResult:

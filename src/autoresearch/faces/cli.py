@@ -41,6 +41,7 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+ExecutorOpt = Annotated[str | None, typer.Option("--executor", metavar="ADDRESS", help="Where each measurement runs: tcp://HOST:PORT sends it to a worker of that Dask scheduler (both arms measured there, interleaved), 'local' measures here; default: [executor] address in autoresearch.toml, else here.")]
 
 
 def main() -> None:
@@ -226,6 +227,7 @@ def _has_config(cwd: Path, name: str) -> bool:
 def run(
     message: Annotated[str, typer.Option("-m", "--message", help="What the candidate changes (becomes the commit message).")],
     hypothesis: Annotated[str | None, typer.Option(help="Why it should help; recorded in the ledger.")] = None,
+    executor: ExecutorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Judge the working tree's change against the incumbent: keep (commit) or restore.
@@ -237,7 +239,8 @@ def run(
     def action() -> None:
         from autoresearch.experiment import run_experiment
 
-        result = run_experiment(Path.cwd(), message, hypothesis, progress=_progress(not json_out))
+        result = run_experiment(Path.cwd(), message, hypothesis, progress=_progress(not json_out),
+                                executor=executor)
         if json_out:
             _print_json(result.as_dict())
         else:
@@ -571,6 +574,7 @@ def loop(
     patience: Annotated[int | None, typer.Option(help="Stop after this many experiments in a row without a keep.")] = None,
     max_failures: Annotated[int, typer.Option(help="Stop after this many crashes or proposer failures in a row.")] = 5,
     parallel: Annotated[int, typer.Option(help="Proposers at work at once, each in its own worktree; their candidates are measured one at a time.", min=1)] = 1,
+    executor: ExecutorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run experiments unattended: a proposer makes each candidate, the harness judges it.
@@ -600,7 +604,7 @@ def loop(
         budget = Budget(max_experiments, max_hours, max_usd, patience, max_failures)
         view = make_view(session, budget, json_out)
         try:
-            state = run_loop(Path.cwd(), proposer, budget, view, parallel)
+            state = run_loop(Path.cwd(), proposer, budget, view, parallel, executor=executor)
         finally:
             view.close()
         _print_loop_summary(session, state, json_out)

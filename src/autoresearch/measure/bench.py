@@ -63,6 +63,7 @@ class Measurement:
     order: list[str] = field(default_factory=list)  # "ic" or "ci" per round
     comparison: stats.Comparison | None = None
     warnings: list[str] = field(default_factory=list)
+    measured_on: dict[str, str] | None = None  # where the rounds ran, when not on this machine
 
     def judged(self) -> stats.Comparison:
         """The comparison that ended the rounds (fixed rounds, as calibration runs, have none)."""
@@ -113,6 +114,7 @@ class Measurement:
             "involuntary_switches": [[i.involuntary_switches, c.involuntary_switches]
                                      for i, c in self.rounds],
             **({"warnings": self.warnings} if self.warnings else {}),
+            **({"measured_on": self.measured_on} if self.measured_on else {}),
             "secondary": {
                 name: {"incumbent": self.values("incumbent", name),
                        "candidate": self.values("candidate", name)}

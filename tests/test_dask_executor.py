@@ -1,0 +1,190 @@
+"""Measurements on a real Dask cluster on 127.0.0.1: `dask scheduler` and `dask worker` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import Repo, make_project, wait_until
+
+import autoresearch
+
+distributed = pytest.importorskip("distributed", reason="the Dask executor needs `pip install distributed`")
+
+SRC = Path(autoresearch.__file__).resolve().parent.parent  # workers import this very tree
+
+
+@dataclass
+class Cluster:
+    """A scheduler and its workers, each a process group of its own."""
+
+    address: str
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by name
+    scheduler: subprocess.Popen[bytes] | None = None
+
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in (self.scheduler, *self.workers.values()) if p is not None]
+
+
+def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", *args], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+def _connected(address: str) -> dict:
+    with distributed.Client(address, timeout=20, set_as_default=False) as client:
+        return client.scheduler_info(n_workers=-1)["workers"]
+
+
+@contextmanager
+def dask_cluster(tmp: Path, workers: int = 2, **worker_env: str) -> Iterator[Cluster]:
+    """`dask scheduler` and `dask worker --resources measure=1 --nthreads 1` processes, all
+    killed with their groups on leaving, so none survives the test."""
+    env = {**os.environ, "PYTHONPATH": str(SRC), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    tmp.mkdir(parents=True, exist_ok=True)
+    address_file = tmp / "scheduler.json"
+    cluster = Cluster("")
+    try:
+        cluster.scheduler = _start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                                    "--no-dashboard", "--scheduler-file", str(address_file)],
+                                   tmp / "scheduler.log", env)
+        wait_until(address_file.exists, "the scheduler's address file", timeout=60)
+        wait_until(lambda: json.loads(address_file.read_text() or "{}").get("address"), "an address")
+        cluster.address = json.loads(address_file.read_text())["address"]
+        for i in range(workers):
+            name = f"w{i}"
+            cluster.workers[name] = _start(
+                ["distributed.cli.dask_worker", cluster.address, "--name", name, "--host", "127.0.0.1",
+                 "--nthreads", "1", "--resources", "measure=1", "--no-nanny", "--no-dashboard",
+                 "--local-directory", str(tmp / name)], tmp / f"{name}.log", {**env, **worker_env})
+        wait_until(lambda: len(_connected(cluster.address)) == workers, "the workers", timeout=90)
+        yield cluster
+    finally:
+        for proc in cluster.processes():
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        for proc in cluster.processes():
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, 0)
+                pytest.fail(f"process group {proc.pid} of the cluster survived")
+
+
+def _session(path: Path) -> Repo:
+    repo = make_project(path)
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py",
+             "--timeout", "20", "--checks-timeout", "30")
+    return repo
+
+
+def _patches(repo: Repo, folder: Path) -> None:
+    """Candidates with every kind of verdict, each made on the code the ones before it leave:
+    a keep, a worse one, a crash, a checks failure, another keep."""
+    folder.mkdir()
+    original = repo.read("work.py")
+    kept = original.replace("COST = 100", "COST = 50")
+    for name, before, after in [("01-halve", original, kept),
+                                ("02-worse", kept, kept.replace("COST = 50", "COST = 200")),
+                                ("03-not-a-number", kept, kept.replace("COST = 50", "COST = 'many'")),
+                                ("04-wrong", kept, kept.replace("FAIL = False", "FAIL = True")),
+                                ("05-third", kept, kept.replace("COST = 50", "COST = 33"))]:
+        repo.write("work.py", before)
+        repo.git("add", "work.py")
+        repo.write("work.py", after)
+        (folder / f"{name}.patch").write_text(repo.git("diff", raw=True))
+        repo.git("reset", "-q")
+        repo.git("checkout", "-q", "--", ".")
+
+
+def _loop(repo: Repo, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop", *args, "--json"], cwd=repo.path,
+                          capture_output=True, text=True, timeout=400, env=repo.env())
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_dask_cluster_measures_a_session_with_the_verdicts_of_local_measurement(tmp_path: Path):
+    here, there = _session(tmp_path / "here"), _session(tmp_path / "there")
+    _patches(here, tmp_path / "ideas")
+    local = _loop(here, "--patches", str(tmp_path / "ideas"))
+    with dask_cluster(tmp_path / "cluster") as cluster:
+        remote = _loop(there, "--patches", str(tmp_path / "ideas"), "--executor", cluster.address)
+        workers = set(_connected(cluster.address))
+    assert local["experiments"] == remote["experiments"] == 5
+
+    def judged(repo: Repo) -> list[tuple[str, str]]:
+        return [(r["verdict"], r["reason"].split(" [")[0].split(" (")[0]) for r in repo.runs()[1:]]
+
+    assert [v for v, _ in judged(here)] == ["keep", "discard", "crash", "checks_failed", "keep"]
+    assert judged(there) == judged(here)
+    measured = [r for r in there.runs()[1:] if r["verdict"] in ("keep", "discard")]
+    for record in measured:
+        where = record["samples"]["measured_on"]
+        assert where["executor"] == "dask" and where["worker"] in workers
+        assert record["sandbox"] == where["sandbox"]
+        # the logs of every run came back beside the ledger
+        assert len(list(Path(record["logs"]).glob("*-r01-*.out"))) == 2
+    assert all("measured_on" not in r["samples"] for r in here.runs()[1:])
+    # the crash's tail and reason come from the worker's run
+    crash = there.runs()[3]
+    assert "cost" in crash["reason"] and crash["tail"]
+    # the kept code is the same on both sides, and the working trees are clean
+    assert there.read("work.py") == here.read("work.py")
+    assert there.git("status", "--porcelain") == ""
+    assert not there.git("for-each-ref", "refs/autoresearch/shipping")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_worker_killed_mid_experiment_loses_nothing(tmp_path: Path):
+    repo = _session(tmp_path / "project")
+    repo.set("COST", 50)
+    with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="0.4") as cluster:
+        run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "halve the cost",
+                                "--executor", cluster.address, "--json"], cwd=repo.path, env=repo.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
+                names = {addr: info["name"] for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
+
+                def busy() -> str | None:
+                    return next((addr for addr, keys in client.processing().items()
+                                 if any("autoresearch-measure" in str(k) for k in keys)), None)
+
+                wait_until(busy, "the measurement to start on a worker", timeout=120)
+                first = busy()
+                assert first is not None
+                # well into its rounds: the worker has run the benchmark a few times
+                scratch = tmp_path / "cluster" / names[first]
+                wait_until(lambda: len(list(scratch.rglob("*-r0[2-9]-*.out"))) >= 1,
+                           "a few rounds on the first worker", timeout=120)
+                os.killpg(cluster.workers[names[first]].pid, signal.SIGKILL)
+                cluster.workers[names[first]].wait(timeout=30)
+            out, err = run.communicate(timeout=400)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert run.returncode == 0, err + out
+    result = json.loads(out)
+    assert result["verdict"] == "keep"
+    runs = repo.runs()
+    assert len(runs) == 2 and runs[1]["verdict"] == "keep"  # recorded once
+    survivor = runs[1]["samples"]["measured_on"]["worker"]
+    assert survivor != first and names[survivor] != names[first]
+    # its rounds are the survivor's alone, from the start: none of the lost attempt's
+    assert len(runs[1]["samples"]["candidate"]) == runs[1]["rounds"]
+    logs = Path(runs[1]["logs"])
+    assert len(list(logs.glob("*-r01-*.out"))) == 2
+    assert "COST = 50" in repo.read("work.py") and repo.git("status", "--porcelain") == ""
