@@ -174,6 +174,11 @@ def test_a_stale_candidate_is_rebased_and_judged_a_conflicting_one_recorded(tmp_
     assert stale["incumbent_commit"] == kept["commit"]
     assert stale["metric"] == 50 and stale["verdict"] == "discard"
     assert "COST = 50" in repo.git("show", f"{stale['commit']}:work.py")
+    # Checks run ahead in the proposer's slot count only for the tree they ran on.
+    state = repo.path / ".autoresearch"
+    assert not (state / "runs" / f"{kept['run']:04d}" / "checks.out").exists()
+    assert (state / "runs" / f"{stale['run']:04d}" / "checks.out").exists()  # merged: checked again
+    assert kept["durations"]["checks_s"] > 0
     clash = runs["COST to 70"]
     assert clash["verdict"] == "conflict" and clash["status"] == "discard"
     assert clash["reason"] == "conflict with the incumbent in work.py"

@@ -40,6 +40,16 @@ from autoresearch.stats.evidence import continuation
 TAIL_CHARS = 2000
 
 
+@dataclass(frozen=True)
+class ChecksRun:
+    """The checks, run already on one candidate tree in a checkout of its own (`loop --parallel`
+    runs them while another candidate is measured); they count only for exactly that tree."""
+
+    tree: str
+    failure: tuple[str, str] | None  # (reason, output tail), as `run_checks` gives them
+    seconds: float
+
+
 @dataclass
 class ExperimentResult:
     """A finished experiment as the ledger recorded it, plus what a person should know."""
@@ -85,12 +95,13 @@ def run_experiment(
     owns_new_files: bool = False,
     candidate_commit: str | None = None,
     executor: str | None = None,
+    checked: ChecksRun | None = None,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
 
     `candidate_commit` names a commit whose tree is the change instead (made in another
     worktree and rebased onto the incumbent, as `loop --parallel` does): the working tree is
-    then left alone on a discard and follows a keep.
+    then left alone on a discard and follows a keep. `checked` are its checks, run already.
 
     `reject` records a discard with that reason without measuring (a proposal that made no
     change, or a patch that does not apply); `extra` adds fields to the ledger record
@@ -112,7 +123,7 @@ def run_experiment(
         try:
             result = _experiment(session, description, hypothesis, proposer, progress, reject,
                                  extra or {}, owns_new_files, candidate_commit,
-                                 executor_for(session, executor))
+                                 executor_for(session, executor), checked)
         except Exception:
             forget_undecided(session)
             raise
@@ -176,6 +187,7 @@ def _experiment(
     owns_new_files: bool,
     candidate_commit: str | None,
     executor: Executor,
+    checked: ChecksRun | None,
 ) -> ExperimentResult:
     git, paths, config = session.git, session.paths, session.config
     book = session.ledger()
@@ -261,8 +273,9 @@ def _experiment(
     if config.commands.checks:
         progress(ProgressEvent("checks"))
         t = time.monotonic()
-        failure = run_checks(session, candidate, run_dir / "checks")
-        durations["checks_s"] = round(time.monotonic() - t, 3)
+        ahead = checked if checked is not None and checked.tree == snapshot.tree else None
+        failure = ahead.failure if ahead else run_checks(session, candidate, run_dir / "checks")
+        durations["checks_s"] = round(ahead.seconds if ahead else time.monotonic() - t, 3)
         if failure:
             return finish(Verdict.CHECKS_FAILED, failure[0], failure[1])
         if not seal.sealed:  # what the checks left must not reach the candidate's runs alone

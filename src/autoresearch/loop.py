@@ -89,12 +89,14 @@ def _stop(state: LoopState, reason: StopReason, words: str) -> LoopState:
 
 
 def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View,
-             parallel: int = 1, executor: str | None = None) -> LoopState:
+             parallel: int = 1, executor: str | None = None,
+             checks_ahead: bool = True) -> LoopState:
     """Propose, judge, record, repeat; resumes an interrupted experiment first.
 
     The session lock is held for the loop's whole life: a `run` by hand (or by the proposer)
     meanwhile is refused instead of measuring half of a proposal. With `parallel` above 1,
-    that many proposers work at once in their own worktrees (see `autoresearch.parallel`).
+    that many proposers work at once in their own worktrees (see `autoresearch.parallel`), and
+    with `checks_ahead` each runs its candidate's checks while another candidate is measured.
     `executor` is where each measurement runs (see `run_experiment`).
     """
     if parallel < 1:
@@ -104,7 +106,7 @@ def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View,
         if parallel > 1:
             from autoresearch.parallel import parallel_loop
 
-            return parallel_loop(session, proposer, budget, view, parallel, executor)
+            return parallel_loop(session, proposer, budget, view, parallel, executor, checks_ahead)
         return _loop(session, proposer, budget, view, executor)
 
 

@@ -15,19 +15,22 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from autoresearch.brief import build_brief
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE
-from autoresearch.experiment import ExperimentResult, run_experiment
+from autoresearch.experiment import ChecksRun, ExperimentResult, run_experiment
 from autoresearch.infra.git import Git, GitError, as_message, printable
 from autoresearch.infra.interrupts import StopRequest
 from autoresearch.infra.runner import stop_group, watching
 from autoresearch.infra.state import claim_run, next_run_number, now_ms, read_json, write_json
 from autoresearch.infra.workspace import candidate_ref, link_untracked
 from autoresearch.loop import Budget, LoopState, View, _count, _resume, _stop, ending, proposal_fields
+from autoresearch.measure.arms import build, checkout, run_checks
+from autoresearch.measure.bench import Arm
 from autoresearch.model import NO_CHANGE, RunRecord, StopReason, Verdict
 from autoresearch.progress import ProgressEvent
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposer
@@ -52,6 +55,7 @@ class Candidate:
     extra: dict[str, Any] = field(default_factory=dict)
     reject: str | None = None  # a discard reason known without measuring
     failed: str | None = None  # the proposer itself failed: nothing to judge
+    checked: ChecksRun | None = None  # its checks, run in its slot while another was measured
     judged: bool = False
 
     def saved(self) -> dict[str, Any]:
@@ -84,11 +88,16 @@ def rebase(git: Git, commit: str, onto: str) -> str | Conflict:
 
 
 def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: View, slots: int,
-                  executor: str | None = None) -> LoopState:
-    """The loop with `slots` proposers at once (hold the session lock); `executor` measures."""
+                  executor: str | None = None, checks_ahead: bool = True) -> LoopState:
+    """The loop with `slots` proposers at once (hold the session lock); `executor` measures.
+
+    With `checks_ahead`, each slot runs its candidate's checks before queueing it, so only the
+    measurement waits its turn.
+    """
     state = LoopState()
     _resume(session, view, state, executor)
-    pool = Pool(session, proposer, budget, state, slots)
+    pool = Pool(session, proposer, budget, state, slots,
+                checks_ahead and bool(session.config.commands.checks))
     for entry in pool.resumed:
         view.message(f"judging the queued candidate of proposer {entry.slot} first: {entry.description}")
 
@@ -110,7 +119,7 @@ def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: Vi
                     if pool.exhausted():
                         return _stop(state, StopReason.NO_PROPOSALS, "no more proposals")
                     if not waiting:
-                        view.phase(ProgressEvent(f"proposing ({pool.proposing()} at work)"))
+                        view.phase(ProgressEvent("proposing"))
                     waiting = True
                     continue
                 waiting = False
@@ -144,7 +153,7 @@ def _judge(session: Session, pool: Pool, candidate: Candidate, view: View,
                           proposer=candidate.proposer, progress=view.phase, reject=reject,
                           extra={**candidate.extra, "slot": candidate.slot,
                                  "proposal": candidate.commit},
-                          candidate_commit=commit, executor=executor)
+                          candidate_commit=commit, executor=executor, checked=candidate.checked)
 
 
 def _record_conflict(session: Session, candidate: Candidate, head: str, conflict: Conflict) -> ExperimentResult:
@@ -184,8 +193,9 @@ class Pool:
     """
 
     def __init__(self, session: Session, proposer: Proposer, budget: Budget, state: LoopState,
-                 slots: int):
+                 slots: int, checks_ahead: bool = False):
         self.session, self.proposer, self.budget, self.state = session, proposer, budget, state
+        self.checks_ahead = checks_ahead
         self.slots = range(1, slots + 1)
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -209,6 +219,8 @@ class Pool:
         head = self.session.git.rev("HEAD")
         for k in self.slots:  # made one after another: `git worktree add` is not for concurrency
             self._reset(k, head)
+            if self.checks_ahead:
+                self.session.git.worktree_at(self._checkout(k), head)
         for k in self.slots:
             thread = threading.Thread(target=self._slot, args=(k,), name=f"proposer-{k}", daemon=True)
             thread.start()
@@ -232,10 +244,6 @@ class Pool:
         """No slot will propose again and nothing waits to be judged."""
         with self.lock:
             return self.active == 0 and self.queue.empty()
-
-    def proposing(self) -> int:
-        with self.lock:
-            return len(self.groups) or self.in_flight
 
     def done(self, candidate: Candidate, result: ExperimentResult | None) -> None:
         """Count a verdict (or a failed proposal) and let its slot propose again."""
@@ -270,8 +278,10 @@ class Pool:
             thread.join(JOIN_S)
         git = self.session.git
         for thread, k in zip(self.threads, self.slots, strict=False):
-            if not thread.is_alive() and self._worktree(k).exists():
-                git.run("worktree", "remove", "--force", str(self._worktree(k)), check=False)
+            for path in (self._worktree(k), self._checkout(k)):
+                if not thread.is_alive() and path.exists():
+                    git.run("worktree", "remove", "--force", str(path), check=False)
+            self._checkout(k).with_suffix(".built").unlink(missing_ok=True)  # its build's marker
         git.run("worktree", "prune", check=False)
 
     # --- the slots' side ---------------------------------------------------------------
@@ -322,23 +332,41 @@ class Pool:
                 if self.stopping:
                     stop_group(launcher)
 
-        with watching(started), self.turns or contextlib.nullcontext():
-            proposal = self.proposer.propose(wt, brief)
-            name = self.proposer.name
+        with watching(started):
+            with self.turns or contextlib.nullcontext():
+                proposal = self.proposer.propose(wt, brief)
+                name = self.proposer.name
+            with self.lock:
+                self.groups.pop(k, None)
+            if proposal is None:
+                return None
+            if proposal.failed:
+                return Candidate(k, base, None, proposer=name, failed=proposal.failed)
+            work = Git(wt)
+            exclude = {LEDGER_FILE, IDEAS_FILE, *(p.rstrip("/") for p in session.config.scope.link)}
+            tree = work.snapshot_tree(session.paths.private / f"snapshot-proposer-{k}.index", exclude)
+            description = as_message(proposal.description or _describe(work, base, tree))
+            commit = work.commit_tree(tree, base, f"autoresearch proposal (proposer {k}): {description}")
+            checked = (self._check(k, commit, tree)
+                       if self.checks_ahead and tree != work.tree_of(base) else None)
         with self.lock:
             self.groups.pop(k, None)
-        if proposal is None:
-            return None
-        if proposal.failed:
-            return Candidate(k, base, None, proposer=name, failed=proposal.failed)
-        work = Git(wt)
-        exclude = {LEDGER_FILE, IDEAS_FILE, *(p.rstrip("/") for p in session.config.scope.link)}
-        tree = work.snapshot_tree(session.paths.private / f"snapshot-proposer-{k}.index", exclude)
-        description = as_message(proposal.description or _describe(work, base, tree))
-        commit = work.commit_tree(tree, base, f"autoresearch proposal (proposer {k}): {description}")
         return Candidate(k, base, commit, description,
                          as_message(proposal.hypothesis) if proposal.hypothesis else None, name,
-                         proposal_fields(proposal), reject=proposal.skip_measure)
+                         proposal_fields(proposal), reject=proposal.skip_measure, checked=checked)
+
+    def _check(self, k: int, commit: str, tree: str) -> ChecksRun | None:
+        """The candidate's checks in slot `k`'s clean checkout (built first where the session
+        builds); None when the build fails there: the experiment then builds and records it."""
+        # A candidate's checkout like the experiment's, in a place of its own (and its own build)
+        arm = Arm("candidate", self._checkout(k), tuple(self.session.config.scope.link))
+        logs = self.session.paths.state / "proposers" / f"proposer-{k}"
+        started = time.monotonic()
+        checkout(self.session, arm, commit)
+        if build(self.session, arm, logs) is not None:
+            return None
+        failure = run_checks(self.session, arm, logs / "checks")
+        return ChecksRun(tree, failure, time.monotonic() - started)
 
     def _slot_brief(self, k: int) -> str:
         """What only this slot is told: its conflicts, and what the others have queued."""
@@ -365,6 +393,10 @@ class Pool:
 
     def _worktree(self, k: int) -> Path:
         return self.session.paths.state / "worktrees" / f"proposer-{k}"
+
+    def _checkout(self, k: int) -> Path:
+        """Where slot `k`'s candidates are checked: their exact tree and nothing else."""
+        return self.session.paths.state / "worktrees" / f"checks-{k}"
 
     # --- candidates that outlive the loop: judged first by the next one ----------------
 

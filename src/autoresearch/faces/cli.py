@@ -575,6 +575,7 @@ def loop(
     max_failures: Annotated[int, typer.Option(help="Stop after this many crashes or proposer failures in a row.")] = 5,
     parallel: Annotated[int, typer.Option(help="Proposers at work at once, each in its own worktree; their candidates are measured one at a time.", min=1)] = 1,
     executor: ExecutorOpt = None,
+    checks_ahead: Annotated[bool, typer.Option("--checks-ahead/--no-checks-ahead", help="With --parallel: run each candidate's checks in its proposer's slot while another candidate is measured.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Run experiments unattended: a proposer makes each candidate, the harness judges it.
@@ -604,7 +605,8 @@ def loop(
         budget = Budget(max_experiments, max_hours, max_usd, patience, max_failures)
         view = make_view(session, budget, json_out)
         try:
-            state = run_loop(Path.cwd(), proposer, budget, view, parallel, executor=executor)
+            state = run_loop(Path.cwd(), proposer, budget, view, parallel, executor=executor,
+                             checks_ahead=checks_ahead)
         finally:
             view.close()
         _print_loop_summary(session, state, json_out)

@@ -74,7 +74,8 @@ def build(session: Session, arm: Arm, run_dir: Path) -> tuple[str, str] | None:
 
 
 def _build_marker(session: Session, arm: Arm) -> Path:
-    return session.paths.state / "worktrees" / f"{arm.name}.built"
+    """Beside the checkout, named after it (`worktrees/incumbent.built`)."""
+    return arm.path.with_name(f"{arm.path.name}.built")
 
 
 def _outputs_digest(arm: Arm) -> str:
