@@ -257,3 +257,39 @@ def test_instructions_decide_and_cpu_time_vetoes(repo: Repo):
     repo.set("CHURN", 200)  # 3 GB copied by the kernel
     vetoed = repo.cli_json("run", "-m", "less work, more system time")
     assert vetoed["status"] == "discard" and vetoed["reason"].startswith("fewer instructions, but slower")
+
+
+def test_calibrate_names_runtimes_whose_time_instruction_counts_misjudge(tmp_path):
+    from autoresearch.measure.bench import proxy_warning
+
+    (tmp_path / "bench.sh").write_text("#!/bin/sh\nexec ruby -Ilib bench.rb\n")
+    assert "runs ruby, an interpreter" in proxy_warning(tmp_path, "./bench.sh")
+    assert "a JIT (V8)" in proxy_warning(tmp_path, "node bench.mjs")
+    assert "runs python" in proxy_warning(tmp_path, '"${AUTORESEARCH_PYTHON:-python3}" bench.py')
+    assert "confirm --measure cpu" in proxy_warning(tmp_path, "/usr/bin/python3.11 bench.py")
+    for compiled in ("./target/release/bench", "make bench && ./bench", "echo nodejs-free"):
+        assert proxy_warning(tmp_path, compiled) is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_confirm_in_wall_time_catches_a_keep_the_counts_made_that_time_does_not_bear(repo: Repo):
+    _silent_benchmark(repo, "nap(); work.spin")
+    repo.set("SPIN", 300_000)
+    repo.git("commit", "-qam", "bench")
+    repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
+             "--scope", "work.py")
+    calibration = repo.cli_json("calibrate")
+    assert any("runs python" in w for w in calibration["warnings"])
+    # fewer instructions, but half a second of waiting the count cannot see
+    repo.set("SPIN", 100_000)
+    repo.set("NAP", 0.5)
+    assert repo.cli_json("run", "-m", "a third of the loop, and a nap")["verdict"] == "keep"
+    assert "cpu or wall" in repo.cli("confirm", "--measure", "instructions", "--inputs", "dev", check=2).stderr
+    timed = repo.cli_json("confirm", "--measure", "wall", "--inputs", "dev", "--rounds", "4")
+    assert (timed["measure"], timed["metric"], timed["rounds"]) == ("wall", "wall_s", 4)
+    assert timed["passed"] is False and timed["agrees"] is False
+    assert any("judged by instructions" in n and "DISAGREE" in n for n in timed["notes"]), timed["notes"]
+    confirm = [r for r in repo.runs() if r.get("type") == "confirm"][-1]
+    assert confirm["measure"] == "wall" and len(confirm["samples"]["incumbent"]) == 4

@@ -12,7 +12,7 @@ from autoresearch import stats
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, remember_commit, session_lock, write_json
 from autoresearch.measure.arms import build, checkout, sandbox
-from autoresearch.measure.bench import Arm, Bench, measure, short_run_warning
+from autoresearch.measure.bench import Arm, Bench, measure, proxy_warning, short_run_warning
 from autoresearch.model import Measure, RunRecord
 from autoresearch.progress import Progress
 from autoresearch.record import recover
@@ -114,13 +114,14 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
                                           draws=[abs(x) for x in d]) if plan.noise > 0 else 0.0
         walls = [s.wall_s for pair in result.rounds for s in pair]
         too_short = short_run_warning(walls, config.metric.measure)
+        proxy = proxy_warning(a.path, config.commands.benchmark) if config.metric.measure.counts_instructions else None
         calibration = Calibration(
             commit=head, timestamp=now_ms(), rounds=len(result.rounds), noise=plan.noise,
             detectable_effect=current, recommended_min_effect=plan.min_effect,
             recommended_max_rounds=plan.max_rounds, current_min_effect=config.stats.min_effect,
             current_max_rounds=config.stats.max_rounds, log_ratios=[round(x, 6) for x in d],
             written=write, noise_low=plan.noise_low, noise_high=plan.noise_high,
-            run_s=stats.median(walls), warnings=[w for w in [too_short] if w],
+            run_s=stats.median(walls), warnings=[w for w in [too_short, proxy] if w],
         )
         if write and not config.metric.measure.deterministic:
             _write_settings(session, plan.min_effect, plan.max_rounds)

@@ -248,6 +248,8 @@ class ConfirmRecord(MeasuredRecord):
     headline_ci: tuple[float, float] | None = None
     agrees: bool | None = None  # the two intervals overlap
     samples: dict[str, Any] = Field(default_factory=dict)
+    measure: Measure | None = None  # what was measured (cpu, wall: not always the session's measure)
+    metric: str | None = None
 
 
 class AblationRecord(MeasuredRecord):

@@ -484,6 +484,7 @@ def _confirm_line(c: dict[str, Any], heldout_left: int) -> str:
 def confirm(
     rounds: Annotated[int | None, typer.Option(help="Interleaved rounds (default [confirm] rounds; instructions: 1).")] = None,
     inputs: Annotated[str, typer.Option(help="heldout: the benchmark runs with [confirm] env (default AUTORESEARCH_ITEMS=heldout) and the segment's cap applies; dev: the usual inputs, no cap.")] = "heldout",
+    measure: Annotated[str | None, typer.Option(help="Time a segment judged otherwise: cpu (CPU time of the benchmark's processes) or wall (its process's wall time; with measure = wall, its own METRIC). Checks that a gain in instruction counts is a gain in time.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure the segment's baseline commit against the incumbent now, interleaved, on fresh rounds.
@@ -500,10 +501,14 @@ def confirm(
         from autoresearch.confirm import confirm_session
         from autoresearch.errors import UsageError
         from autoresearch.faces.render import inputs_words, ratio_interval
+        from autoresearch.model import Measure
 
         if inputs not in ("heldout", "dev"):
             raise UsageError("--inputs is heldout or dev")
-        result = confirm_session(Path.cwd(), rounds, inputs == "heldout", _progress(not json_out))
+        if measure not in (None, "cpu", "wall"):
+            raise UsageError("--measure is cpu or wall")
+        result = confirm_session(Path.cwd(), rounds, inputs == "heldout", _progress(not json_out),
+                                 Measure(measure) if measure else None)
         if json_out:
             _print_json(result.as_dict())
             return
@@ -514,7 +519,7 @@ def confirm(
         verdict = "[bold green]PASSED[/]" if r.passed else "[bold red]FAILED[/]"
         out.print(f"confirm {verdict} on {inputs_words(r.inputs)}: baseline {r.baseline_commit[:10]} "
                   f"vs incumbent {r.incumbent_commit[:10]}, {r.rounds} interleaved rounds", markup=True)
-        out.print(f"  measured  {_change(r.improvement)}, ratio {r.ratio:.3f} "
+        out.print(f"  measured  {_change(r.improvement)}{f' in {r.metric}' if measure else ''}, ratio {r.ratio:.3f} "
                   f"{ratio_interval(r.ci)} (95% interval)")
         if r.headline_ratio is not None and r.headline_ci is not None:
             out.print(f"  headline  ratio {r.headline_ratio:.3f} {ratio_interval(r.headline_ci)} from the keeps: "

@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from autoresearch.config import Config
 from autoresearch.errors import AutoresearchError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import run_command
@@ -129,14 +130,15 @@ def _named(tail: str) -> str:
 
 
 def measure_commits(session: Session, before: str, after: str, run_dir: Path, rounds: int,
-                    env: dict[str, str] | None = None, progress: Progress = lambda _: None) -> Measurement:
+                    env: dict[str, str] | None = None, progress: Progress = lambda _: None,
+                    config: Config | None = None) -> Measurement:
     """`after` against `before` (any two commits) on `rounds` fresh interleaved rounds.
 
     `before` takes the incumbent's checkout and `after` the candidate's, so ratios read
     after / before. A build failure is an `AutoresearchError`; a failed benchmark run raises
-    `ArmFailure` naming the arm.
+    `ArmFailure` naming the arm. `config` measures otherwise than the session (another measure).
     """
-    config = session.config
+    config = config or session.config
     links = tuple(config.scope.link)
     arms = (Arm("incumbent", session.paths.incumbent, links),
             Arm("candidate", session.paths.candidate, links))

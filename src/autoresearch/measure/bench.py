@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import time
@@ -29,6 +30,7 @@ ArmName = Literal["incumbent", "candidate"]
 log = logging.getLogger(__name__)
 
 TIMEOUT_FLOOR_S = 10.0
+PROCESS_WALL = "wall_s"  # the benchmark process's wall time, as the harness measured it
 TIMEOUT_MULTIPLE = 5.0
 FIRST_RUN_TIMEOUT_S = 600.0
 
@@ -288,10 +290,13 @@ class Bench:
     def _metrics(self, result: RunResult, result_file: Path | None, counted: bytes) -> dict[str, float]:
         primary = self.config.metric.name
         measure = self.config.metric.measure
-        # cpu and instructions primaries are made by the harness and need no METRIC line
-        required = None if measure.harness_measured else primary
+        # cpu and instructions primaries are made by the harness and need no METRIC line, nor
+        # the process's wall time taken as the primary (a confirm in time of a counted segment)
+        required = None if measure.harness_measured or primary == PROCESS_WALL else primary
         # One channel, never one overriding the other: lines on the other are ignored.
         metrics = parse_metrics(result_file or result.stdout_path, required, unique_primary=True)
+        if primary == PROCESS_WALL:
+            metrics[primary] = result.wall_s  # the harness's own figure, whatever was printed
         metrics.setdefault("wall_s", result.wall_s)
         metrics.setdefault("cpu_s", result.cpu_s)
         metrics.setdefault("peak_rss_mb", result.peak_rss_mb)
@@ -330,15 +335,44 @@ def _not_positive(arm: Arm, name: str, value: float, result: RunResult) -> NoRet
     raise ArmFailure(arm.name, "failed", why, result.tail(), result.stdout_path)
 
 
-def startup_command(root: Path, benchmark: str) -> str:
-    """What a trivial run of the benchmark's interpreter is, judged from the benchmark's text."""
+def benchmark_text(root: Path, benchmark: str) -> str:
+    """The benchmark command and, when it runs a script of the repository, that script's text."""
     from autoresearch.config import script_of
 
     script = script_of(benchmark)
     text = benchmark
     if script and (root / script).is_file():
-        text += (root / script).read_text(encoding="utf-8", errors="replace")
-    return '"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in text else "true"
+        text += "\n" + (root / script).read_text(encoding="utf-8", errors="replace")
+    return text
+
+
+def startup_command(root: Path, benchmark: str) -> str:
+    """What a trivial run of the benchmark's interpreter is, judged from the benchmark's text."""
+    return '"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in benchmark_text(root, benchmark) else "true"
+
+
+# Runtimes whose time instruction counts misjudge: interpreters spend it on dispatch and memory
+# traffic the count weighs like any instruction, and a JIT's code is counted, not its effect.
+_RUNTIMES = {
+    "python": "an interpreter", "ruby": "an interpreter (with a JIT, YJIT)", "perl": "an interpreter",
+    "php": "an interpreter (with a JIT)", "lua": "an interpreter", "luajit": "a JIT",
+    "node": "a JIT (V8)", "deno": "a JIT (V8)", "bun": "a JIT (JavaScriptCore)", "java": "a JIT (the JVM)",
+    "pypy": "a JIT", "pypy3": "a JIT", "julia": "a JIT", "dotnet": "a JIT (.NET)", "Rscript": "an interpreter",
+}
+_RUNTIME_WORD = re.compile(r"(?<![\w./])(?:\S*/)?(" + "|".join(map(re.escape, _RUNTIMES)) + r")(?:3(?:\.\d+)?)?(?![\w.-])")
+
+
+def proxy_warning(root: Path, benchmark: str) -> str | None:
+    """Why instruction counts may misjudge this benchmark's time, judged from its text; or None."""
+    found = _RUNTIME_WORD.search(benchmark_text(root, benchmark))
+    if found is None:
+        return None
+    name = found[1]
+    return (f"the benchmark runs {name}, {_RUNTIMES[name]}: instruction counts weigh every instruction "
+            "alike, while its time goes largely to dispatch, memory traffic and compiled code the "
+            "count cannot judge, so counts can overstate or hide a gain in time (a Ruby session "
+            "counted -17% where wall time said -9%). Check what the counts keep with "
+            "`autoresearch confirm --measure cpu`, or let time veto keeps (--measure instructions+cpu)")
 
 
 # Units that make a primary metric a time the benchmark claims, in seconds.
