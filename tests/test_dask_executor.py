@@ -188,3 +188,18 @@ def test_a_worker_killed_mid_experiment_loses_nothing(tmp_path: Path):
     logs = Path(runs[1]["logs"])
     assert len(list(logs.glob("*-r01-*.out"))) == 2
     assert "COST = 50" in repo.read("work.py") and repo.git("status", "--porcelain") == ""
+
+
+
+def test_an_executor_is_a_scheduler_address_or_local():
+    from autoresearch.config import Config, executor_address
+
+    assert executor_address("tcp://10.0.0.7:8786") == "tcp://10.0.0.7:8786"
+    assert executor_address("local") is None
+    for wrong in ("http://127.0.0.1:8786", "10.0.0.7:8786", "tcp://host"):
+        with pytest.raises(ValueError, match="not a Dask scheduler address"):
+            executor_address(wrong)
+    config = {"session": {"name": "s"}, "metric": {"name": "cost"}}
+    assert Config.model_validate({**config, "executor": {"address": "local"}}).executor.address is None
+    with pytest.raises(ValueError, match=r"executor\.address"):
+        Config.model_validate({**config, "executor": {"address": "8786"}})
