@@ -12,8 +12,9 @@ start-up and the wait for the first proposals are left out), and also over the w
     python bench/throughput.py [--proposers 1 2 3 4] [--experiments 16] [--json bench/results/throughput.json]
 
 Each result is one row of a Markdown table (setup, N, experiments, minutes, experiments per
-hour, ratio to the first row of its setup, experiments per hour over the whole loop). `--loop-arg` passes options on to every loop (for
-another measurement executor, say), and `--setup` names the rows.
+hour, ratio to the first row of its setup, experiments per hour over the whole loop).
+`--executor tcp://HOST:PORT` measures on a Dask cluster; `--loop-arg` passes any other option
+on to every loop, and `--setup` names the rows.
 """
 
 from __future__ import annotations
@@ -132,11 +133,15 @@ def main() -> None:
     parser.add_argument("--checks-s", type=float, default=2.0, help="seconds the checks sleep")
     parser.add_argument("--propose-s", type=float, default=None,
                         help="seconds a proposal takes (default: one verdict, measured first)")
-    parser.add_argument("--setup", default="one machine", help="the name of these rows")
+    parser.add_argument("--executor", help="measure on this Dask scheduler (loop --executor)")
+    parser.add_argument("--setup", help="the name of these rows (default: one machine, or the executor)")
     parser.add_argument("--loop-arg", action="append", default=[],
-                        help="an option passed on to every loop (repeat for more)")
+                        help="an option passed on to every loop (repeat for more; --loop-arg=--x)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
+    if args.executor:
+        args.loop_arg += ["--executor", args.executor]
+    args.setup = args.setup or (f"Dask {args.executor}" if args.executor else "one machine")
     propose_s = args.propose_s
     if propose_s is None:
         probe = run_loop(1, 4, 0.0, args)
