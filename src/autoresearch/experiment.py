@@ -26,8 +26,8 @@ from autoresearch.infra.workspace import (
     workspace_tree,
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox, undo_checks
-from autoresearch.measure.bench import Arm, Bench, Measurement, cross_check
-from autoresearch.measure.claims import audit_claim
+from autoresearch.measure.bench import CLAIM_LOOKS, Arm, Bench, Measurement, cross_check
+from autoresearch.measure.claims import audit_claim, inconsistent_reason
 from autoresearch.measure.executor import Executor, executor_for
 from autoresearch.measure.single import measure_single
 from autoresearch.model import Direction, Measure, RunRecord, Status, Verdict
@@ -325,8 +325,15 @@ def _experiment(
     if verdict is Verdict.KEEP and (claim := cross_check(config, result)) is not None:
         progress(ProgressEvent("checking the claimed time"))
         t = time.monotonic()
+        rounds = min(pol.max_rounds, CLAIM_LOOKS * len(result.rounds))  # as many again, where allowed
+
+        def measure_more() -> Measurement:
+            return executor.measure(bench, incumbent, candidate, config.metric.direction, pol, False,
+                                    progress, fixed_rounds=rounds, prior=result)
+
         audit = audit_claim(config, claim, result, seal, incumbent, candidate, run_dir / "claim",
-                            on_start=lambda pgid: note_group(session, pgid))
+                            on_start=lambda pgid: note_group(session, pgid),
+                            measure_more=measure_more if rounds > len(result.rounds) else None)
         durations["claim_s"] = round(time.monotonic() - t, 3)
         samples["claim"] = audit.record
         notes += [audit.note] if audit.note else []
@@ -425,10 +432,7 @@ def decide(session: Session, result: Measurement) -> tuple[Verdict, str]:
     if comparison.outcome == "better":
         claim = cross_check(config, result)
         if claim is not None and claim.inconsistent:
-            walls = [median([pair[i].wall_s for pair in result.rounds]) for i in (0, 1)]
-            return Verdict.DISCARD, (f"inconsistent metric: the benchmark claims {claim.claimed:.1%} less time, "
-                                     f"its process took {claim.process:.1%} less (wall {walls[0]:.3g} → "
-                                     f"{walls[1]:.3g} s) where the claim implies at least {claim.implied:.1%}")
+            return Verdict.DISCARD, inconsistent_reason(claim, result)
         if comparison.ci[0] == comparison.ci[1]:  # a deterministic measure: the number says it all
             return Verdict.KEEP, f"better by {comparison.improvement:.1%}"
         low, high = sorted(improvement_of(r, config.metric.direction) for r in comparison.ci)
