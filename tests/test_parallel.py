@@ -19,7 +19,7 @@ from autoresearch.parallel import Conflict, rebase
 # of the worktree it runs in; in the plain loop, the repository's). Steps, `;`-separated:
 # `claim` (apply the next prepared patch of the shared folder, taken atomically),
 # `set NAME VALUE` (edit a constant of work.py), `wait FILE` / `touch FILE` (in the plan
-# folder), `hang`. Every prompt is kept as <slot>-<n>.md in the plan folder.
+# folder), `idea TEXT` (add to the backlog), `hang`. Every prompt is kept as <slot>-<n>.md in the plan folder.
 AGENT = r'''#!/usr/bin/env python3
 import os, pathlib, re, subprocess, sys, time
 plans = pathlib.Path(os.environ["PLANS"])
@@ -53,6 +53,9 @@ for action in filter(None, (s.strip() for s in step.split(";"))):
             time.sleep(0.01)
     elif word == "touch":
         (plans / args[0]).touch()
+    elif word == "idea":
+        with open("autoresearch.ideas.md", "a") as fh:
+            fh.write("- " + " ".join(args) + "\n")
     elif word == "hang":
         subprocess.Popen(["sleep", os.environ["HANG"]]); time.sleep(float(os.environ["HANG"]))
 '''
@@ -147,7 +150,7 @@ def test_a_stale_candidate_is_rebased_and_judged_a_conflicting_one_recorded(tmp_
     # Then each waits in its next proposal until the test has seen its brief.
     cmd, env = _agent(tmp_path, {
         "proposer-1": ["set COST 50", "wait end"],
-        "proposer-2": ["wait go; set NAP 0.001", "wait end"],
+        "proposer-2": ["wait go; set NAP 0.001; idea nap less", "wait end"],
         "proposer-3": ["wait go; set COST 70", "wait end"],
     })
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "loop", "--agent-cmd", cmd,
@@ -187,6 +190,7 @@ def test_a_stale_candidate_is_rebased_and_judged_a_conflicting_one_recorded(tmp_
     assert "conflicts with changes kept meanwhile in work.py" in (briefs / "proposer-3-2.md").read_text()
     assert "conflicts with" not in (briefs / "proposer-2-2.md").read_text()
     assert json.loads(out)["experiments"] == 3
+    assert "- nap less" in repo.read("autoresearch.ideas.md")  # from its worktree's backlog
     assert repo.git("status", "--porcelain") == ""
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from typing import Any
 from autoresearch.brief import build_brief
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE
 from autoresearch.experiment import ChecksRun, ExperimentResult, run_experiment
+from autoresearch.ideas import add_idea, list_ideas
 from autoresearch.infra.git import Git, GitError, as_message, printable
 from autoresearch.infra.interrupts import StopRequest
 from autoresearch.infra.runner import stop_group, watching
@@ -338,6 +340,7 @@ class Pool:
                 name = self.proposer.name
             with self.lock:
                 self.groups.pop(k, None)
+            self._gather_ideas(wt)
             if proposal is None:
                 return None
             if proposal.failed:
@@ -354,6 +357,14 @@ class Pool:
         return Candidate(k, base, commit, description,
                          as_message(proposal.hypothesis) if proposal.hypothesis else None, name,
                          proposal_fields(proposal), reject=proposal.skip_measure, checked=checked)
+
+    def _gather_ideas(self, wt: Path) -> None:
+        """Ideas the proposer added to its worktree's backlog join the session's."""
+        known = set(list_ideas(self.session.root))
+        for idea in list_ideas(wt):
+            if idea not in known:
+                add_idea(self.session.root, idea)
+                known.add(idea)
 
     def _check(self, k: int, commit: str, tree: str) -> ChecksRun | None:
         """The candidate's checks in slot `k`'s clean checkout (built first where the session
@@ -390,6 +401,9 @@ class Pool:
         self.session.git.worktree_at(wt, commit, keep=links)
         Git(wt).run("clean", "-fdq", *[arg for p in links for arg in ("-e", p)])
         link_untracked(wt, self.session.root, links)
+        backlog = self.session.root / IDEAS_FILE
+        if backlog.is_file():  # the agent reads (and may add to) the session's backlog
+            shutil.copyfile(backlog, wt / IDEAS_FILE)
 
     def _worktree(self, k: int) -> Path:
         return self.session.paths.state / "worktrees" / f"proposer-{k}"
