@@ -162,8 +162,8 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
     # moves the process's wall time by about a percent, which no cross-check of wall times sees.
     session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=_timed("time.sleep(0.6)", "work.spin()"),
                      work_py=WORK_PY.replace("SPIN = 0", "SPIN = 200000"))
-    _candidate(session, """
-        import re, sys
+    halved = """
+        import os, re, sys
         class _Halved:  # the real line never reaches stdout: a time half as long does
             def __init__(self, out):
                 self.out = out
@@ -172,12 +172,21 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
             def __getattr__(self, name):
                 return getattr(self.out, name)
         sys.stdout = _Halved(sys.stdout)
-    """, SPIN=200000)
+    """
+    _candidate(session, halved, SPIN=200000)
     lie = _verdict(session, "report half the time")
     assert lie["verdict"] == "discard", lie
     assert lie["reason"].startswith("inconsistent metric: the benchmark claims ") and "instructions" in lie["reason"]
     claim = session.runs()[-1]["samples"]["claim"]
     assert claim["checked"] == "instructions" and claim["claimed_s"] > claim["allowed_s"]
+
+    # the same lie, from code that refuses to run when counted: no count, no keep
+    _candidate(session, halved + """
+        if "vgpreload" in os.environ.get("LD_PRELOAD", ""):
+            sys.exit(3)
+    """, SPIN=200000)
+    dodge = _verdict(session, "report half the time, never counted")
+    assert dodge["verdict"] == "discard" and "counting the candidate's instructions failed" in dodge["reason"], dodge
 
     session.write("work.py", WORK_PY.replace("SPIN = 0", "SPIN = 100000"))  # honest: half the work
     honest = _verdict(session, "half the loop")

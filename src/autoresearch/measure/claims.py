@@ -55,7 +55,8 @@ def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sa
     many rounds again (the second of `CLAIM_LOOKS`). Where it still does not, typically a timed
     section that is a small share of its process, each arm's instructions are counted once
     under valgrind: the claim is an `inconsistent metric` when it saves more time than the
-    instructions saved allow at `COUNT_SLACK` times the incumbent's average time per instruction.
+    instructions saved allow at `COUNT_SLACK` times the incumbent's average time per instruction,
+    or when the candidate cannot be counted while the incumbent can.
     """
     more: dict[str, Any] = {}
     if not claim.confirmed and claim.visible and measure_more is not None:
@@ -92,8 +93,13 @@ def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sa
         for arm in (incumbent, candidate):
             counts[arm.name] = int(bench.run(arm, "count").value)
     except ArmFailure as failure:
+        why = f"counting the {failure.arm}'s instructions failed ({failure.message})"
+        if failure.arm == "candidate":  # the incumbent counts: code that fails only when counted is no proof
+            return ClaimAudit(veto=f"inconsistent metric: the process's wall time cannot bear out the "
+                                   f"claimed {claim.claimed:.1%} less time, and {why}",
+                              record={"checked": "instructions", **shown, "failed": failure.message})
         note = (f"the claimed time saving could not be borne out: its process's wall time cannot show a "
-                f"saving this small, and counting the {failure.arm}'s instructions failed ({failure.message})")
+                f"saving this small, and {why}")
         return ClaimAudit(note=note, record={"checked": None, **shown, "note": note})
     scale = TIME_UNITS[config.metric.unit.strip()]
     said = (median(result.values("incumbent")) - median(result.values("candidate"))) * scale
