@@ -191,6 +191,9 @@ def test_a_stale_candidate_is_rebased_and_judged_a_conflicting_one_recorded(tmp_
     assert "conflicts with" not in (briefs / "proposer-2-2.md").read_text()
     assert json.loads(out)["experiments"] == 3
     assert "- nap less" in repo.read("autoresearch.ideas.md")  # from its worktree's backlog
+    for run in runs.values():  # the agents' transcripts outlive their worktrees
+        assert Path(run["transcript"]).is_file()
+        assert "/proposals/proposer-" in run["transcript"]
     assert repo.git("status", "--porcelain") == ""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import shutil
 import threading
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.brief import build_brief
-from autoresearch.config import IDEAS_FILE, LEDGER_FILE
+from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
 from autoresearch.experiment import ChecksRun, ExperimentResult, run_experiment
 from autoresearch.ideas import add_idea, list_ideas
 from autoresearch.infra.git import Git, GitError, as_message, printable
@@ -35,7 +36,7 @@ from autoresearch.measure.arms import build, checkout, run_checks
 from autoresearch.measure.bench import Arm
 from autoresearch.model import NO_CHANGE, RunRecord, StopReason, Verdict
 from autoresearch.progress import ProgressEvent
-from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposer
+from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposal, Proposer
 from autoresearch.session import Session
 
 log = logging.getLogger(__name__)
@@ -341,6 +342,8 @@ class Pool:
             with self.lock:
                 self.groups.pop(k, None)
             self._gather_ideas(wt)
+            if proposal is not None:
+                self._keep_transcripts(k, wt, proposal)
             if proposal is None:
                 return None
             if proposal.failed:
@@ -357,6 +360,17 @@ class Pool:
         return Candidate(k, base, commit, description,
                          as_message(proposal.hypothesis) if proposal.hypothesis else None, name,
                          proposal_fields(proposal), reject=proposal.skip_measure, checked=checked)
+
+    def _keep_transcripts(self, k: int, wt: Path, proposal: Proposal) -> None:
+        """The proposal's files (prompt, transcript, report) move out of the worktree, which
+        goes when the loop ends, to `.autoresearch/proposals/proposer-K/`."""
+        source = wt / STATE_DIR / "proposals"
+        target = self.session.paths.state / "proposals" / f"proposer-{k}"
+        target.mkdir(parents=True, exist_ok=True)
+        for path in source.glob("*"):
+            os.replace(path, target / path.name)
+        if proposal.transcript is not None and proposal.transcript.parent == source:
+            proposal.transcript = target / proposal.transcript.name
 
     def _gather_ideas(self, wt: Path) -> None:
         """Ideas the proposer added to its worktree's backlog join the session's."""
