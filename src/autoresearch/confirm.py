@@ -139,7 +139,7 @@ def confirm_session(start: Path, rounds: int | None = None, heldout: bool = True
         except ArmFailure as failure:
             which = "baseline" if failure.arm == "incumbent" else "incumbent"
             named = ", ".join(f"{k}={v}" for k, v in env.items())
-            inputs = f" on held-out inputs ({named})" if env else ""
+            inputs = f" run with {named}" if env else ""  # whether it read them is unknown
             raise AutoresearchError(f"the benchmark failed on the {which}{inputs}: {failure.message}. "
                                     f"Log: {failure.log}\n{failure.tail}") from None
         notes: list[str] = []
