@@ -105,14 +105,15 @@ def test_submitting_the_same_change_again_continues_its_test(repo: Repo):
     repo.set("MEM", 51)
     second = repo.cli_json("run", "-m", "touch MEM again")
     assert second["verdict"] == "discard"
-    # to the design's last look: max_rounds 8 (no confirmation rounds by default)
-    assert (second["continues"], second["prior_rounds"], second["rounds"]) == (first["run"], 4, 8)
+    # on towards the design's last look, max_rounds 8 (a rare noise walk crosses a boundary first)
+    assert (second["continues"], second["prior_rounds"]) == (first["run"], 4)
+    assert 4 < second["rounds"] <= 8
     assert any("continues its 4 rounds" in n for n in second["notes"])
     repo.set("MEM", 51)
     third = repo.cli_json("run", "-m", "and again")
-    assert (third["verdict"], third["rounds"], third["continues"]) == ("discard", 8, second["run"])
+    assert (third["verdict"], third["rounds"], third["continues"]) == ("discard", second["rounds"], second["run"])
     assert any("verdict stands" in n for n in third["notes"])
-    assert len(repo.runs()[-1]["samples"]["candidate"]) == 8
+    assert len(repo.runs()[-1]["samples"]["candidate"]) == second["rounds"]
     proc = repo.cli("extend", str(first["run"]), check=2)
     assert "settled" in proc.stderr
     assert repo.git("status", "--porcelain") == ""
@@ -128,7 +129,8 @@ def test_extend_continues_an_undecided_discard(repo: Repo):
     first = repo.cli_json("run", "-m", "touch MEM")
     assert repo.read("work.py").count("MEM = 50") == 1  # restored
     extended = repo.cli_json("extend", str(first["run"]))
-    assert (extended["continues"], extended["prior_rounds"], extended["rounds"]) == (first["run"], 4, 8)
+    assert (extended["verdict"], extended["continues"], extended["prior_rounds"]) == ("discard", first["run"], 4)
+    assert 4 < extended["rounds"] <= 8  # on towards the last look, past the first run's rounds
     assert repo.git("status", "--porcelain") == ""
     assert repo.cli("extend", "99", check=2).stderr.count("no run 99") == 1
 
