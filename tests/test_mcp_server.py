@@ -153,12 +153,13 @@ def _long_experiment(session: Repo, bench_sleep: str, *, drop_client: bool) -> t
     return data, messages, time.monotonic() - start
 
 
-@pytest.mark.slow  # an experiment that outlasts the client's timeout: over a minute
+@pytest.mark.slow  # a two-minute experiment, four times the client's timeout
 @pytest.mark.timeout(900)
-def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(repo: Repo):
+def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_two_minute_experiment(repo: Repo):
     session = repo
-    data, messages, took = _long_experiment(session, "5", drop_client=False)
-    assert took > 30
+    data, messages, took = _long_experiment(session, "7", drop_client=False)
+    # Warm-up and every round a keep needs, each run sleeping 7 s: two minutes at least.
+    assert data["durations"]["measure_s"] >= 120 and took > 120
     assert (data["verdict"], data["reason"]) == ("keep", "better by 50.0%")
     assert session.git("log", "-1", "--format=%s") == "halve the cost"
     # Every phase reached the client, the running estimate with its interval too.
@@ -168,12 +169,12 @@ def test_a_client_with_a_30s_timeout_gets_the_verdict_of_a_longer_experiment(rep
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # two minutes of benchmark and every round a keep now needs, on a busy machine
-def test_a_two_minute_experiment_survives_its_client_going_away(repo: Repo):
+@pytest.mark.timeout(600)
+def test_an_experiment_survives_its_client_going_away(repo: Repo):
     session = repo
-    data, _messages, _took = _long_experiment(session, "20", drop_client=True)
-    # Warm-up and at least two rounds of both arms, each run sleeping 20 s: two minutes at least.
-    assert data["durations"]["measure_s"] >= 120
+    data, _messages, _took = _long_experiment(session, "2", drop_client=True)
+    # The first client left after 5 s; the measurement went on for many times that.
+    assert data["durations"]["measure_s"] >= 30
     assert (data["verdict"], data["reason"]) == ("keep", "better by 50.0%")
     assert [r["verdict"] for r in session.runs()] == ["baseline", "keep"]
     assert session.git("status", "--porcelain") == ""

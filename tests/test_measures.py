@@ -35,7 +35,7 @@ def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
     _silent_benchmark(repo)
-    repo.set("SPIN", 300_000)
+    repo.set("SPIN", 30_000)
     repo.git("commit", "-qam", "bench")
     repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
              "--scope", "work.py")
@@ -44,11 +44,11 @@ def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
     st = repo.cli_json("status")
     assert 0 < st["startup_instructions"] < st["baseline"]  # counted once, reported
     assert "are start-up" in repo.cli("status").stdout
-    repo.set("SPIN", 100_000)
+    repo.set("SPIN", 10_000)
     result = repo.cli_json("run", "-m", "a third of the loop")
     assert (result["status"], result["rounds"]) == ("keep", 1)
     assert result["ci"][0] == result["ci"][1] == result["ratio"]
-    repo.set("SPIN", 200_000)
+    repo.set("SPIN", 20_000)
     result = repo.cli_json("run", "-m", "twice the loop")
     assert (result["status"], result["reason"], result["rounds"]) == ("discard", "worse", 1)
 
@@ -207,7 +207,7 @@ def test_status_warns_when_the_noise_grew_since_calibration(session: Repo):
 
 def test_cpu_measure_names_its_primary_itself(repo: Repo):
     _silent_benchmark(repo)
-    repo.set("SPIN", 200_000)
+    repo.set("SPIN", 20_000)
     repo.git("commit", "-qam", "bench")
     repo.cli("init", "--name", "cpu", "--measure", "cpu")  # no --metric needed
     toml = repo.read("autoresearch.toml")
@@ -238,22 +238,22 @@ def test_instructions_decide_and_cpu_time_vetoes(repo: Repo):
     """Fewer instructions kept in one round; fewer instructions but far more kernel time (reading
     /dev/zero costs system time valgrind cannot count) vetoed by the CPU-time check."""
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               "python3 -c \"import sys; sys.path.insert(0, '.'); import work; work.spin(); work.churn()\"\n",
+               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.spin(); work.churn()\"\n",
                executable=True)
     repo.write("work.py", repo.read("work.py") + "\n\nCHURN = 0\n\n\ndef churn():\n"
                "    with open('/dev/zero', 'rb', buffering=0) as f:\n"
                "        for _ in range(CHURN):\n"
                "            f.read(1 << 24)\n")
-    repo.set("SPIN", 300_000)
+    repo.set("SPIN", 30_000)
     repo.git("add", "-A")
     repo.git("commit", "-qm", "bench")
     repo.cli("init", "--name", "both", "--measure", "instructions+cpu", "--scope", "work.py")
     assert "times the changes it would keep" in repo.read("autoresearch.md")
-    repo.set("SPIN", 200_000)
+    repo.set("SPIN", 20_000)
     kept = repo.cli_json("run", "-m", "a third less work")
     assert (kept["status"], kept["rounds"]) == ("keep", 1)
     assert len(repo.runs()[-1]["samples"]["cpu_veto"]["candidate"]) >= 4
-    repo.set("SPIN", 100_000)
+    repo.set("SPIN", 10_000)
     repo.set("CHURN", 200)  # 3 GB copied by the kernel
     vetoed = repo.cli_json("run", "-m", "less work, more system time")
     assert vetoed["status"] == "discard" and vetoed["reason"].startswith("fewer instructions, but slower")
