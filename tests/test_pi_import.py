@@ -22,7 +22,19 @@ def _jsonl(*lines: dict) -> str:
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
+def _work_behind_the_cost(repo: Repo) -> None:
+    """The benchmark reports `cost` in µs, a time: a claimed saving must be work its process no
+    longer does, or the harness's cross-check calls it an inconsistent metric."""
+    repo.set("SPIN", 300_000)
+
+
+def _halve_the_work(repo: Repo) -> None:
+    repo.set("COST", 50)
+    repo.set("SPIN", 0)
+
+
 def test_a_flat_pi_session_continues_with_its_history(repo: Repo):
+    _work_behind_the_cost(repo)
     repo.write("autoresearch.md", "# Make cost lower\nTry caching.\n")
     repo.write("autoresearch.jsonl", _jsonl(HEADER, _run(1, 120, "keep", "baseline"),
                                             _run(2, 100, "keep", "cache the table"),
@@ -44,13 +56,14 @@ def test_a_flat_pi_session_continues_with_its_history(repo: Repo):
     assert "unroll the loop" in repo.cli("brief").stdout  # its dead ends are in the brief
     # The ledger is not part of the session branch, and the next experiment follows on.
     assert "autoresearch.jsonl" not in repo.git("ls-files").split()
-    repo.set("COST", 50)
+    _halve_the_work(repo)
     judged = repo.cli_json("run", "-m", "halve the work")
     assert (judged["run"], judged["verdict"]) == (5, "keep")
     assert repo.cli_json("status")["incumbent"] == 50
 
 
 def test_the_auto_layout_of_pi_autoresearch_1_6_is_imported(repo: Repo):
+    _work_behind_the_cost(repo)
     repo.write(".gitignore", repo.read(".gitignore") + ".auto/\n")
     repo.git("commit", "-qam", "ignore pi's folder")
     repo.write(".auto/prompt.md", "# Objective\nMake cost lower without changing answers.\n")
@@ -74,7 +87,7 @@ def test_the_auto_layout_of_pi_autoresearch_1_6_is_imported(repo: Repo):
     st = repo.cli_json("status")
     assert (st["segment"], st["baseline"], st["incumbent"]) == (1, 110, 100)
     assert [r["verdict"] for r in repo.cli_json("log")["runs"]] == ["baseline", "baseline", "keep"]
-    repo.set("COST", 50)
+    _halve_the_work(repo)
     assert repo.cli_json("run", "-m", "halve")["verdict"] == "keep"
     repo.write(".auto/measure.sh", repo.read(".auto/measure.sh").replace("work.COST", "1"))
     tampered = repo.cli_json("run", "-m", "edit the benchmark")
