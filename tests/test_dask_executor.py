@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -203,3 +204,40 @@ def test_an_executor_is_a_scheduler_address_or_local():
     assert Config.model_validate({**config, "executor": {"address": "local"}}).executor.address is None
     with pytest.raises(ValueError, match=r"executor\.address"):
         Config.model_validate({**config, "executor": {"address": "8786"}})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ctrl_c_stops_the_measurement_on_the_worker_and_records_nothing(tmp_path: Path):
+    repo = _session(tmp_path / "project")
+    repo.set("COST", 50)  # a keep that takes 9 rounds
+
+    with dask_cluster(tmp_path / "cluster", workers=1, BENCH_SLEEP="0.5") as cluster:
+        scratch = tmp_path / "cluster" / "w0"
+
+        def last_round() -> int:  # the highest round the worker has started so far
+            return max((int(p.name.split("-r")[1][:2]) for p in scratch.rglob("*-r[0-9][0-9]-*.out")),
+                       default=0)
+
+        run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "halve the cost",
+                                "--executor", cluster.address], cwd=repo.path, env=repo.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: last_round() >= 2, "rounds on the worker", timeout=120)
+            run.send_signal(signal.SIGINT)
+            stopped_at, seen = last_round(), 0
+            out, err = run.communicate(timeout=120)
+            while [p for p in scratch.rglob("autoresearch-*") if p.is_dir()]:  # until the worker lets go
+                seen = max(seen, last_round())
+                time.sleep(0.02)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        assert run.returncode == 130, err + out
+        assert seen <= stopped_at + 2 < 9  # it stopped after the runs in flight, not at the end
+        assert len(repo.runs()) == 1 and "COST = 50" in repo.read("work.py")
+        assert not repo.git("for-each-ref", "refs/autoresearch/shipping")
+        again = repo.cli("run", "-m", "halve the cost", "--executor", cluster.address, "--json")
+    assert json.loads(again.stdout)["verdict"] == "keep"
+    assert [r["verdict"] for r in repo.runs()] == ["baseline", "keep"]

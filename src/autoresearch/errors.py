@@ -44,5 +44,9 @@ class ArmFailure(AutoresearchError):
         self.arm, self.kind, self.message, self.tail, self.log = arm, kind, message, tail, log
 
 
+class MeasurementStopped(AutoresearchError):
+    """The harness gave up waiting for a measurement on a worker (Ctrl-C): stop between runs."""
+
+
 class EditError(AutoresearchError):
     """A model's answer that cannot be applied as it stands; the message is shown to the model."""

@@ -92,7 +92,7 @@ class DaskExecutor:
     def measure(self, bench: Bench, incumbent: Arm, candidate: Arm, direction: stats.Direction,
                 policy: stats.Policy, warmup: bool, progress: Progress = lambda _: None,
                 fixed_rounds: int | None = None, prior: Measurement | None = None) -> Measurement:
-        from distributed import CancelledError, KilledWorker
+        from distributed import CancelledError, Event, KilledWorker
 
         from autoresearch.measure.worker import Job, measure_job, unpack_logs
 
@@ -102,7 +102,7 @@ class DaskExecutor:
         job = Job(bundle, snapshots, trees, bench.config.model_dump(mode="json"), str(direction),
                   policy, warmup, fixed_rounds, prior.as_record() if prior is not None else None,
                   bench.env, bench.slowest_incumbent_s, str(self.repository),
-                  tuple(map(str, self.hide)), topic)
+                  tuple(map(str, self.hide)), topic, f"{topic}-stop")
         with connect(self.address) as client:
             _wait_for_measuring_worker(client, self.address, progress)
             events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -121,8 +121,9 @@ class DaskExecutor:
                 raise AutoresearchError(f"the Dask scheduler at {self.address} dropped the measurement "
                                         "(restarted?); nothing was recorded: run it again") from None
             finally:
-                if not future.done():
-                    future.cancel()  # Ctrl-C: the worker's result, when it comes, goes nowhere
+                if not future.done():  # Ctrl-C: the worker stops after the run in flight
+                    Event(job.stop_event, client=client).set()
+                    future.cancel()
                 client.unsubscribe_topic(topic)
         unpack_logs(outcome.logs, bench.log_dir)
         if outcome.failure is not None:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from autoresearch import stats
 from autoresearch.config import Config
-from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
+from autoresearch.errors import ArmFailure, AutoresearchError, MeasurementStopped, UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import read_tail, run_command
 from autoresearch.infra.workspace import link_untracked
@@ -49,6 +49,7 @@ class Job:
     repository: str  # the harness's repository: `[scope] link` paths are looked up under it
     hide: tuple[str, ...]  # places sealed runs must not see where they exist (the repository, .git)
     progress_topic: str
+    stop_event: str  # set by the harness when it stops waiting: the worker stops between runs
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,15 @@ class Outcome:
 
 def measure_job(job: Job) -> Outcome:
     """The task a Dask worker runs: measure both arms interleaved here, in a scratch directory."""
-    from distributed import get_worker
+    from distributed import Event, get_worker
 
     worker = get_worker()
     scratch = Path(tempfile.mkdtemp(prefix="autoresearch-", dir=worker.local_directory))
+    stop = Event(job.stop_event)
 
     def progress(event: ProgressEvent) -> None:
+        if stop.is_set():  # the harness stopped waiting: free this worker for the next experiment
+            raise MeasurementStopped("the harness stopped waiting for this measurement")
         comparison = dataclasses.asdict(event.comparison) if event.comparison is not None else None
         payload = {"phase": event.phase, "round": event.round, "max_rounds": event.max_rounds,
                    "seconds_per_round": event.seconds_per_round, "comparison": comparison}
