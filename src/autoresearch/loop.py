@@ -89,24 +89,16 @@ def _stop(state: LoopState, reason: StopReason, words: str) -> LoopState:
 
 
 def run_loop(start: Path, proposer: Proposer, budget: Budget, view: View,
-             parallel: int = 1, executor: str | None = None,
-             checks_ahead: bool = True) -> LoopState:
+             executor: str | None = None) -> LoopState:
     """Propose, judge, record, repeat; resumes an interrupted experiment first.
 
     The session lock is held for the loop's whole life: a `run` by hand (or by the proposer)
-    meanwhile is refused instead of measuring half of a proposal. With `parallel` above 1,
-    that many proposers work at once in their own worktrees (see `autoresearch.parallel`), and
-    with `checks_ahead` each runs its candidate's checks while another candidate is measured.
-    `executor` is where each measurement runs (see `run_experiment`).
+    meanwhile is refused instead of measuring half of a proposal. `executor` is where each
+    measurement runs (see `run_experiment`); `autoresearch.parallel.run_parallel_loop` is the
+    same with several proposers at once.
     """
-    if parallel < 1:
-        raise UsageError(f"--parallel must be at least 1, not {parallel}")
     session = open_session(start)
     with session_lock(session.paths, "loop"):
-        if parallel > 1:
-            from autoresearch.parallel import parallel_loop
-
-            return parallel_loop(session, proposer, budget, view, parallel, executor, checks_ahead)
         return _loop(session, proposer, budget, view, executor)
 
 

@@ -24,12 +24,13 @@ from typing import Any
 
 from autoresearch.brief import build_brief
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
+from autoresearch.errors import UsageError
 from autoresearch.experiment import ChecksRun, ExperimentResult, run_experiment
 from autoresearch.ideas import add_idea, list_ideas
 from autoresearch.infra.git import Git, GitError, as_message, printable
 from autoresearch.infra.interrupts import StopRequest
 from autoresearch.infra.runner import stop_group, watching
-from autoresearch.infra.state import claim_run, next_run_number, now_ms, read_json, write_json
+from autoresearch.infra.state import claim_run, next_run_number, now_ms, read_json, session_lock, write_json
 from autoresearch.infra.workspace import candidate_ref, link_untracked
 from autoresearch.loop import Budget, LoopState, View, _count, _resume, _stop, ending, proposal_fields
 from autoresearch.measure.arms import build, checkout, run_checks
@@ -37,7 +38,7 @@ from autoresearch.measure.bench import Arm
 from autoresearch.model import NO_CHANGE, RunRecord, StopReason, Verdict
 from autoresearch.progress import ProgressEvent
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposal, Proposer
-from autoresearch.session import Session
+from autoresearch.session import Session, open_session
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,16 @@ def rebase(git: Git, commit: str, onto: str) -> str | Conflict:
     if proc.returncode != 0 or not fields:
         raise GitError(f"git merge-tree {onto[:10]} {commit[:10]} failed: {proc.stderr.strip()}")
     return git.commit_tree(fields[0], onto, git.run("log", "-1", "--format=%B", commit))
+
+
+def run_parallel_loop(start: Path, proposer: Proposer, budget: Budget, view: View, slots: int,
+                      executor: str | None = None, checks_ahead: bool = True) -> LoopState:
+    """`loop.run_loop` with `slots` proposers at once; it holds the session lock throughout."""
+    if slots < 1:
+        raise UsageError(f"--parallel must be at least 1, not {slots}")
+    session = open_session(start)
+    with session_lock(session.paths, "loop"):
+        return parallel_loop(session, proposer, budget, view, slots, executor, checks_ahead)
 
 
 def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: View, slots: int,

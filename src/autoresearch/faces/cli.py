@@ -610,8 +610,13 @@ def loop(
         budget = Budget(max_experiments, max_hours, max_usd, patience, max_failures)
         view = make_view(session, budget, json_out)
         try:
-            state = run_loop(Path.cwd(), proposer, budget, view, parallel, executor=executor,
-                             checks_ahead=checks_ahead)
+            if parallel > 1:
+                from autoresearch.parallel import run_parallel_loop
+
+                state = run_parallel_loop(Path.cwd(), proposer, budget, view, parallel, executor,
+                                          checks_ahead)
+            else:
+                state = run_loop(Path.cwd(), proposer, budget, view, executor=executor)
         finally:
             view.close()
         _print_loop_summary(session, state, json_out)
