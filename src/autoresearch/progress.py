@@ -131,7 +131,7 @@ def tracked(progress: Progress, path: Path, run: int, description: str) -> Progr
         event = replace(event, run=run, description=description)
         try:
             write_json(path, {"pid": os.getpid(), "started": started, "updated": time.time(),
-                              **event.as_dict()})
+                              **event.as_dict()}, durable=False)
         except OSError as exc:  # the dashboard's view is not worth failing an experiment for
             log.warning("could not write %s: %s", path, exc)
         progress(event)

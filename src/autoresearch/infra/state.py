@@ -192,14 +192,19 @@ def session_lock(paths: Paths, command: str) -> Iterator[None]:
         os.close(fd)
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` atomically: a reader sees the old file or the new one, never half."""
+def write_json(path: Path, data: dict[str, Any], durable: bool = True) -> None:
+    """Replace `path` atomically: a reader sees the old file or the new one, never half.
+
+    `durable=False` skips the fsync, for files that mean nothing after the machine restarts
+    (the live progress of a running command): it costs milliseconds on every benchmark run.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
