@@ -94,7 +94,8 @@ def test_cargo_test(tmp_path: Path):
             #[test] fn it_panics() { panic!("boom"); }
         }
         """))
-    out = _run(["cargo", "test", "--offline", "-q"], tmp_path, RUST_BACKTRACE="0",
+    # one test thread: libtest reports failures in the order they finish
+    out = _run(["cargo", "test", "--offline", "-q", "--", "--test-threads=1"], tmp_path, RUST_BACKTRACE="0",
                CARGO_TARGET_DIR=str(tmp_path / "target"))
     assert first_failure(out) == Failure(
         "tests::it_fails", "assertion `left == right` failed (src/lib.rs:6:29)", more=1)
