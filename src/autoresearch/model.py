@@ -10,8 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Version of the ledger's line format, written in every config header. Lines of older versions
-# (and pi-autoresearch's, which carry none) are still read.
-SCHEMA_VERSION = 2
+# (and pi-autoresearch's, which carry none) are still read. 3: the `conflict` verdict, a run's
+# proposer `slot` and `proposal`, a keep's `ci_level`, a confirm's own `measure` and `metric`.
+SCHEMA_VERSION = 3
 
 
 class Verdict(StrEnum):
