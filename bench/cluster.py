@@ -73,7 +73,8 @@ def _wait_for(condition, timeout: float = 120):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bench-s", type=float, default=0.2, help="seconds one benchmark run sleeps")
     parser.add_argument("--checks-s", type=float, default=2.0, help="seconds the checks sleep")

@@ -126,7 +126,8 @@ def run_loop(parallel: int, experiments: int, propose_s: float, args: argparse.N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--proposers", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--experiments", type=int, default=16)
     parser.add_argument("--bench-s", type=float, default=0.2, help="seconds one benchmark run sleeps")

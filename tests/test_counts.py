@@ -1,4 +1,4 @@
-"""Instruction counts come from valgrind's log on a socket: code being counted can add to it, never lower it."""
+"""Instruction counts come from valgrind's log on a socket: counted code can add to it, never lower it."""
 
 from __future__ import annotations
 

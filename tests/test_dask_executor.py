@@ -157,7 +157,8 @@ def test_a_worker_killed_mid_experiment_loses_nothing(tmp_path: Path):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
-                names = {addr: info["name"] for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
+                names = {addr: info["name"]
+                         for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
 
                 def busy() -> str | None:
                     return next((addr for addr, keys in client.processing().items()

@@ -265,7 +265,8 @@ __PYTHON__ -c "import sys; sys.path.insert(0, '.'); import work; print(f'METRIC 
 echo "METRIC cost=0.001"
 """.replace("__PYTHON__", PYTHON)
     repo.write("autoresearch.sh", bench, executable=True)
-    config = Config.model_validate({"session": {"name": "speed"}, "metric": {"name": "cost", "channel": "file"},
+    config = Config.model_validate({"session": {"name": "speed"},
+                                    "metric": {"name": "cost", "channel": "file"},
                                     "commands": {"timeout": 5}})
     repo.write("autoresearch.toml", dump(config))
     repo.git("add", "-A")

@@ -138,7 +138,8 @@ def test_confirm_and_ablation_lines_of_older_ledgers_still_read(tmp_path: Path):
     book = ledger.read(path, KEY)
     (confirm,), (ablation,) = book.confirms, book.ablations
     assert (confirm.inputs, confirm.passed, confirm.ci, confirm.rounds) == ("heldout", True, (0.5, 0.5), 2)
-    assert (ablation.keep_run, ablation.outcome, ablation.ci, ablation.logs) == (2, "measured", (0.45, 0.55), None)
+    assert ((ablation.keep_run, ablation.outcome, ablation.ci, ablation.logs)
+            == (2, "measured", (0.45, 0.55), None))
     for old, record in ((OLD_CONFIRM, confirm), (OLD_ABLATION, ablation)):
         written, then = json.loads(record.model_dump_json()), json.loads(old)
         assert {k: written[k] for k in then} == then  # every old field, same name, same value

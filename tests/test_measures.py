@@ -238,7 +238,8 @@ def test_instructions_decide_and_cpu_time_vetoes(repo: Repo):
     """Fewer instructions kept in one round; fewer instructions but far more kernel time (reading
     /dev/zero costs system time valgrind cannot count) vetoed by the CPU-time check."""
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.spin(); work.churn()\"\n",
+               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); "
+               "import work; work.spin(); work.churn()\"\n",
                executable=True)
     repo.write("work.py", repo.read("work.py") + "\n\nCHURN = 0\n\n\ndef churn():\n"
                "    with open('/dev/zero', 'rb', buffering=0) as f:\n"
@@ -286,7 +287,8 @@ def test_confirm_in_wall_time_catches_a_keep_the_counts_made_that_time_does_not_
     repo.set("SPIN", 100_000)
     repo.set("NAP", 0.5)
     assert repo.cli_json("run", "-m", "a third of the loop, and a nap")["verdict"] == "keep"
-    assert "cpu or wall" in repo.cli("confirm", "--measure", "instructions", "--inputs", "dev", check=2).stderr
+    assert "cpu or wall" in repo.cli("confirm", "--measure", "instructions", "--inputs", "dev",
+                                     check=2).stderr
     timed = repo.cli_json("confirm", "--measure", "wall", "--inputs", "dev", "--rounds", "4")
     assert (timed["measure"], timed["metric"], timed["rounds"]) == ("wall", "wall_s", 4)
     assert timed["passed"] is False and timed["agrees"] is False

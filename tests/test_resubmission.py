@@ -111,7 +111,8 @@ def test_submitting_the_same_change_again_continues_its_test(repo: Repo):
     assert any("continues its 4 rounds" in n for n in second["notes"])
     repo.set("MEM", 51)
     third = repo.cli_json("run", "-m", "and again")
-    assert (third["verdict"], third["rounds"], third["continues"]) == ("discard", second["rounds"], second["run"])
+    assert ((third["verdict"], third["rounds"], third["continues"])
+            == ("discard", second["rounds"], second["run"]))
     assert any("verdict stands" in n for n in third["notes"])
     assert len(repo.runs()[-1]["samples"]["candidate"]) == second["rounds"]
     proc = repo.cli("extend", str(first["run"]), check=2)
@@ -129,7 +130,8 @@ def test_extend_continues_an_undecided_discard(repo: Repo):
     first = repo.cli_json("run", "-m", "touch MEM")
     assert repo.read("work.py").count("MEM = 50") == 1  # restored
     extended = repo.cli_json("extend", str(first["run"]))
-    assert (extended["verdict"], extended["continues"], extended["prior_rounds"]) == ("discard", first["run"], 4)
+    assert ((extended["verdict"], extended["continues"], extended["prior_rounds"])
+            == ("discard", first["run"], 4))
     assert 4 < extended["rounds"] <= 8  # on towards the last look, past the first run's rounds
     assert repo.git("status", "--porcelain") == ""
     assert repo.cli("extend", "99", check=2).stderr.count("no run 99") == 1

@@ -55,7 +55,8 @@ def _start(repo: Repo, metric: dict | None = None, sandbox: dict | None = None, 
         repo.write(rel.replace("_sh", ".sh").replace("_py", ".py"), text, executable=rel.endswith("_sh"))
     config = Config.model_validate({
         "session": {"name": "speed"}, "metric": {"name": "cost", **(metric or {})},
-        "commands": {"checks": "./autoresearch.checks.sh", "timeout": 5, "checks_timeout": 30, **(commands or {})},
+        "commands": {"checks": "./autoresearch.checks.sh", "timeout": 5, "checks_timeout": 30,
+                     **(commands or {})},
         "scope": {"include": ["work.py"]}, "sandbox": sandbox or {},
     })
     repo.write("autoresearch.toml", dump(config))
@@ -99,7 +100,8 @@ def test_metric_lines_added_by_candidate_code_never_count(repo: Repo, channel: s
     bench = BENCH_SH
     if channel == "file":
         bench = bench.replace('print(f"METRIC cost={work.COST}")',
-                              'open(os.environ["AUTORESEARCH_RESULT_FILE"], "a").write(f"METRIC cost={work.COST}\\n")')
+                              'open(os.environ["AUTORESEARCH_RESULT_FILE"], "a")'
+                              '.write(f"METRIC cost={work.COST}\\n")')
     session = _start(repo, metric={"channel": channel}, autoresearch_sh=bench)
     _candidate(session, """
         import os, atexit
@@ -136,7 +138,8 @@ def _timed(untimed: str, section: str) -> str:
 
 def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: Repo):
     # The timed section is a sleep: the process's wall time follows it closely on any machine.
-    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=_timed("", "time.sleep(work.PAUSE)"),
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"},
+                     autoresearch_sh=_timed("", "time.sleep(work.PAUSE)"),
                      work_py=WORK_PY + "PAUSE = 0.3\n")
 
     _candidate(session, """
@@ -147,7 +150,8 @@ def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: 
         PAUSE = 0.3
     """)
     lie = _verdict(session, "a clock that runs slow")
-    assert lie["verdict"] == "discard" and lie["reason"].startswith("inconsistent metric: the benchmark claims 9")
+    assert lie["verdict"] == "discard" and lie["reason"].startswith(
+        "inconsistent metric: the benchmark claims 9")
     assert "wall" in lie["reason"]
 
     session.set("PAUSE", 0.1)  # an honest saving of 0.2 s: the process shows it
@@ -160,7 +164,8 @@ def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: 
 def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instruction_count(repo: Repo):
     # The timed section is a small share of its process (a long untimed sleep): halving it
     # moves the process's wall time by about a percent, which no cross-check of wall times sees.
-    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, autoresearch_sh=_timed("time.sleep(0.6)", "work.spin()"),
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"},
+                     autoresearch_sh=_timed("time.sleep(0.6)", "work.spin()"),
                      work_py=WORK_PY.replace("SPIN = 0", "SPIN = 200000"))
     halved = """
         import os, re, sys
@@ -168,7 +173,8 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
             def __init__(self, out):
                 self.out = out
             def write(self, text):
-                return self.out.write(re.sub(r"t_ms=([0-9.]+)", lambda m: f"t_ms={float(m[1]) / 2:.3f}", text))
+                return self.out.write(re.sub(r"t_ms=([0-9.]+)",
+                                             lambda m: f"t_ms={float(m[1]) / 2:.3f}", text))
             def __getattr__(self, name):
                 return getattr(self.out, name)
         sys.stdout = _Halved(sys.stdout)
@@ -176,7 +182,8 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
     _candidate(session, halved, SPIN=200000)
     lie = _verdict(session, "report half the time")
     assert lie["verdict"] == "discard", lie
-    assert lie["reason"].startswith("inconsistent metric: the benchmark claims ") and "instructions" in lie["reason"]
+    assert (lie["reason"].startswith("inconsistent metric: the benchmark claims ")
+            and "instructions" in lie["reason"])
     claim = session.runs()[-1]["samples"]["claim"]
     assert claim["checked"] == "instructions" and claim["claimed_s"] > claim["allowed_s"]
 
@@ -186,7 +193,8 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
             sys.exit(3)
     """, SPIN=200000)
     dodge = _verdict(session, "report half the time, never counted")
-    assert dodge["verdict"] == "discard" and "counting the candidate's instructions failed" in dodge["reason"], dodge
+    assert (dodge["verdict"] == "discard"
+            and "counting the candidate's instructions failed" in dodge["reason"]), dodge
 
     session.write("work.py", WORK_PY.replace("SPIN = 0", "SPIN = 100000"))  # honest: half the work
     honest = _verdict(session, "half the loop")
@@ -342,12 +350,14 @@ def test_a_sealed_run_sees_its_checkout_read_only_and_nothing_private(tmp_path: 
         touch cache/x && echo "scratch writable"
         touch /tmp/x && echo "tmp writable"
         ls -A ~ | head -1
-        python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)" 2>/dev/null && echo "network"
+        python3 -c "import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)" 2>/dev/null &&
+            echo "network"
         ps -e -o pid= > /tmp/ps && wc -l < /tmp/ps
     """)
     (arm / "cache").mkdir()
     (arm / "cache/stale").write_text("left by an earlier run\n")
-    r = run_command(probe_script, arm, tmp_path / "log", timeout=60, prefix=sandbox.prefix(arm, Step.BENCHMARK))
+    r = run_command(probe_script, arm, tmp_path / "log", timeout=60,
+                    prefix=sandbox.prefix(arm, Step.BENCHMARK))
     assert r.ok, r.tail()
     lines = r.stdout_path.read_text().splitlines()
     assert not [line for line in lines if line.startswith("visible")]
@@ -405,8 +415,9 @@ def test_mode_on_without_bubblewrap_is_a_usage_error_and_auto_runs_unsealed(repo
     assert session.read("work.py").count("COST = 50") == 1
 
     _commit_config(session, 'mode = "on"', 'mode = "auto"')
-    proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", "x", "--json"], cwd=session.path,
-                          check=False, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", "x", "--json"],
+                          cwd=session.path, check=False, capture_output=True, text=True, env=env,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert session.runs()[-1]["sandbox"] == "off" and session.runs()[-1]["verdict"] == "keep"
     status = subprocess.run([sys.executable, "-m", "autoresearch", "status", "--json"], cwd=session.path,
@@ -427,8 +438,10 @@ def test_doctor_names_what_the_machine_supports_and_the_editable_install_trap(re
     site = tmp_path / "site" / "project-0.1.dist-info"  # what `pip install -e .` leaves behind
     site.mkdir(parents=True)
     (site / "METADATA").write_text("Metadata-Version: 2.1\nName: project\nVersion: 0.1\n")
-    (site / "direct_url.json").write_text(f'{{"url": "file://{repo.path}", "dir_info": {{"editable": true}}}}')
-    env = repo.env(PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(tmp_path / "site")])))
+    (site / "direct_url.json").write_text(
+        f'{{"url": "file://{repo.path}", "dir_info": {{"editable": true}}}}')
+    env = repo.env(PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
+                                                            str(tmp_path / "site")])))
     proc = subprocess.run([sys.executable, "-m", "autoresearch", "doctor", "--json"], cwd=repo.path,
                           check=False, capture_output=True, text=True, env=env, timeout=120)
     report = json.loads(proc.stdout)

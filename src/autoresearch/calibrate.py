@@ -114,7 +114,8 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
                                           draws=[abs(x) for x in d]) if plan.noise > 0 else 0.0
         walls = [s.wall_s for pair in result.rounds for s in pair]
         too_short = short_run_warning(walls, config.metric.measure)
-        proxy = proxy_warning(a.path, config.commands.benchmark) if config.metric.measure.counts_instructions else None
+        proxy = (proxy_warning(a.path, config.commands.benchmark) if config.metric.measure.counts_instructions
+                 else None)
         calibration = Calibration(
             commit=head, timestamp=now_ms(), rounds=len(result.rounds), noise=plan.noise,
             detectable_effect=current, recommended_min_effect=plan.min_effect,

@@ -149,7 +149,8 @@ class SandboxConfig(_Section):
     )
     writable: list[Annotated[str, AfterValidator(_valid_scratch)]] = Field(
         default_factory=list,
-        description="checkout-relative directories checks and benchmark runs may write; emptied before every run",
+        description="checkout-relative directories checks and benchmark runs may write; "
+                    "emptied before every run",
     )
     readable: list[str] = Field(
         default_factory=list,
@@ -359,8 +360,10 @@ def dump(config: Config) -> str:
         f"name = {_q(c.metric.name)}          # the primary METRIC the benchmark prints",
         f"direction = {_q(c.metric.direction)}        # lower | higher",
         f"unit = {_q(c.metric.unit)}",
-        f"measure = {_q(c.metric.measure)}          # wall | cpu | instructions | instructions+cpu | single",
-        f"channel = {_q(c.metric.channel)}        # stdout | file ($AUTORESEARCH_RESULT_FILE); the other is ignored",
+        f"measure = {_q(c.metric.measure)}          "
+        "# wall | cpu | instructions | instructions+cpu | single",
+        f"channel = {_q(c.metric.channel)}        "
+        "# stdout | file ($AUTORESEARCH_RESULT_FILE); the other is ignored",
     ]
     if c.metric.secondary:
         lines.append(f"secondary = {_list(c.metric.secondary)}   # METRIC lines the benchmark must print too")
@@ -406,8 +409,10 @@ def dump(config: Config) -> str:
          "   # the benchmark's environment: switch to held-out inputs"),
         "",
         "[sandbox]",
-        f"mode = {_q(c.sandbox.mode)}          # auto | on | off: seal build, checks and benchmark in bubblewrap",
-        f"writable = {_list(c.sandbox.writable)}      # checkout dirs checks/benchmark may write; emptied before every run",
+        f"mode = {_q(c.sandbox.mode)}          "
+        "# auto | on | off: seal build, checks and benchmark in bubblewrap",
+        f"writable = {_list(c.sandbox.writable)}      "
+        "# checkout dirs checks/benchmark may write; emptied before every run",
         f"readable = {_list(c.sandbox.readable)}      # more paths under $HOME or /tmp that runs may read",
         f"network = {'true' if c.sandbox.network else 'false'}",
         "",

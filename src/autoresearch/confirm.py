@@ -32,7 +32,8 @@ class ConfirmResult:
         """The result; without `numbers`, a held-out confirm says only whether it passed."""
         r = self.record
         out: dict[str, Any] = {"inputs": r.inputs, "passed": r.passed, "rounds": r.rounds,
-                               "measure": r.measure, "metric": r.metric, "segment": r.segment, "baseline_commit": r.baseline_commit,
+                               "measure": r.measure, "metric": r.metric, "segment": r.segment,
+                               "baseline_commit": r.baseline_commit,
                                "incumbent_commit": r.incumbent_commit,
                                "remaining_heldout": self.remaining_heldout,
                                "notes": list(self.notes)}

@@ -111,8 +111,8 @@ def _editable(repo: Path) -> Check:
     trapped: dict[tuple[str, str], str] = {}
     for python in interpreters:
         try:
-            out = subprocess.run([python, "-c", _EDITABLE], check=False, capture_output=True, text=True, timeout=60,
-                                 cwd=repo).stdout
+            out = subprocess.run([python, "-c", _EDITABLE], check=False, capture_output=True, text=True,
+                                 timeout=60, cwd=repo).stdout
             found = json.loads(out or "[]")
         except (OSError, subprocess.TimeoutExpired, ValueError):
             continue

@@ -170,7 +170,8 @@ def _judge(session: Session, pool: Pool, candidate: Candidate, view: View,
                           candidate_commit=commit, executor=executor, checked=candidate.checked)
 
 
-def _record_conflict(session: Session, candidate: Candidate, head: str, conflict: Conflict) -> ExperimentResult:
+def _record_conflict(session: Session, candidate: Candidate, head: str,
+                     conflict: Conflict) -> ExperimentResult:
     """A ledger line for a candidate that does not merge: a run number, nothing measured."""
     assert candidate.commit is not None
     book = session.ledger()

@@ -178,7 +178,8 @@ def unit_of_name(metric: str) -> str:
     """The time unit a metric's name ends in (`render_ms` → "ms"), or "": a time unit switches
     on the harness's check of a claimed time against the process's own.
 
-    >>> unit_of_name("render_ms"), unit_of_name("parse_us"), unit_of_name("tokens_per_s"), unit_of_name("score")
+    >>> (unit_of_name("render_ms"), unit_of_name("parse_us"),
+    ...  unit_of_name("tokens_per_s"), unit_of_name("score"))
     ('ms', 'µs', '', '')
     """
     suffix = metric.rsplit("_", 1)[-1] if "_" in metric else ""

@@ -125,7 +125,8 @@ def exclude_paths(git: Git, patterns: Iterable[str], label: str) -> None:
     missing = [p for p in patterns if p not in current.split("\n")]
     if missing:
         block = f"\n# autoresearch: {label}\n" + "\n".join(missing) + "\n"
-        exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + block, encoding="utf-8")
+        exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + block,
+                           encoding="utf-8")
 
 
 def untracked_outside(git: Git, paths: Paths, scope: list[str]) -> list[str]:

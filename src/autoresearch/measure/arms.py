@@ -148,5 +148,5 @@ def measure_commits(session: Session, before: str, after: str, run_dir: Path, ro
             failure = build(session, arm, run_dir)
             if failure:
                 raise AutoresearchError(f"the build fails on {commit[:10]}: {failure[0]}\n{failure[1]}")
-    return measure(Bench(config, run_dir, sandbox(session), env=env), *arms, config.metric.direction, config.policy(),
-                   config.wants_warmup(), progress, fixed_rounds=rounds)
+    return measure(Bench(config, run_dir, sandbox(session), env=env), *arms, config.metric.direction,
+                   config.policy(), config.wants_warmup(), progress, fixed_rounds=rounds)

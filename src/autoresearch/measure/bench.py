@@ -348,7 +348,8 @@ def benchmark_text(root: Path, benchmark: str) -> str:
 
 def startup_command(root: Path, benchmark: str) -> str:
     """What a trivial run of the benchmark's interpreter is, judged from the benchmark's text."""
-    return '"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in benchmark_text(root, benchmark) else "true"
+    return ('"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in benchmark_text(root, benchmark)
+            else "true")
 
 
 # Runtimes whose time instruction counts misjudge: interpreters spend it on dispatch and memory
@@ -356,10 +357,12 @@ def startup_command(root: Path, benchmark: str) -> str:
 _RUNTIMES = {
     "python": "an interpreter", "ruby": "an interpreter (with a JIT, YJIT)", "perl": "an interpreter",
     "php": "an interpreter (with a JIT)", "lua": "an interpreter", "luajit": "a JIT",
-    "node": "a JIT (V8)", "deno": "a JIT (V8)", "bun": "a JIT (JavaScriptCore)", "java": "a JIT (the JVM)",
-    "pypy": "a JIT", "pypy3": "a JIT", "julia": "a JIT", "dotnet": "a JIT (.NET)", "Rscript": "an interpreter",
+    "node": "a JIT (V8)", "deno": "a JIT (V8)", "bun": "a JIT (JavaScriptCore)",
+    "java": "a JIT (the JVM)", "pypy": "a JIT", "pypy3": "a JIT", "julia": "a JIT",
+    "dotnet": "a JIT (.NET)", "Rscript": "an interpreter",
 }
-_RUNTIME_WORD = re.compile(r"(?<![\w./])(?:\S*/)?(" + "|".join(map(re.escape, _RUNTIMES)) + r")(?:3(?:\.\d+)?)?(?![\w.-])")
+_RUNTIME_WORD = re.compile(r"(?<![\w./])(?:\S*/)?(" + "|".join(map(re.escape, _RUNTIMES))
+                           + r")(?:3(?:\.\d+)?)?(?![\w.-])")
 
 
 def proxy_warning(root: Path, benchmark: str) -> str | None:

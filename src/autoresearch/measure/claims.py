@@ -1,4 +1,4 @@
-"""Bear out a claimed time saving: by the process's wall time where it shows, else by its instruction count."""
+"""Bear out a claimed time saving: by the process's wall time where it shows, else by instruction count."""
 
 from __future__ import annotations
 

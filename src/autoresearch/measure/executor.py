@@ -136,7 +136,8 @@ class DaskExecutor:
         trees = tuple(git.tree_of(c) for c in commits)
         snapshots = tuple(git.run("commit-tree", tree, "-m", "autoresearch: a measured tree",
                                   env=git.identity()) for tree in trees)
-        refs = [f"refs/autoresearch/shipping/{uuid.uuid4().hex}/{name}" for name in ("incumbent", "candidate")]
+        refs = [f"refs/autoresearch/shipping/{uuid.uuid4().hex}/{name}"
+                for name in ("incumbent", "candidate")]
         try:
             for ref, snapshot in zip(refs, snapshots, strict=True):
                 git.run("update-ref", ref, snapshot)

@@ -18,7 +18,8 @@ from autoresearch.model import SandboxMode
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; "
+                "Fedora: dnf install bubblewrap)")
 
 # Where a sealed run finds what the harness hands it: inside its private /tmp.
 RESULT_PATH = "/tmp/autoresearch/result.metrics"
@@ -81,7 +82,8 @@ def probe() -> Support:
     if path is None:
         return Support(None, None, False, f"bubblewrap is not installed: {INSTALL_HINT}")
     try:
-        version = subprocess.run([path, "--version"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
+        version = subprocess.run([path, "--version"], check=False, capture_output=True, text=True,
+                                 timeout=10).stdout.strip()
         trial = subprocess.run(
             [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
              "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent", "--as-pid-1",
@@ -93,7 +95,8 @@ def probe() -> Support:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Support(path, None, False, f"bubblewrap does not run here: {exc}")
     if trial.returncode != 0:
-        why = trial.stderr.strip().splitlines()[-1] if trial.stderr.strip() else f"exit code {trial.returncode}"
+        why = (trial.stderr.strip().splitlines()[-1] if trial.stderr.strip()
+               else f"exit code {trial.returncode}")
         return Support(path, version or None, False,
                        f"bubblewrap cannot create namespaces here ({why}); allow unprivileged user "
                        "namespaces (sysctl kernel.unprivileged_userns_clone=1) or, in a container, "
@@ -172,7 +175,8 @@ def empty_scratch(checkout: Path, rel: str) -> Path:
 
 
 def make_sandbox(mode: SandboxMode, root: Path, git_common: Path, links: Sequence[str] = (),
-                 writable: Sequence[str] = (), readable: Sequence[str] = (), network: bool = False) -> Sandbox:
+                 writable: Sequence[str] = (), readable: Sequence[str] = (),
+                 network: bool = False) -> Sandbox:
     """The sandbox a session's configuration asks for on this machine.
 
     mode "auto" seals where bubblewrap works; "on" makes its absence a usage error; "off" never seals.
@@ -190,7 +194,8 @@ def make_sandbox(mode: SandboxMode, root: Path, git_common: Path, links: Sequenc
     hide = (root,) + (() if git_common.is_relative_to(root) else (git_common,))
     # Mounted where the checkouts' links point, even when that path is itself a symlink.
     seen = [root / rel.rstrip("/") for rel in links] + [Path(os.path.expanduser(p)) for p in readable]
-    return Sandbox(True, None, hide, tuple(dict.fromkeys([*toolchain_paths(), *seen])), tuple(writable), network)
+    return Sandbox(True, None, hide, tuple(dict.fromkeys([*toolchain_paths(), *seen])), tuple(writable),
+                   network)
 
 
 def toolchain_paths() -> list[Path]:
@@ -201,7 +206,8 @@ def toolchain_paths() -> list[Path]:
     """
     hidden = [p for p in (_home(), Path("/tmp")) if p is not None]
     found: list[Path] = []
-    candidates = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+    candidates = [Path(sys.prefix), Path(sys.base_prefix),
+                  Path(os.path.realpath(sys.executable)).parent.parent]
     candidates += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p.startswith("/")]
     home = _home()
     if home is not None:

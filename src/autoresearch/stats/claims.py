@@ -57,7 +57,8 @@ def check_claim(
     implied: list[float] = []
     claimed: list[float] = []
     process: list[float] = []
-    for mi, mc, wi, wc in zip(claimed_incumbent, claimed_candidate, wall_incumbent, wall_candidate, strict=True):
+    for mi, mc, wi, wc in zip(claimed_incumbent, claimed_candidate, wall_incumbent, wall_candidate,
+                              strict=True):
         share = min(1.0, mi / wi)
         saving = min(share * (1.0 - mc / mi), 1.0 - 1e-9)
         implied.append(-math.log(1.0 - saving))
@@ -86,7 +87,8 @@ def check_claim(
 
 def _exceeds(values: Sequence[float], bound: float, trim: float, alpha: float) -> bool:
     """Whether the values' trimmed mean exceeds `bound` beyond doubt at `alpha` (Yuen, one-sided)."""
-    if len(values) > 1 and min(values) > bound and max(values) - min(values) <= 1e-12 * max(1.0, abs(values[0])):
+    if (len(values) > 1 and min(values) > bound
+            and max(values) - min(values) <= 1e-12 * max(1.0, abs(values[0]))):
         return True  # identical rounds: a deterministic process time
     t = trimmed(values, trim)
     if t.se == 0 or not math.isfinite(t.se):
