@@ -397,6 +397,30 @@ def test_the_cpu_of_a_detached_process_counts_and_it_dies_with_the_run(tmp_path:
     assert _alive_with(marker) == []
 
 
+def test_a_sealed_run_is_bwrap_one_init_and_the_command_and_measures_only_the_command(tmp_path: Path):
+    """No launcher interpreter in front of bwrap: the init inside measures, and the harness's
+    own memory (inherited by whatever it forks) stays out of the peak."""
+    sandbox = make_sandbox(SandboxMode.ON, tmp_path / "repo", tmp_path / "repo/.git")
+    (tmp_path / "work").mkdir()
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    started: list[str] = []
+    script = textblock(f"""
+        tr '\\0' ' ' < /proc/1/cmdline | cut -c1-200; echo
+        {sys.executable} -c 'b = bytearray(200 * 1024 * 1024); b[::4096] = b"x" * len(b[::4096])'
+    """)
+    r = run_command(script, tmp_path / "work", tmp_path / "log", timeout=120,
+                    on_start=lambda pid: started.append(Path(f"/proc/{pid}/comm").read_text().strip()),
+                    prefix=sandbox.prefix(tmp_path / "work", Step.BENCHMARK))
+    del ballast
+    assert r.ok, r.tail()
+    assert started == ["bwrap"]
+    init = r.stdout_path.read_text().splitlines()[0].split()
+    assert init[1:4] == ["-I", "-S", "-c"] and "python" in init[0]
+    assert 200 < r.peak_rss_mb < 280
+    assert r.cpu_s > 0
+
+
 def test_mode_on_without_bubblewrap_is_a_usage_error_and_auto_runs_unsealed(repo: Repo, tmp_path: Path):
     bin_dir = tmp_path / "bin"  # this machine's tools, minus bwrap
     bin_dir.mkdir()

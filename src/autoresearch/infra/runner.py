@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import resource
 import signal
@@ -26,15 +25,18 @@ STOP_GRACE_S = 5.0  # for the launcher to kill and reap what a stopped command l
 # the command's figures include only the launcher's few MB, the same for both arms.
 # The launcher is a child subreaper: orphans of the command (setsid, double forks) become its
 # children, and after the command exits it kills and reaps them, so their CPU time counts and
-# none outlives the run. It reports its figures through a pipe the command never inherits.
+# none outlives the run. It reports its figures through a pipe the command never inherits, as
+# "wall_s cpu_s maxrss_kb nivcsw". A sealed run has no launcher: the sandbox's init, inside the
+# run's PID namespace, does the same (`Sandbox.prefix`). `_signal`, not `signal` (which imports
+# enum), and no json: its start-up is paid on every run.
 _LAUNCHER = """
-import ctypes, json, os, resource, signal, sys, time
+import _signal, ctypes, os, resource, sys, time
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
 report = int(sys.argv[1])
 os.set_inheritable(report, False)
 start = time.perf_counter()
 pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
-signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))  # the harness's timeout
+_signal.signal(_signal.SIGTERM, lambda *_: os.kill(pid, _signal.SIGKILL))  # the harness's timeout
 while True:
     try:
         _, status = os.waitpid(pid, 0)
@@ -53,12 +55,11 @@ while True:
     if not orphans:
         break
     for orphan in orphans:
-        os.kill(orphan, signal.SIGKILL)
+        os.kill(orphan, _signal.SIGKILL)
     for orphan in orphans:  # their own children become ours: the next pass gets them
         os.waitpid(orphan, 0)
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-os.write(report, json.dumps({"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
-                             "maxrss_kb": ru.ru_maxrss, "nivcsw": ru.ru_nivcsw}).encode())
+os.write(report, f"{wall} {ru.ru_utime + ru.ru_stime} {ru.ru_maxrss} {ru.ru_nivcsw}".encode())
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -142,7 +143,8 @@ def run_command(
     whatever the command prints. The command runs in a new process group; on timeout, and
     after it exits, the whole group and every orphan it left are killed, so no descendant
     outlives the call. `on_start(pgid)` lets a caller record the group so a later process can
-    clean it up. `prefix` wraps `bash -c <command>` (a sandbox); `pass_fds` are inherited.
+    clean it up. `prefix` is a sandbox (`Sandbox.prefix`) whose init takes the report pipe and
+    the command and measures it in place of the launcher; `pass_fds` are inherited.
 
     >>> r = run_command("echo hi", Path("."), Path("/tmp/x"), timeout=5)  # doctest: +SKIP
     >>> r.ok, r.tail().strip()  # doctest: +SKIP
@@ -155,10 +157,11 @@ def run_command(
     report_r, report_w = os.pipe()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
+        argv = ([*prefix, str(report_w), command] if prefix  # the sandbox's init measures it
+                else [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report_w), "bash", "-c", command])
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report_w),
-                 *(prefix or ("bash", "-c")), command],
+                argv,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -226,12 +229,15 @@ def _require_directory(cwd: Path) -> None:
 def _read_usage(fd: int) -> dict[str, float]:
     """The launcher's report; empty when it was killed before writing it."""
     with os.fdopen(fd, "rb") as fh:
-        data = fh.read()
+        words = fh.read().split()
     try:
-        report = json.loads(data)
+        figures = [float(word) for word in words]
     except ValueError:
         return {}
-    return {key: float(value) for key, value in report.items()} if isinstance(report, dict) else {}
+    return dict(zip(_REPORTED, figures, strict=True)) if len(figures) == len(_REPORTED) else {}
+
+
+_REPORTED = ("wall_s", "cpu_s", "maxrss_kb", "nivcsw")  # the launcher's and the sandbox init's report
 
 
 def _stop(launcher: int, waiter: threading.Thread) -> None:

@@ -27,21 +27,28 @@ RESULT_PATH = "/tmp/autoresearch/result.metrics"
 # Directories under $HOME that hold toolchains, not secrets: seen read-only by sealed runs.
 _TOOLCHAIN_DIRS = (".pyenv", ".cargo", ".rustup", ".rbenv", ".nvm", ".sdkman", ".local/bin")
 
-# Pid 1 of a sealed run. The kernel tears a PID namespace down by auto-reaping what is left when
-# its init dies, and an auto-reaped process's CPU time is lost to every rusage. So this init
-# waits for the command, SIGKILLs every other process of the namespace (setsid and double-forked
-# daemons included) and reaps them itself: their CPU reaches the harness's figures. Not
-# dumpable, so the command cannot ptrace it; SIGINT ignored, so it cannot be stopped early.
+# Pid 1 of a sealed run, and the run's only process besides bwrap, bash and the command: it
+# measures the command the way the unsealed launcher (`runner`) does, from inside. The kernel
+# tears a PID namespace down by auto-reaping what is left when its init dies, and an auto-reaped
+# process's CPU time is lost to every rusage. So this init waits for the command, SIGKILLs every
+# other process of the namespace (setsid and double-forked daemons included) and reaps them
+# itself: their CPU reaches the figures it writes to the report pipe (argv[1]), which the command
+# never inherits. Not dumpable, so the command cannot ptrace it; SIGINT ignored, so it cannot be
+# stopped early. `_signal` rather than `signal`, which imports enum: a few ms on every run.
 _INIT = """
-import os, signal, sys, ctypes
+import _signal, ctypes, os, resource, sys, time
 ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[1]], os.environ,
-                      setsigdef=(signal.SIGINT, signal.SIGPIPE))
+_signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+report = int(sys.argv[1])
+os.set_inheritable(report, False)
+start = time.perf_counter()
+pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[2]], os.environ,
+                      setsigdef=(_signal.SIGINT, _signal.SIGPIPE))
 _, status = os.waitpid(pid, 0)
+wall = time.perf_counter() - start
 while True:
     try:
-        os.kill(-1, signal.SIGKILL)
+        os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
         pass
     try:
@@ -49,6 +56,8 @@ while True:
             pass
     except ChildProcessError:
         break
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+os.write(report, f"{wall} {ru.ru_utime + ru.ru_stime} {ru.ru_maxrss} {ru.ru_nivcsw}".encode())
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -126,11 +135,13 @@ class Sandbox:
         return "on" if self.sealed else "off"
 
     def prefix(self, checkout: Path, step: Step, binds: Mapping[Path, str] | None = None) -> list[str]:
-        """The argv that runs `bash -c <command>` sealed in `checkout` (empty when not sealed).
+        """The argv that runs a command sealed in `checkout` (empty when not sealed).
 
-        Scratch paths are emptied first, sealed or not, so nothing one run writes reaches the
-        next. `binds` mounts files or directories the harness made (host path -> path in the
-        sandbox) writable.
+        `run_command` appends the report pipe and the command: the argv ends in an init that
+        runs `bash -c <command>` and reports its figures, as the unsealed launcher does, so a
+        sealed run starts one interpreter, not two. Scratch paths are emptied first, sealed or
+        not, so nothing one run writes reaches the next. `binds` mounts files or directories the
+        harness made (host path -> path in the sandbox) writable.
         """
         checkout = checkout.resolve()
         scratch = [] if step is Step.BUILD else [empty_scratch(checkout, rel) for rel in self.writable]
