@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Repo, make_project, wait_until
+from conftest import Repo, fewer_rounds, make_project, wait_until
 
 import autoresearch
+from autoresearch.config import Config, dump
 
 distributed = pytest.importorskip("distributed", reason="the Dask executor needs `pip install distributed`")
 
@@ -242,3 +244,106 @@ def test_ctrl_c_stops_the_measurement_on_the_worker_and_records_nothing(tmp_path
         again = repo.cli("run", "-m", "halve the cost", "--executor", cluster.address, "--json")
     assert json.loads(again.stdout)["verdict"] == "keep"
     assert [r["verdict"] for r in repo.runs()] == ["baseline", "keep"]
+
+
+def _two_at_once_session(path: Path) -> Repo:
+    """A session whose cost has two knobs far apart in work.py (changes to each merge), and
+    whose constant metric decides at the first look."""
+    repo = make_project(path)
+    repo.write("work.py", repo.read("work.py") + "\n\nDISCOUNT = 0\nCOST = COST - DISCOUNT\n")
+    repo.git("commit", "-qam", "a discount")
+    repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py",
+             "--timeout", "20", "--checks-timeout", "30")
+    fewer_rounds(repo)
+    return repo
+
+
+def _knob_patches(repo: Repo, folder: Path, cost: str, discount: str) -> None:
+    folder.mkdir()
+    original = repo.read("work.py")
+    for name, text in (("1-cost", original.replace("COST = 100", f"COST = {cost}")),
+                       ("2-discount", original.replace("DISCOUNT = 0", f"DISCOUNT = {discount}"))):
+        repo.write("work.py", text)
+        (folder / f"{name}.patch").write_text(repo.git("diff", raw=True))
+        repo.git("checkout", "-q", "--", "work.py")
+
+
+def _parallel_loop(repo: Repo, address: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop", "--patches", str(folder),
+                           "--parallel", "2", "--no-checks-ahead", "--executor", address, "--json"],
+                          cwd=repo.path, capture_output=True, text=True, timeout=300, env=repo.env())
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_two_workers_measure_two_experiments_at_once_and_a_keep_that_raced_is_measured_again(
+        tmp_path: Path):
+    apart = _two_at_once_session(tmp_path / "apart")
+    _knob_patches(apart, tmp_path / "worse", cost="200", discount="-100")
+    race = _two_at_once_session(tmp_path / "race")
+    _knob_patches(race, tmp_path / "better", cost="50", discount="30")
+    with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="0.5") as cluster:
+        names = {addr: info["name"] for addr, info in _connected(cluster.address).items()}
+        worse = _parallel_loop(apart, cluster.address, tmp_path / "worse")
+        better = _parallel_loop(race, cluster.address, tmp_path / "better")
+
+    # two discards, measured at once: each on a worker of its own, in overlapping spans of the
+    # workers' own clocks
+    runs = apart.runs()[1:]
+    assert [r["verdict"] for r in runs] == ["discard", "discard"]
+    spans = [r["samples"]["measured_on"] for r in runs]
+    assert {s["worker"] for s in spans} == set(names)
+    assert spans[0]["started"] < spans[1]["finished"] and spans[1]["started"] < spans[0]["finished"]
+    # the live view's log names each measurement under way and the worker running it
+    for r in runs:
+        label = f"proposer {r['slot']}: {r['description']}"
+        assert f"{label} on {r['samples']['measured_on']['worker']}: round 1/" in worse.stderr
+
+    # two keeps measured at once: the first judged is kept; the other's rounds were against an
+    # incumbent that is gone, so it is measured again against the new one, and kept on those
+    first, second = race.runs()[1:]
+    assert json.loads(better.stdout)["experiments"] == 2
+    assert first["verdict"] == second["verdict"] == "keep"
+    assert first.get("remeasured") is None and second["remeasured"] == [first["run"]]
+    kept = race.git("rev-list", "--first-parent", "HEAD").splitlines()
+    assert second["incumbent_commit"] == first["commit"] == kept[1]
+    assert second["incumbent_metric"] == first["metric"] and second["commit"] == kept[0]
+    assert first["incumbent_metric"] == 100 and {first["metric"], second["metric"]} - {50, 70} == {20}
+    assert "COST = 50" in race.read("work.py") and "DISCOUNT = 30" in race.read("work.py")
+    assert race.git("status", "--porcelain") == ""
+
+
+# A timed section too small a share of its process (a long untimed sleep) for the wall time to
+# show its saving: the claim is borne out by instruction counts or not at all.
+CLAIMING_SH = """\
+#!/usr/bin/env bash
+sleep 0.3
+echo "METRIC t_ms=$(sed -n 's/^T_MS = //p' work.py)"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Path):
+    repo = make_project(tmp_path / "project")
+    repo.write("work.py", repo.read("work.py") + "\nT_MS = 2.0\n")
+    repo.write("autoresearch.sh", CLAIMING_SH, executable=True)
+    config = Config.model_validate({"session": {"name": "speed"}, "metric": {"name": "t_ms", "unit": "ms"},
+                                    "commands": {"timeout": 30}, "scope": {"include": ["work.py"]}})
+    repo.write("autoresearch.toml", dump(config))
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "session setup")
+    repo.cli("init")
+    repo.set("T_MS", 1.0)  # half the time, says the benchmark; the process does the same work
+    with dask_cluster(tmp_path / "cluster") as cluster:
+        repo.cli("run", "-m", "claim half the time", "--executor", cluster.address)
+    record = repo.runs()[-1]
+    assert record["verdict"] == "discard" and "instructions" in record["reason"], record["reason"]
+    claim, measured = record["samples"]["claim"], record["samples"]["measured_on"]
+    assert claim["checked"] == "instructions" and claim["claimed_s"] > claim["allowed_s"]
+    assert claim["measured_on"]["worker"] == measured["worker"]  # where its rounds ran
+    counted = sorted(p.name for p in (Path(record["logs"]) / "claim").glob("*-count-*.out"))
+    assert len(counted) == 2, counted  # each arm's count came back beside the run's logs

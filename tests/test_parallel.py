@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Repo, live_members, make_project, processes_running, unique_hang, wait_until
+from conftest import (
+    Repo,
+    fewer_rounds,
+    live_members,
+    make_project,
+    processes_running,
+    unique_hang,
+    wait_until,
+)
 
 from autoresearch.infra.git import Git
 from autoresearch.parallel import Conflict, rebase
@@ -77,13 +85,7 @@ def _session(path: Path) -> Repo:
     repo = make_project(path)
     repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py",
              "--timeout", "5", "--checks-timeout", "30")
-    # Constant metrics: a lax test and few rounds decide as surely, and sooner.
-    toml = repo.read("autoresearch.toml")
-    for old, new in (("alpha = 0.01", "alpha = 0.2"), ("min_rounds = 4", "min_rounds = 2"),
-                     ("max_rounds = 24", "max_rounds = 6"), ("warmup = true", "warmup = false")):
-        toml = toml.replace(old, new)
-    repo.write("autoresearch.toml", toml)
-    repo.git("commit", "-qam", "fewer rounds")
+    fewer_rounds(repo)
     return repo
 
 

@@ -27,7 +27,7 @@ from autoresearch.infra.workspace import (
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox, undo_checks
 from autoresearch.measure.bench import CLAIM_LOOKS, Arm, Bench, Measurement, cross_check
-from autoresearch.measure.claims import audit_claim, inconsistent_reason
+from autoresearch.measure.claims import inconsistent_reason
 from autoresearch.measure.executor import Executor, executor_for
 from autoresearch.measure.single import measure_single
 from autoresearch.model import Direction, Measure, RunRecord, Status, Verdict
@@ -94,7 +94,7 @@ def run_experiment(
     extra: dict[str, Any] | None = None,
     owns_new_files: bool = False,
     candidate_commit: str | None = None,
-    executor: str | None = None,
+    executor: str | Executor | None = None,
     checked: ChecksRun | None = None,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
@@ -108,7 +108,7 @@ def run_experiment(
     (tokens, cost). New untracked files outside the scope are the user's scratch and left out,
     unless `owns_new_files` (the loop made every change): then they are judged, out of scope.
     `executor` says where the measure step runs (`tcp://HOST:PORT`: a Dask cluster's
-    worker; "local"); None takes the session's `[executor] address`.
+    worker; "local"; or an `Executor`); None takes the session's `[executor] address`.
 
     >>> run_experiment(Path("."), "cache the lexer regex").record.verdict  # doctest: +SKIP
     'keep'
@@ -286,7 +286,7 @@ def _experiment(
     # measure: the same change judged before against this incumbent continues that test, so
     # submitting it again cannot buy a keep
     t = time.monotonic()
-    bench = Bench(config, run_dir, seal, slowest_known_s=_slowest_incumbent(book),
+    bench = Bench(config, run_dir, seal, slowest_known_s=slowest_incumbent(book),
                   on_start=lambda pgid: note_group(session, pgid))
     pol, prior, settled = session.config.policy(calibrated_noise(session)), None, None
     earlier = judged_before(book, base["tree"], base["incumbent_tree"])
@@ -326,14 +326,8 @@ def _experiment(
         progress(ProgressEvent("checking the claimed time"))
         t = time.monotonic()
         rounds = min(pol.max_rounds, CLAIM_LOOKS * len(result.rounds))  # as many again, where allowed
-
-        def measure_more() -> Measurement:
-            return executor.measure(bench, incumbent, candidate, config.metric.direction, pol, False,
-                                    progress, fixed_rounds=rounds, prior=result)
-
-        audit = audit_claim(config, claim, result, seal, incumbent, candidate, run_dir / "claim",
-                            on_start=lambda pgid: note_group(session, pgid),
-                            measure_more=measure_more if rounds > len(result.rounds) else None)
+        audit = executor.audit(bench, claim, result, incumbent, candidate, pol,
+                               rounds if rounds > len(result.rounds) else None, progress)
         durations["claim_s"] = round(time.monotonic() - t, 3)
         samples["claim"] = audit.record
         notes += [audit.note] if audit.note else []
@@ -446,7 +440,8 @@ def _secondary_medians(result: Measurement) -> dict[str, float]:
     return {name: median(result.values("candidate", name)) for name in names}
 
 
-def _slowest_incumbent(book: ledger.Ledger) -> float | None:
+def slowest_incumbent(book: ledger.Ledger) -> float | None:
+    """The incumbent's slowest run in the latest measurement: what a run's timeout is scaled from."""
     for past in reversed(book.runs):
         walls = past.samples.get("wall_s")
         if walls:

@@ -201,6 +201,9 @@ class RunRecord(BaseModel):
     startup_instructions: int | None = None  # a baseline's: instructions of a trivial interpreter run
     slot: int | None = None  # `loop --parallel`: the proposer (1..N) that made the candidate
     proposal: str | None = None  # `loop --parallel`: the commit it made, on the incumbent it started from
+    # `loop --parallel --executor`: the keeps that replaced the incumbent while this candidate was
+    # measured against it on a worker; each time it was measured again against the new one
+    remeasured: list[int] | None = None
 
     @property
     def is_keep(self) -> bool:

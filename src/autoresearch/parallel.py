@@ -1,16 +1,21 @@
-"""`loop --parallel N`: N proposers at once in their own worktrees, one queue, one measurement at a time.
+"""`loop --parallel N`: N proposers at once in their own worktrees, one queue of candidates.
 
 Each proposer slot works in a worktree of its own under `.autoresearch/worktrees/`, started at
 the incumbent of the moment; its change becomes a candidate commit on that incumbent and goes
-into one queue. The main thread takes candidates in order and runs each experiment alone, so
-measurements never overlap while proposals do. A candidate made on an older incumbent is
-replayed onto the current one by a 3-way merge of trees (no checkout is touched); one that does
-not merge is recorded as a `conflict`, and its proposer reads why in its next brief. Each slot
-waits for its candidate's verdict before it proposes again.
+into one queue. On this machine the main thread takes candidates in order and runs each
+experiment alone, so measurements never overlap while proposals do. With a Dask executor, as
+many candidates as there are measuring workers are measured at once, each on a worker of its
+own against the current incumbent, and judged in the order their measurements finish; a keep
+makes the others' incumbent history, so they are measured again against the new one (a verdict
+is always on rounds against the incumbent it commits onto). A candidate made on an older
+incumbent is replayed onto the current one by a 3-way merge of trees (no checkout is touched);
+one that does not merge is recorded as a `conflict`, and its proposer reads why in its next
+brief. Each slot waits for its candidate's verdict before it proposes again.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -23,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.brief import build_brief
+from autoresearch.calibrate import calibrated_noise
 from autoresearch.config import IDEAS_FILE, LEDGER_FILE, STATE_DIR
 from autoresearch.errors import UsageError
-from autoresearch.experiment import ChecksRun, ExperimentResult, run_experiment
+from autoresearch.experiment import ChecksRun, ExperimentResult, run_experiment, slowest_incumbent
 from autoresearch.ideas import add_idea, list_ideas
 from autoresearch.infra.git import Git, GitError, as_message, printable
 from autoresearch.infra.interrupts import StopRequest
@@ -35,6 +41,7 @@ from autoresearch.infra.workspace import candidate_ref, link_untracked
 from autoresearch.loop import Budget, LoopState, View, _count, _resume, _stop, ending, proposal_fields
 from autoresearch.measure.arms import build, checkout, run_checks
 from autoresearch.measure.bench import Arm
+from autoresearch.measure.executor import DaskExecutor, Executor, Flight, executor_for
 from autoresearch.model import NO_CHANGE, RunRecord, StopReason, Verdict
 from autoresearch.progress import ProgressEvent
 from autoresearch.proposers.base import PROPOSAL_PLACEHOLDER, Proposal, Proposer
@@ -44,6 +51,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_FILE = "queue.json"  # under the private state: candidates proposed and not yet judged
 JOIN_S = 30.0  # how long closing waits for a proposer that cannot be killed (an HTTP call)
+WORKERS_EVERY_S = 2.0  # how often the number of measuring workers is asked again
 
 
 @dataclass
@@ -120,9 +128,13 @@ def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: Vi
         view.message("stopping after the current experiment; proposers stopped "
                      "(Ctrl-C again to stop now)")
 
+    measurer = executor_for(session, executor)
     with StopRequest(first_ctrl_c) as stop:
         try:
             pool.start()
+            if isinstance(measurer, DaskExecutor):
+                with measurer.opened():
+                    return _measure_at_once(session, pool, budget, state, view, measurer, stop)
             waiting = False
             while True:
                 end = ending(budget, state, stop.requested)
@@ -141,27 +153,135 @@ def parallel_loop(session: Session, proposer: Proposer, budget: Budget, view: Vi
                     view.message(f"proposer {candidate.slot} failed: {candidate.failed}")
                     pool.done(candidate, None)
                     continue
-                result = _judge(session, pool, candidate, view, executor)
+                placed = _place(session, pool, candidate, session.git.rev("HEAD"))
+                result = placed if isinstance(placed, ExperimentResult) else \
+                    _run(session, candidate, placed, view, measurer)
                 pool.done(candidate, result)
                 view.experiment(result, state)
         finally:
             pool.close()
 
 
-def _judge(session: Session, pool: Pool, candidate: Candidate, view: View,
-           executor: str | None) -> ExperimentResult:
-    """Rebase the candidate onto the incumbent if it moved, then run its experiment."""
+@dataclass
+class Ahead:
+    """A candidate being measured on a worker before its turn to be judged."""
+
+    candidate: Candidate
+    head: str  # the incumbent it is measured against
+    commit: str  # the candidate, rebased onto `head` where it was made on another
+    flight: Flight
+
+
+def _measure_at_once(session: Session, pool: Pool, budget: Budget, state: LoopState, view: View,
+                     dask: DaskExecutor, stop: StopRequest) -> LoopState:
+    """The loop's main thread with a Dask cluster: up to one measurement per measuring worker.
+
+    Each candidate is measured against the incumbent of the moment it starts; whichever
+    finishes first is judged first, by the same experiment (under the session lock) the plain
+    loop runs, which takes the finished rounds instead of measuring. A keep moves the incumbent
+    under the measurements still under way: they are stopped, and their candidates rebased onto
+    the new incumbent and measured again (or recorded as a conflict), their records naming the
+    keeps that made them start over. So every verdict is on rounds against the incumbent it
+    commits onto, as with one measurement at a time.
+    """
     git = session.git
+    waiting: collections.deque[Candidate] = collections.deque()
+    ahead: list[Ahead] = []
+    capacity, asked = 1, -WORKERS_EVERY_S
+    proposing = False
+    while True:
+        end = ending(budget, state, stop.requested)
+        if end and not ahead:  # measurements under way finish first, as the experiment in flight does
+            return _stop(state, *end)
+        if time.monotonic() - asked >= WORKERS_EVERY_S:  # workers come and go
+            capacity, asked = max(1, dask.capacity()), time.monotonic()
+        candidate = pool.next(timeout=0.05 if ahead or waiting else 0.2)
+        if candidate is not None:
+            waiting.append(candidate)
+        while waiting and not end:
+            candidate = waiting[0]
+            if candidate.failed is None and len(ahead) >= capacity and _needs_rounds(session, candidate):
+                break
+            waiting.popleft()
+            if candidate.failed is not None:
+                view.message(f"proposer {candidate.slot} failed: {candidate.failed}")
+                pool.done(candidate, None)
+                continue
+            head = git.rev("HEAD")
+            placed = _place(session, pool, candidate, head)
+            if isinstance(placed, str) and _needs_rounds(session, candidate, placed):
+                label = f"proposer {candidate.slot}: {candidate.description}"
+                flight = dask.start((head, placed), session.config,
+                                    session.config.policy(calibrated_noise(session)),
+                                    slowest_incumbent(session.ledger()), label)
+                ahead.append(Ahead(candidate, head, placed, flight))
+                continue
+            result = placed if isinstance(placed, ExperimentResult) else \
+                _run(session, candidate, placed, view, dask)
+            pool.done(candidate, result)
+            view.experiment(result, state)
+        for entry in ahead:
+            entry.flight.relay(view.phase)
+        finished = next((entry for entry in ahead if entry.flight.done()), None)
+        if finished is None:
+            if not ahead and not waiting and pool.exhausted():
+                return _stop(state, StopReason.NO_PROPOSALS, "no more proposals")
+            if not ahead and not waiting and not proposing:
+                view.phase(ProgressEvent("proposing"))
+            proposing = not ahead and not waiting
+            continue
+        proposing = False
+        ahead.remove(finished)
+        try:
+            result = _run(session, finished.candidate, finished.commit, view, dask)
+        finally:
+            dask.drop(finished.flight)  # rounds no experiment took (its build or checks failed)
+        pool.done(finished.candidate, result)
+        view.experiment(result, state)
+        if git.rev("HEAD") != finished.head:  # a keep: the other measurements' incumbent is history
+            for entry in ahead:
+                dask.drop(entry.flight)
+                entry.candidate.extra.setdefault("remeasured", []).append(result.record.run)
+                view.message(f"run {result.record.run} was kept while proposer {entry.candidate.slot}'s "
+                             "candidate was measured: measuring it again against the new incumbent")
+            waiting.extendleft(reversed([entry.candidate for entry in ahead]))
+            ahead.clear()
+
+
+def _needs_rounds(session: Session, candidate: Candidate, commit: str | None = None) -> bool:
+    """Whether judging the candidate measures it: not one rejected, unchanged, or whose checks
+    failed on exactly this tree (`commit`: the candidate as placed on the incumbent)."""
+    if candidate.reject is not None:
+        return False
+    if commit is None:
+        return True
+    git = session.git
+    tree = git.tree_of(commit)
+    if tree == git.tree_of("HEAD"):
+        return False
+    checked = candidate.checked
+    return not (checked is not None and checked.tree == tree and checked.failure is not None)
+
+
+def _place(session: Session, pool: Pool, candidate: Candidate, head: str) -> str | ExperimentResult:
+    """The candidate's commit on the incumbent `head` (rebased if it was made on another), or
+    the recorded conflict when it does not merge."""
     assert candidate.commit is not None
-    head = git.rev("HEAD")
-    commit, reject = candidate.commit, candidate.reject
-    if candidate.base != head:
-        merged = rebase(git, candidate.commit, head)
-        if isinstance(merged, Conflict):
-            pool.tell(candidate.slot, _conflict_note(candidate, merged))
-            return _record_conflict(session, candidate, head, merged)
-        commit = merged
-    if reject is None and git.tree_of(commit) == git.tree_of(head):
+    if candidate.base == head:
+        return candidate.commit
+    merged = rebase(session.git, candidate.commit, head)
+    if isinstance(merged, Conflict):
+        pool.tell(candidate.slot, _conflict_note(candidate, merged))
+        return _record_conflict(session, candidate, head, merged)
+    return merged
+
+
+def _run(session: Session, candidate: Candidate, commit: str, view: View,
+         executor: str | Executor | None) -> ExperimentResult:
+    """The candidate's experiment, `commit` being it placed on the incumbent."""
+    git = session.git
+    reject = candidate.reject
+    if reject is None and git.tree_of(commit) == git.tree_of("HEAD"):
         reject = NO_CHANGE  # nothing, or only what the incumbent has gained meanwhile
     return run_experiment(session.root, candidate.description, candidate.hypothesis,
                           proposer=candidate.proposer, progress=view.phase, reject=reject,

@@ -42,6 +42,7 @@ class ProgressEvent:
     description: str = ""
     # a round just measured, not one starting: a log that prints one line per round prints these
     finished: bool = False
+    worker: str = ""  # the Dask worker measuring it (`--executor`), once it has said so
 
     def __str__(self) -> str:
         if not self.max_rounds:
@@ -86,7 +87,7 @@ class ProgressEvent:
                 "phase": self.phase, "round": self.round, "max_rounds": self.max_rounds,
                 "ratio": self.comparison.ratio if estimate is not None and self.comparison else None,
                 "gain": estimate, "gain_ci": list(interval) if interval else None,
-                "eta_s": self.seconds_left, "text": str(self)}
+                "eta_s": self.seconds_left, "worker": self.worker or None, "text": str(self)}
 
 
 MEASURING = "measuring"  # the phase of the interleaved rounds

@@ -51,7 +51,8 @@ class PlainView:
         # one line per step, not per round: a log of a night stays readable
         if event.phase in ("proposing", "checks", "warm-up", "build") or (
                 event.phase == MEASURING and event.round == 1 and not event.finished):
-            self._print(str(event))
+            ahead = event.worker and not event.run  # measured on a worker before its turn
+            self._print(f"{event.description} on {event.worker}: {event}" if ahead else str(event))
 
     def experiment(self, result: ExperimentResult, state: LoopState) -> None:
         self._print(verdict_line(result))
@@ -73,6 +74,7 @@ class LiveView:
         self.session = session
         self.budget = budget
         self.current = ProgressEvent("starting")
+        self.remote: dict[str, ProgressEvent] = {}  # measurements under way on workers, by candidate
         self.messages: list[str] = []
         self.state: LoopState | None = None
         self.console = console or Console()
@@ -80,11 +82,16 @@ class LiveView:
         self.live.start()
 
     def phase(self, event: ProgressEvent) -> None:
-        self.current = event
+        if event.worker and not event.run:  # measured on a worker before its turn to be judged
+            self.remote[event.description] = event
+        else:
+            self.current = event
         self.live.update(self._render())
 
     def experiment(self, result: ExperimentResult, state: LoopState) -> None:
         self.state = state
+        r = result.record
+        self.remote.pop(f"proposer {r.slot}: {r.description}", None)
         self.live.update(self._render())
 
     def message(self, text: str) -> None:
@@ -110,6 +117,8 @@ class LiveView:
             head.append(f"baseline {number(st.baseline, st.unit)}  gain (keeps' paired ratios) ")
             head.append(f"{pct:+.1f}%\n", style="green" if pct > 0 else "")
         head.append_text(self._now())
+        for event in self.remote.values():
+            head.append_text(self._line(Text(f"on {event.worker}: ", style="cyan"), event))
         table = Table(expand=True, show_edge=False)
         for column in ("run", "verdict", "reason", "description"):
             table.add_column(column, overflow="fold")
@@ -129,7 +138,14 @@ class LiveView:
         line = Text("now: ", style="cyan")
         if e.run:
             line.append(f"run {e.run} ", style="bold cyan")
+        return self._line(line, e)
+
+    def _line(self, line: Text, e: ProgressEvent) -> Text:
+        """`line` followed by the event's candidate, step and running estimate."""
+        if e.description:
             line.append(shorten(e.description, 70) + " · ", style="cyan")
+        if e.worker and e.run:
+            line.append(f"on {e.worker} · ", style="cyan")
         if e.phase != MEASURING:
             return line.append(str(e) + "\n", style="cyan")
         line.append(f"round {e.round}/{e.max_rounds}", style="cyan")

@@ -65,7 +65,7 @@ class Measurement:
     order: list[str] = field(default_factory=list)  # "ic" or "ci" per round
     comparison: stats.Comparison | None = None
     warnings: list[str] = field(default_factory=list)
-    measured_on: dict[str, str] | None = None  # where the rounds ran, when not on this machine
+    measured_on: dict[str, Any] | None = None  # where (and when) the rounds ran, when not on this machine
 
     def judged(self) -> stats.Comparison:
         """The comparison that ended the rounds (fixed rounds, as calibration runs, have none)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import tempfile
@@ -17,13 +18,15 @@ from autoresearch.config import executor_address
 from autoresearch.errors import AutoresearchError, UsageError
 from autoresearch.infra.git import Git
 from autoresearch.measure.bench import Arm, Bench, Measurement, measure
+from autoresearch.measure.claims import ClaimAudit, audit_claim
 from autoresearch.model import Measure
 from autoresearch.progress import Progress, ProgressEvent
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-    from autoresearch.measure.worker import Outcome
+    from autoresearch.config import Config
+    from autoresearch.measure.worker import Job, Outcome
     from autoresearch.session import Session
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,13 @@ class Executor(Protocol):
                 policy: stats.Policy, warmup: bool, progress: Progress = ...,
                 fixed_rounds: int | None = None, prior: Measurement | None = None) -> Measurement: ...
 
+    def audit(self, bench: Bench, claim: stats.ClaimCheck, result: Measurement, incumbent: Arm,
+              candidate: Arm, policy: stats.Policy, more_rounds: int | None,
+              progress: Progress = ...) -> ClaimAudit:
+        """Bear out `result`'s claimed time saving where its rounds ran (`claims.audit_claim`):
+        up to `more_rounds` rounds in all where the wall time could show it, else instruction counts."""
+        ...
+
 
 class LocalExecutor:
     """This machine, in this process: `bench.measure` as it is."""
@@ -53,12 +63,25 @@ class LocalExecutor:
         return measure(bench, incumbent, candidate, direction, policy, warmup, progress,
                        fixed_rounds=fixed_rounds, prior=prior)
 
+    def audit(self, bench: Bench, claim: stats.ClaimCheck, result: Measurement, incumbent: Arm,
+              candidate: Arm, policy: stats.Policy, more_rounds: int | None,
+              progress: Progress = lambda _: None) -> ClaimAudit:
+        def more() -> Measurement:
+            return measure(bench, incumbent, candidate, bench.config.metric.direction, policy, False,
+                           progress, fixed_rounds=more_rounds, prior=result)
 
-def executor_for(session: Session, address: str | None = None) -> Executor:
+        return audit_claim(bench.config, claim, result, bench.sandbox, incumbent, candidate,
+                           bench.log_dir / "claim", on_start=bench.on_start,
+                           measure_more=more if more_rounds else None)
+
+
+def executor_for(session: Session, address: str | Executor | None = None) -> Executor:
     """The executor `address` names (`--executor`), else the session's `[executor] address`.
 
-    "local" (or nothing configured) measures here.
+    "local" (or nothing configured) measures here; an executor already made is itself.
     """
+    if address is not None and not isinstance(address, str):
+        return address
     if address is not None:
         try:
             chosen = executor_address(address)
@@ -88,47 +111,150 @@ class DaskExecutor:
 
     def __init__(self, address: str, git: Git, repository: Path, hide: tuple[Path, ...] = ()):
         self.address, self.git, self.repository, self.hide = address, git, repository, hide
+        self.client: Client | None = None  # while `opened`
+        self.flights: list[Flight] = []  # measurements started ahead, not yet taken
 
     def measure(self, bench: Bench, incumbent: Arm, candidate: Arm, direction: stats.Direction,
                 policy: stats.Policy, warmup: bool, progress: Progress = lambda _: None,
                 fixed_rounds: int | None = None, prior: Measurement | None = None) -> Measurement:
-        from distributed import CancelledError, Event, KilledWorker
+        """Both arms' rounds from a worker: those of a measurement started ahead (`start`) when
+        one is exactly this one, the same trees measured the same way; else a new task's."""
+        from autoresearch.measure.worker import unpack_logs
 
-        from autoresearch.measure.worker import Job, measure_job, unpack_logs
-
-        commits = tuple(Git(arm.path).rev("HEAD") for arm in (incumbent, candidate))
-        bundle, snapshots, trees = self._bundle(commits)
-        topic = f"autoresearch-progress-{uuid.uuid4().hex}"
-        job = Job(bundle, snapshots, trees, bench.config.model_dump(mode="json"), str(direction),
-                  policy, warmup, fixed_rounds, prior.as_record() if prior is not None else None,
-                  bench.env, bench.slowest_incumbent_s, str(self.repository),
-                  tuple(map(str, self.hide)), topic, f"{topic}-stop")
-        with connect(self.address) as client:
-            _wait_for_measuring_worker(client, self.address, progress)
-            events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-            client.subscribe_topic(topic, lambda event: events.put(event[1]))
-            progress(ProgressEvent(f"queued on the Dask cluster at {self.address}"))
-            future = client.submit(measure_job, job, key=f"autoresearch-measure-{uuid.uuid4().hex}",
-                                   resources={RESOURCE: 1}, pure=False)
-            try:
-                outcome = _result(future, events, progress, str(direction))
-            except KilledWorker as exc:
-                raise AutoresearchError(
-                    f"the measurement was running on every Dask worker that died while it ran "
-                    f"({exc}); nothing was recorded: check the workers' logs (memory?) and run "
-                    "it again") from None
-            except CancelledError:
-                raise AutoresearchError(f"the Dask scheduler at {self.address} dropped the measurement "
-                                        "(restarted?); nothing was recorded: run it again") from None
-            finally:
-                if not future.done():  # Ctrl-C: the worker stops after the run in flight
-                    Event(job.stop_event, client=client).set()
-                    future.cancel()
-                client.unsubscribe_topic(topic)
+        commits = (Git(incumbent.path).rev("HEAD"), Git(candidate.path).rev("HEAD"))
+        job = self._job(commits, bench.config.model_dump(mode="json"), str(direction), policy, warmup,
+                        fixed_rounds, prior.as_record() if prior is not None else None, bench.env,
+                        bench.slowest_incumbent_s)
+        flight = next((f for f in self.flights if f.job.same_measurement(job)), None)
+        with contextlib.ExitStack() as stack:
+            if flight is not None:
+                self.flights.remove(flight)
+            else:
+                client = self.client or stack.enter_context(connect(self.address))
+                flight = self._submit(client, job, "", progress)
+            outcome = self._wait(flight, progress)
         unpack_logs(outcome.logs, bench.log_dir)
         if outcome.failure is not None:
             outcome.failure.raise_here(bench.log_dir)
         return _measurement(outcome, direction, policy, fixed_rounds)
+
+    def audit(self, bench: Bench, claim: stats.ClaimCheck, result: Measurement, incumbent: Arm,
+              candidate: Arm, policy: stats.Policy, more_rounds: int | None,
+              progress: Progress = lambda _: None) -> ClaimAudit:
+        """The audit on the worker whose rounds made the claim: more rounds must come from the
+        same hardware, and the instructions' time is the rounds' wall time per instruction."""
+        from autoresearch.measure.worker import audit_job, unpack_logs
+
+        where = (result.measured_on or {}).get("worker")
+        if where is None:  # rounds of this machine (an earlier run's, continued): audited here
+            return LocalExecutor().audit(bench, claim, result, incumbent, candidate, policy,
+                                         more_rounds, progress)
+        commits = (Git(incumbent.path).rev("HEAD"), Git(candidate.path).rev("HEAD"))
+        job = self._job(commits, bench.config.model_dump(mode="json"), str(bench.config.metric.direction),
+                        policy, False, more_rounds, result.as_record(), bench.env,
+                        bench.slowest_incumbent_s)
+        with contextlib.ExitStack() as stack:
+            client = self.client or stack.enter_context(connect(self.address))
+            if where not in measuring_workers(client):
+                raise AutoresearchError(
+                    f"the Dask worker {where} that measured this candidate is gone, and a claimed time "
+                    "saving is borne out only where its rounds ran; nothing was recorded: run it again")
+            flight = Flight(job, client, "")
+            client.subscribe_topic(job.progress_topic, lambda event: flight.events.put(event[1]))
+            flight.future = client.submit(audit_job, job, claim, key=f"autoresearch-audit-{uuid.uuid4().hex}",
+                                          resources={RESOURCE: 1}, workers=[where],
+                                          allow_other_workers=False, pure=False)
+            outcome = self._wait(flight, progress)
+        unpack_logs(outcome.logs, bench.log_dir / "claim")  # where an audit here leaves its logs
+        if outcome.failure is not None:
+            outcome.failure.raise_here(bench.log_dir / "claim")
+        assert outcome.audit is not None
+        return outcome.audit
+
+    # --- measurements started ahead: several experiments on several workers at once ------------
+
+    @contextmanager
+    def opened(self) -> Iterator[DaskExecutor]:
+        """One connection to the scheduler for many measurements (a loop's life); measurements
+        started ahead and not taken are stopped on leaving."""
+        with connect(self.address) as client:
+            self.client = client
+            try:
+                yield self
+            finally:
+                for flight in self.flights:
+                    flight.cancel()
+                self.flights.clear()
+                self.client = None
+
+    def capacity(self) -> int:
+        """How many measurements may run at once: the workers that may measure, now."""
+        assert self.client is not None, "capacity() needs opened()"
+        return len(measuring_workers(self.client))
+
+    def start(self, commits: tuple[str, str], config: Config, policy: stats.Policy,
+              slowest_known_s: float | None, label: str) -> Flight:
+        """Start measuring `commits` (incumbent, candidate) on a worker, as the experiment of
+        `label` will ask for it (the session's direction, warm-up and `policy`); `measure`
+        takes its rounds when the experiment gets there."""
+        assert self.client is not None, "start() needs opened()"
+        job = self._job(commits, config.model_dump(mode="json"), str(config.metric.direction), policy,
+                        config.wants_warmup(), None, None, {}, slowest_known_s)
+        flight = self._submit(self.client, job, label, lambda _: None)
+        self.flights.append(flight)
+        return flight
+
+    def drop(self, flight: Flight) -> None:
+        """Stop a measurement started ahead that no experiment will take."""
+        if flight in self.flights:
+            self.flights.remove(flight)
+        flight.cancel()
+
+    def _job(self, commits: tuple[str, str], config: dict[str, Any], direction: str,
+             policy: stats.Policy, warmup: bool, fixed_rounds: int | None,
+             prior: dict[str, Any] | None, env: dict[str, str], slowest_known_s: float | None) -> Job:
+        from autoresearch.measure.worker import Job
+
+        bundle, snapshots, trees = self._bundle(commits)
+        topic = f"autoresearch-progress-{uuid.uuid4().hex}"
+        return Job(bundle, snapshots, trees, config, direction, policy, warmup, fixed_rounds, prior,
+                   dict(env), slowest_known_s, str(self.repository), tuple(map(str, self.hide)),
+                   topic, f"{topic}-stop")
+
+    def _submit(self, client: Client, job: Job, label: str, progress: Progress) -> Flight:
+        from autoresearch.measure.worker import measure_job
+
+        _wait_for_measuring_worker(client, self.address, progress)
+        flight = Flight(job, client, label)
+        client.subscribe_topic(job.progress_topic, lambda event: flight.events.put(event[1]))
+        progress(ProgressEvent(f"queued on the Dask cluster at {self.address}"))
+        flight.future = client.submit(measure_job, job, key=f"autoresearch-measure-{uuid.uuid4().hex}",
+                                      resources={RESOURCE: 1}, pure=False)
+        return flight
+
+    def _wait(self, flight: Flight, progress: Progress) -> Outcome:
+        """The flight's outcome, its progress relayed meanwhile; stopped when left early (Ctrl-C)."""
+        from distributed import CancelledError, KilledWorker
+
+        try:
+            while True:
+                try:
+                    outcome: Outcome = flight.future.result(timeout=0.25)
+                except TimeoutError:
+                    flight.relay(progress)
+                    continue
+                flight.relay(progress)
+                return outcome
+        except KilledWorker as exc:
+            raise AutoresearchError(
+                f"the measurement was running on every Dask worker that died while it ran "
+                f"({exc}); nothing was recorded: check the workers' logs (memory?) and run "
+                "it again") from None
+        except CancelledError:
+            raise AutoresearchError(f"the Dask scheduler at {self.address} dropped the measurement "
+                                    "(restarted?); nothing was recorded: run it again") from None
+        finally:
+            flight.cancel()
 
     def _bundle(self, commits: tuple[str, ...]) -> tuple[bytes, tuple[str, str], tuple[str, str]]:
         """Both commits' trees as parentless commits in one git bundle: shared files travel once."""
@@ -185,27 +311,41 @@ def _wait_for_measuring_worker(client: Client, address: str, progress: Progress)
         time.sleep(1.0)
 
 
-def _result(future: Future[Any], events: queue.SimpleQueue[dict[str, Any]], progress: Progress,
-            direction: str) -> Outcome:
-    """Wait for the task, relaying the worker's progress events to `progress` meanwhile."""
-    while True:
-        try:
-            outcome: Outcome = future.result(timeout=0.25)
-        except TimeoutError:
-            _relay(events, progress, direction)
-            continue
-        _relay(events, progress, direction)
-        return outcome
+class Flight:
+    """One measurement on the cluster: its task, and the progress its worker reports."""
 
+    def __init__(self, job: Job, client: Client, label: str):
+        self.job, self.client, self.label = job, client, label
+        self.future: Future[Any] = None  # type: ignore[assignment]  # set on submitting
+        self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.worker = ""  # the worker measuring it, once it has said so
 
-def _relay(events: queue.SimpleQueue[dict[str, Any]], progress: Progress, direction: str) -> None:
-    while not events.empty():
-        event = events.get()
-        comparison = event.get("comparison")
-        if comparison is not None:
-            comparison = stats.Comparison(**{**comparison, "ci": tuple(comparison["ci"])})
-        progress(ProgressEvent(event["phase"], event["round"], event["max_rounds"], comparison,
-                               direction, event["seconds_per_round"]))
+    def done(self) -> bool:
+        return bool(self.future.done())
+
+    def relay(self, progress: Progress) -> None:
+        """The worker's progress events so far, as `ProgressEvent`s naming the worker."""
+        while not self.events.empty():
+            event = self.events.get()
+            comparison = event.get("comparison")
+            if comparison is not None:
+                comparison = stats.Comparison(**{**comparison, "ci": tuple(comparison["ci"])})
+            self.worker = event.get("worker") or self.worker
+            progress(ProgressEvent(event["phase"], event["round"], event["max_rounds"], comparison,
+                                   self.job.direction, event["seconds_per_round"],
+                                   description=self.label, finished=event.get("finished", False),
+                                   worker=self.worker))
+
+    def cancel(self) -> None:
+        """Stop the task if it still runs: the worker stops after the benchmark run in flight."""
+        from distributed import Event
+
+        with contextlib.suppress(Exception):  # a client or scheduler already gone has nothing to stop
+            if not self.future.done():
+                Event(self.job.stop_event, client=self.client).set()
+                self.future.cancel()
+        with contextlib.suppress(Exception):
+            self.client.unsubscribe_topic(self.job.progress_topic)
 
 
 def _measurement(outcome: Outcome, direction: stats.Direction, policy: stats.Policy,
@@ -215,7 +355,8 @@ def _measurement(outcome: Outcome, direction: stats.Direction, policy: stats.Pol
     result = Measurement.from_record(samples)
     result.warnings = list(samples.get("warnings") or [])
     result.measured_on = {"executor": "dask", "worker": outcome.worker, "host": outcome.host,
-                          "sandbox": outcome.sandbox}
+                          "sandbox": outcome.sandbox, "started": round(outcome.started, 3),
+                          "finished": round(outcome.finished, 3)}
     if fixed_rounds is None and result.rounds:
         result.comparison = stats.compare(result.values("incumbent"), result.values("candidate"),
                                           direction, policy)

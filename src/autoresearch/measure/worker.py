@@ -10,6 +10,7 @@ import shutil
 import socket
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from autoresearch.infra.git import Git
 from autoresearch.infra.runner import read_tail, run_command
 from autoresearch.infra.workspace import link_untracked
 from autoresearch.measure.bench import Arm, ArmName, Bench, Measurement, measure
+from autoresearch.measure.claims import ClaimAudit, audit_claim
 from autoresearch.measure.sandbox import Sandbox, Step, make_sandbox
 from autoresearch.progress import ProgressEvent
 
@@ -50,6 +52,14 @@ class Job:
     hide: tuple[str, ...]  # places sealed runs must not see where they exist (the repository, .git)
     progress_topic: str
     stop_event: str  # set by the harness when it stops waiting: the worker stops between runs
+
+    def same_measurement(self, other: Job) -> bool:
+        """Whether `other` asks for exactly this measurement: the same trees, measured the same
+        way (what travels and how the harness follows it may differ, as may the timeout's hint)."""
+        def essence(job: Job) -> Job:
+            return dataclasses.replace(job, bundle=b"", commits=("", ""), slowest_known_s=None,
+                                       progress_topic="", stop_event="")
+        return essence(self) == essence(other)
 
 
 @dataclass(frozen=True)
@@ -82,10 +92,23 @@ class Outcome:
     worker: str
     host: str
     sandbox: str  # "on" or "off": whether the runs on the worker were sealed
+    started: float = 0.0  # the worker's clock (time.time()) when it took the task, and when done
+    finished: float = 0.0
+    audit: ClaimAudit | None = None  # an `audit_job`'s finding
 
 
 def measure_job(job: Job) -> Outcome:
     """The task a Dask worker runs: measure both arms interleaved here, in a scratch directory."""
+    return _task(job, None)
+
+
+def audit_job(job: Job, claim: stats.ClaimCheck) -> Outcome:
+    """The task that bears out a claimed time saving on the worker that measured its rounds
+    (`job.prior`): more rounds where the wall time could show it, else instruction counts."""
+    return _task(job, claim)
+
+
+def _task(job: Job, claim: stats.ClaimCheck | None) -> Outcome:
     from distributed import Event, get_worker
 
     worker = get_worker()
@@ -97,26 +120,31 @@ def measure_job(job: Job) -> Outcome:
             raise MeasurementStopped("the harness stopped waiting for this measurement")
         comparison = dataclasses.asdict(event.comparison) if event.comparison is not None else None
         payload = {"phase": event.phase, "round": event.round, "max_rounds": event.max_rounds,
-                   "seconds_per_round": event.seconds_per_round, "comparison": comparison}
+                   "seconds_per_round": event.seconds_per_round, "comparison": comparison,
+                   "finished": event.finished, "worker": worker.address}
         worker.log_event(job.progress_topic, json.loads(json.dumps(payload)))  # plain types only
 
     try:
-        return measure_in(scratch, job, worker.address, progress)
+        return measure_in(scratch, job, worker.address, progress, claim)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def measure_in(scratch: Path, job: Job, worker: str, progress: Any) -> Outcome:
-    """Check out both trees under `scratch`, build them, measure them; never raise for the
-    candidate's or the session's failures (they travel back as a `Failure`)."""
+def measure_in(scratch: Path, job: Job, worker: str, progress: Any,
+               claim: stats.ClaimCheck | None = None) -> Outcome:
+    """Check out both trees under `scratch`, build them, measure them (or, with `claim`, audit
+    it); never raise for the candidate's or the session's failures (they travel back as a
+    `Failure`)."""
+    started = time.time()
     logs = scratch / "logs"
     logs.mkdir()
     host = socket.gethostname()
     config = Config.model_validate(job.config)
     label = "off"
 
-    def outcome(samples: dict[str, Any] | None, failure: Failure | None) -> Outcome:
-        return Outcome(samples, failure, _pack(logs), worker, host, label)
+    def outcome(samples: dict[str, Any] | None, failure: Failure | None,
+                audit: ClaimAudit | None = None) -> Outcome:
+        return Outcome(samples, failure, _pack(logs), worker, host, label, started, time.time(), audit)
 
     try:
         incumbent, candidate = _checkouts(scratch, job, config)
@@ -128,9 +156,18 @@ def measure_in(scratch: Path, job: Job, worker: str, progress: Any) -> Outcome:
             bench.warnings.append(f"{host}: linked paths missing on this worker: {', '.join(missing)}")
         _build(config, seal, incumbent, candidate, logs, host)
         prior = Measurement.from_record(job.prior) if job.prior else None
-        result = measure(bench, incumbent, candidate, job.direction, job.policy,  # type: ignore[arg-type]
-                         job.warmup, progress, fixed_rounds=job.fixed_rounds, prior=prior)
-        return outcome(result.as_record(), None)
+
+        def more() -> Measurement:
+            return measure(bench, incumbent, candidate, job.direction, job.policy,  # type: ignore[arg-type]
+                           job.warmup, progress, fixed_rounds=job.fixed_rounds, prior=prior)
+
+        if claim is None:
+            return outcome(more().as_record(), None)
+        assert prior is not None, "a claim is audited on the rounds that made it"
+        audit = audit_claim(config, claim, prior, seal, incumbent, candidate, logs,
+                            measure_more=more if job.fixed_rounds else None)
+        audit.record["measured_on"] = {"executor": "dask", "worker": worker, "host": host}
+        return outcome(None, None, audit)
     except ArmFailure as exc:
         return outcome(None, Failure("arm", exc.message, exc.arm, exc.kind == "timeout", exc.tail,
                                      str(exc.log.relative_to(logs)) if exc.log.is_relative_to(logs) else ""))
