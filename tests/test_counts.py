@@ -1,17 +1,108 @@
-"""Instruction counts come from valgrind's log on a socket: counted code can add to it, never lower it."""
+"""Instruction counts come from valgrind's log on a socket the counted code cannot write, and every
+process the run started must have its count."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import PYTHON, WORK_PY, Repo
 
 from autoresearch.config import Config, dump
 from autoresearch.errors import MetricError
-from autoresearch.measure.counts import total_instructions
-from autoresearch.measure.sandbox import probe
+from autoresearch.infra.runner import run_command
+from autoresearch.measure import seccomp
+from autoresearch.measure.counts import CountChannel, counted_argv, total_instructions
+from autoresearch.measure.sandbox import Step, make_sandbox, probe
+from autoresearch.model import SandboxMode
+
+needs_valgrind_and_cc = pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("cc") is None,
+                                           reason="needs valgrind and a C compiler")
+needs_sandbox = pytest.mark.skipif(not probe().works, reason=f"runs cannot be sealed here: {probe().problem}")
+
+# Counted code that does its work in a forked child (no exec: valgrind announces nothing), which
+# writes a count line for itself into every descriptor it can find or make, by every call that
+# writes; the parent then SIGKILLs it, so valgrind never writes the child's real count.
+# `reach` also tries the other processes' memory and descriptors and prints what it got.
+ATTACK_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile unsigned long sink;
+
+static void work(long n) { for (long i = 0; i < n; i++) sink += i; }
+
+static void forge(void) {
+    char line[64];
+    int len = snprintf(line, sizeof line, "==%d== I   refs:      1\n", (int)getpid());
+    int src = open("/proc/self/cmdline", O_RDONLY);
+    for (int fd = 3; fd < 1024; fd++) {
+        int copies[] = {fd, dup(fd), fcntl(fd, F_DUPFD, 3), fcntl(fd, F_DUPFD_CLOEXEC, 3)};
+        for (int i = 0; i < 4; i++) {
+            if (copies[i] < 0) continue;
+            if (write(copies[i], line, len) == len || send(copies[i], line, len, 0) == len)
+                printf("forged into %d (a copy of %d)\n", copies[i], fd);
+            if (src >= 0) sendfile(copies[i], src, NULL, 8);
+            if (i) close(copies[i]);
+        }
+    }
+}
+
+static const char *err(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
+
+int main(int argc, char **argv) {
+    long n = atol(argv[1]);
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (!strcmp(argv[2], "honest")) { work(n); return 0; }
+    int p[2];
+    if (pipe(p)) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        work(n);
+        forge();
+        if (write(p[1], "x", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c = 0;
+    while (c != 'x')  /* the forged lines reach this pipe too */
+        if (read(p[0], &c, 1) != 1) return 1;
+    if (!strcmp(argv[2], "reach")) {
+        char buf[8] = {0};
+        struct iovec iov = {buf, sizeof buf};
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/mem", (int)child);
+        int pidfd = syscall(SYS_pidfd_open, child, 0);
+        printf("{\"ptrace\": \"%s\", ", err(ptrace(PTRACE_ATTACH, child, 0, 0)));
+        long written = syscall(SYS_process_vm_writev, child, &iov, 1, &iov, 1, 0);
+        printf("\"process_vm_writev\": \"%s\", ", err(written));
+        printf("\"pidfd_getfd\": \"%s\", ", err(syscall(SYS_pidfd_getfd, pidfd, 0, 0)));
+        printf("\"child_mem\": \"%s\", ", err(open(path, O_RDWR)));
+        printf("\"own_mem\": \"%s\"}\n", err(open("/proc/self/mem", O_RDWR)));
+    }
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    return 0;
+}
+"""
 
 
 def test_forged_bytes_in_the_log_can_add_a_count_but_never_hide_or_replace_one():
@@ -62,15 +153,135 @@ def test_code_writing_to_the_counts_cannot_lower_its_count(repo: Repo, sealed: b
                     pass
         atexit.register(_forge)
     """)
-    # a count for a process that never ran: more instructions, never fewer
-    repo.write("work.py", WORK_PY + forge + 'LINE = "==999== Command: x\\n==999== I   refs:      1\\n"\n')
-    repo.set("SPIN", 300_000)
-    added = repo.cli_json("run", "-m", "invent a process")
-    assert added["verdict"] == "discard" and added["incumbent_metric"] == baseline
-    assert added["metric"] >= baseline
-    # a second count for its own process: the run cannot be counted
-    repo.write("work.py", WORK_PY + forge + 'LINE = "=={pid}== I   refs:      1\\n"\n')
-    repo.set("SPIN", 300_000)
-    own = repo.cli_json("run", "-m", "count myself as 1")
-    assert own["verdict"] == "crash" and "wrote into it" in own["reason"], own
-    assert [r["verdict"] for r in repo.runs()[1:]] == ["discard", "crash"]
+    # a count for a process that never ran, or a second one for its own: neither reaches the log
+    for line in ('"==999== Command: x\\n==999== I   refs:      1\\n"', '"=={pid}== I   refs:      1\\n"'):
+        repo.write("work.py", WORK_PY + forge + f"LINE = {line}\n")
+        repo.set("SPIN", 300_000)
+        forged = repo.cli_json("run", "-m", "forge a count")
+        assert forged["verdict"] == "discard" and forged["incumbent_metric"] == baseline, forged
+        assert forged["metric"] >= baseline
+    assert [r["verdict"] for r in repo.runs()[1:]] == ["discard", "discard"]
+
+
+# What counted code gets when it goes for the log socket (handed over as the top descriptor) or
+# another process, with the filter of counted runs and no valgrind: the filter's refusals, and
+# what it leaves to valgrind (which refuses write and close on its reserved descriptors).
+FILTER_PROBE = r"""
+import ctypes, errno, fcntl, json, os, resource, termios
+libc = ctypes.CDLL(None, use_errno=True)
+LOG, LOW = 1023, 1012
+def call(f, *args):
+    try:
+        r = f(*args)
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    if isinstance(r, int) and r < 0:
+        return errno.errorcode[ctypes.get_errno()]
+    return "ok"
+src = os.open("/proc/self/cmdline", os.O_RDONLY)
+pipe_r, pipe_w = os.pipe()
+os.write(pipe_w, b"==1== I   refs:      1\n")
+line = b"==1== I   refs:      1\n"
+nonblock = ctypes.c_int(1)
+new_limit = (ctypes.c_ulong * 2)(10, 10)
+pidfd = libc.syscall(434, os.getpid(), 0)
+got = {
+    "dup": call(os.dup, LOG), "dup2": call(os.dup2, LOG, 50), "dup3": call(libc.dup3, LOG, 51, 0),
+    "F_DUPFD low": call(fcntl.fcntl, LOG, fcntl.F_DUPFD, 10),
+    "F_DUPFD_CLOEXEC low": call(fcntl.fcntl, LOG, fcntl.F_DUPFD_CLOEXEC, 10),
+    "F_SETFL": call(fcntl.fcntl, LOG, fcntl.F_SETFL, os.O_NONBLOCK),
+    "FIONBIO": call(libc.ioctl, LOG, termios.FIONBIO, ctypes.byref(nonblock)),
+    "shutdown": call(libc.shutdown, LOG, 1), "setsockopt": call(libc.setsockopt, LOG, 1, 7, 0, 0),
+    "sendto": call(libc.sendto, LOG, line, len(line), 0, None, 0),
+    "sendfile": call(os.sendfile, LOG, src, 0, 4), "splice": call(os.splice, pipe_r, LOG, 4),
+    "ptrace": call(libc.ptrace, 16, os.getppid(), None, None),
+    "process_vm_writev": call(libc.process_vm_writev, os.getppid(), None, 0, None, 0, 0),
+    "pidfd_getfd": call(libc.syscall, 438, pidfd, LOG, 0),
+    "prlimit NOFILE of another": call(libc.prlimit, os.getppid(), 7, new_limit, None),
+    "io_uring_setup": call(libc.syscall, 425, 1, ctypes.create_string_buffer(120)),
+    # what valgrind itself does, or refuses on its own
+    "F_DUPFD into the range": call(fcntl.fcntl, LOG, fcntl.F_DUPFD, LOW),
+    "F_GETFD": call(fcntl.fcntl, LOG, fcntl.F_GETFD), "dup of another": call(os.dup, 0),
+    "write": call(os.write, LOG, b"written\n"),
+}
+print(json.dumps({"got": got, "limit": resource.getrlimit(resource.RLIMIT_NOFILE)}))
+"""
+
+
+@pytest.mark.skipif(not seccomp.supported(), reason=f"no seccomp filter for {seccomp.machine()}")
+def test_the_filter_of_counted_runs_refuses_what_valgrind_lets_through(tmp_path: Path):
+    ours, theirs = socket.socketpair()
+    proc = subprocess.run(counted_argv(theirs.fileno(), [sys.executable, "-I", "-c", FILTER_PROBE]),
+                          pass_fds=(theirs.fileno(),), capture_output=True, text=True, timeout=60)
+    theirs.close()
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["limit"] == [seccomp.FD_LIMIT, seccomp.FD_LIMIT]
+    got = report.pop("got")
+    allowed = ["F_DUPFD into the range", "F_GETFD", "dup of another", "write"]
+    assert {k: got.pop(k) for k in allowed} == dict.fromkeys(allowed, "ok")
+    assert got == dict.fromkeys(got, "EPERM")
+    ours.settimeout(10)
+    assert ours.recv(100) == b"written\n"  # the filter leaves write to valgrind's own refusal
+
+
+def _counted_run(tmp_path: Path, command: str, sealed_run: bool) -> tuple[str, bytes, list[int] | None]:
+    """Run `command` counted, as a benchmark run is: its output, valgrind's log, the census."""
+    root = tmp_path / "repo"
+    root.mkdir(exist_ok=True)
+    sandbox = make_sandbox(SandboxMode.ON if sealed_run else SandboxMode.OFF, root, root / ".git")
+    with CountChannel(tmp_path / "run.valgrind") as channel:
+        result = run_command(channel.wrap(command), tmp_path, tmp_path / "run", 120,
+                             pass_fds=channel.fds if sealed_run else (channel.fd,),
+                             prefix=sandbox.prefix(tmp_path, Step.BENCHMARK,
+                                                   census_fd=channel.census_fd if sealed_run else None))
+        log = channel.finish()
+    assert result.returncode == 0, result.tail()
+    return result.stdout_path.read_text(), log, channel.census
+
+
+@needs_valgrind_and_cc
+@needs_sandbox
+def test_counted_code_reaches_neither_the_log_nor_another_process(tmp_path: Path):
+    subprocess.run(["cc", "-O1", "-o", str(tmp_path / "attack"), "-x", "c", "-"], input=ATTACK_C,
+                   text=True, check=True)
+    out, log, census = _counted_run(tmp_path, "./attack 20000 reach", sealed_run=True)
+    reached = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    # pidfd_getfd is unknown to older valgrinds, which refuse it themselves
+    assert reached.pop("pidfd_getfd") in ("EPERM", "ENOSYS")
+    assert reached == {"ptrace": "EPERM", "process_vm_writev": "EPERM",
+                       "child_mem": "EROFS", "own_mem": "EROFS"}
+    # the forger wrote into its own pipe and output, never into a copy of a reserved descriptor
+    forged = [line for line in out.splitlines() if line.startswith("forged into")]
+    sources = [int(line.split()[-1].rstrip(")")) for line in forged]
+    assert sources and max(sources) < seccomp.RESERVED_LOW
+    assert b"I   refs:      1\n" not in log  # no forged line reached valgrind's log
+    assert census is not None and len(census) == 2
+    parent, child = census
+    assert f"=={parent}== I   refs:".encode() in log and f"=={child}==".encode() not in log
+    with pytest.raises(MetricError, match=f"process {child} ended .* without its instruction count"):
+        total_instructions(log, census)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@needs_valgrind_and_cc
+@needs_sandbox
+def test_work_done_in_a_forked_child_that_is_killed_before_it_is_counted_is_never_kept(repo: Repo):
+    repo.write("attack.c", ATTACK_C)
+    repo.write("mode.txt", "honest\n")
+    repo.write("autoresearch.sh", '#!/bin/sh\nread mode < mode.txt\nexec ./attack 300000 "$mode"\n',
+               executable=True)
+    repo.write(".gitignore", "attack\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "C benchmark")
+    repo.cli("init", "--name", "fork", "--measure", "instructions", "--build", "cc -O1 -o attack attack.c",
+             "--scope", "mode.txt")
+    baseline = repo.runs()[-1]
+    assert baseline["sandbox"] == "on" and baseline["metric"] > 300_000
+    repo.write("mode.txt", "kill\n")
+    hidden = repo.cli_json("run", "-m", "work in a child that is killed before valgrind counts it")
+    assert hidden["verdict"] == "crash", hidden
+    assert "without its instruction count" in hidden["reason"]
+    assert [r["verdict"] for r in repo.runs()[1:]] == ["crash"]
+    assert repo.read("mode.txt") == "honest\n"

@@ -201,9 +201,11 @@ class Bench:
         started, load = time.time(), os.getloadavg()[0]
         with self._counting(stem) as channel:
             result = run_command(channel.wrap(command) if channel else command, arm.path, stem, timeout,
-                                 env=env, on_start=self.on_start, pass_fds=(channel.fd,) if channel else (),
-                                 prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds))
+                                 env=env, on_start=self.on_start, pass_fds=self._inherited(channel),
+                                 prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK, binds,
+                                                            self._census_fd(channel)))
             counted = channel.finish() if channel else b""
+            census = channel.census if channel else None
         if not self.sandbox.sealed and _restore_arm(arm):  # sealed runs see their checkout read-only
             self._warn(f"{arm.name}: the benchmark changed tracked files in its checkout; restored")
         if result.timed_out:
@@ -215,7 +217,7 @@ class Bench:
             raise ArmFailure(arm.name, "failed", f"benchmark exited with code {result.returncode}",
                              result.tail(), result.stdout_path)
         try:
-            metrics = self._metrics(result, result_file, counted)
+            metrics = self._metrics(result, result_file, counted, census)
         except MetricError as exc:
             raise ArmFailure(arm.name, "failed", str(exc), result.tail(), result.stdout_path) from None
         value = metrics[self.config.metric.name]
@@ -239,11 +241,12 @@ class Bench:
         command, env = self._command(startup_command(arm.path, self.config.commands.benchmark))
         with CountChannel(stem.with_suffix(".valgrind")) as channel:
             result = run_command(channel.wrap(command), arm.path, stem, FIRST_RUN_TIMEOUT_S,
-                                 env={**env, **self.env}, pass_fds=(channel.fd,),
-                                 prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK))
+                                 env={**env, **self.env}, pass_fds=self._inherited(channel),
+                                 prefix=self.sandbox.prefix(arm.path, Step.BENCHMARK,
+                                                            census_fd=self._census_fd(channel)))
             counted = channel.finish()
         try:
-            return total_instructions(counted) if result.ok else None
+            return total_instructions(counted, channel.census) if result.ok else None
         except MetricError:
             return None
 
@@ -254,6 +257,16 @@ class Bench:
         if not self.config.metric.measure.counts_instructions:
             return command, measure
         return command, {"PYTHONHASHSEED": "0", **measure}
+
+    def _inherited(self, channel: CountChannel | None) -> tuple[int, ...]:
+        """The descriptors a run inherits: a counted run's log, and its census when sealed (the
+        init traces the run; unsealed, the command itself would hold the census)."""
+        if channel is None:
+            return ()
+        return channel.fds if self.sandbox.sealed else (channel.fd,)
+
+    def _census_fd(self, channel: CountChannel | None) -> int | None:
+        return channel.census_fd if channel is not None and self.sandbox.sealed else None
 
     def _counting(self, stem: Path) -> contextlib.AbstractContextManager[CountChannel | None]:
         """The channel of a run's instruction count; none when the measure counts nothing."""
@@ -287,7 +300,8 @@ class Bench:
             raise UsageError(why)
         raise ArmFailure(arm.name, "failed", why, result.tail(1000), result.stdout_path)
 
-    def _metrics(self, result: RunResult, result_file: Path | None, counted: bytes) -> dict[str, float]:
+    def _metrics(self, result: RunResult, result_file: Path | None, counted: bytes,
+                 census: list[int] | None) -> dict[str, float]:
         primary = self.config.metric.name
         measure = self.config.metric.measure
         # cpu and instructions primaries are made by the harness and need no METRIC line, nor
@@ -303,7 +317,7 @@ class Bench:
         if measure is Measure.CPU:
             metrics[primary] = result.cpu_s
         elif measure.counts_instructions:
-            metrics[primary] = float(total_instructions(counted))
+            metrics[primary] = float(total_instructions(counted, census))
         return metrics
 
 

@@ -32,21 +32,89 @@ _TOOLCHAIN_DIRS = (".pyenv", ".cargo", ".rustup", ".rbenv", ".nvm", ".sdkman", "
 # tears a PID namespace down by auto-reaping what is left when its init dies, and an auto-reaped
 # process's CPU time is lost to every rusage. So this init waits for the command, SIGKILLs every
 # other process of the namespace (setsid and double-forked daemons included) and reaps them
-# itself: their CPU reaches the figures it writes to the report pipe (argv[1]), which the command
+# itself: their CPU reaches the figures it writes to the report pipe (argv[-2]), which the command
 # never inherits. Not dumpable, so the command cannot ptrace it; SIGINT ignored, so it cannot be
 # stopped early. `_signal` rather than `signal`, which imports enum: a few ms on every run.
+# Given a census pipe (argv[1], counted runs), it traces the command and every process it starts
+# (ptrace sees each fork and clone, however the process ends) and writes their pids there: a
+# process whose count valgrind never logged (killed with SIGKILL, say) is then known.
 _INIT = """
 import _signal, ctypes, os, resource, sys, time
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(4, 0, 0, 0, 0)
 _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-report = int(sys.argv[1])
+report, command = int(sys.argv[-2]), sys.argv[-1]
+census = int(sys.argv[1]) if len(sys.argv) > 3 else -1
 os.set_inheritable(report, False)
 start = time.perf_counter()
-pid = os.posix_spawnp("bash", ["bash", "-c", sys.argv[2]], os.environ,
-                      setsigdef=(_signal.SIGINT, _signal.SIGPIPE))
-_, status = os.waitpid(pid, 0)
-wall = time.perf_counter() - start
-while True:
+if census < 0:
+    pid = os.posix_spawnp("bash", ["bash", "-c", command], os.environ,
+                          setsigdef=(_signal.SIGINT, _signal.SIGPIPE))
+    _, status = os.waitpid(pid, 0)
+    wall = time.perf_counter() - start
+else:
+    import json
+    os.set_inheritable(census, False)
+    gate, go = os.pipe()
+    ready, set_ = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # made traceable (a fork inherits this init's undumpable state), traced, then run
+        os.close(go)
+        os.close(ready)
+        libc.prctl(4, 1, 0, 0, 0)
+        os.close(set_)
+        os.read(gate, 1)
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+        os.execvp("bash", ["bash", "-c", command])
+    os.close(gate)
+    os.close(set_)
+    os.read(ready, 1)
+    os.close(ready)
+    # PTRACE_SEIZE; options TRACEFORK | TRACEVFORK | TRACECLONE | EXITKILL
+    traced = libc.ptrace(0x4206, pid, None, ctypes.c_void_p(0x2 | 0x4 | 0x8 | 0x100000)) == 0
+    why = "" if traced else os.strerror(ctypes.get_errno())
+    os.close(go)
+    processes, status = {pid}, None
+    def resume(tid, sig):
+        libc.ptrace(7, tid, None, ctypes.c_void_p(sig))  # PTRACE_CONT
+    def spawned(tid, event):
+        new = ctypes.c_ulong()
+        libc.ptrace(0x4201, tid, None, ctypes.byref(new))  # PTRACE_GETEVENTMSG
+        tgid = new.value
+        if event == 3:  # a clone: a thread, or a process with an unusual exit signal
+            try:  # it waits in its first stop until resumed, so it is there unless killed
+                with open(f"/proc/{new.value}/status") as fh:
+                    tgid = next(int(line.split()[1]) for line in fh if line.startswith("Tgid:"))
+            except (OSError, StopIteration):
+                pass
+        if tgid == new.value:
+            processes.add(new.value)
+    while True:
+        try:
+            tid, st = os.waitpid(-1, 0x40000000)  # __WALL: traced threads too
+        except ChildProcessError:
+            break
+        if os.WIFSTOPPED(st):
+            event = st >> 16
+            if event in (1, 2, 3):  # PTRACE_EVENT_FORK, _VFORK, _CLONE
+                spawned(tid, event)
+                resume(tid, 0)
+            elif event:  # PTRACE_EVENT_STOP: a new tracee's first stop, or a group stop (not kept)
+                resume(tid, 0)
+            else:  # a signal on its way: deliver it
+                resume(tid, os.WSTOPSIG(st))
+            continue
+        if tid == pid:
+            status, wall = st, time.perf_counter() - start
+        if status is not None:
+            try:
+                os.kill(-1, _signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    found = {"traced": True, "processes": sorted(processes)} if traced else {"traced": False, "why": why}
+    os.write(census, json.dumps(found).encode())
+while status is not None:
     try:
         os.kill(-1, _signal.SIGKILL)
     except ProcessLookupError:
@@ -134,21 +202,24 @@ class Sandbox:
         """What the ledger records: "on" or "off"."""
         return "on" if self.sealed else "off"
 
-    def prefix(self, checkout: Path, step: Step, binds: Mapping[Path, str] | None = None) -> list[str]:
+    def prefix(self, checkout: Path, step: Step, binds: Mapping[Path, str] | None = None,
+               census_fd: int | None = None) -> list[str]:
         """The argv that runs a command sealed in `checkout` (empty when not sealed).
 
         `run_command` appends the report pipe and the command: the argv ends in an init that
         runs `bash -c <command>` and reports its figures, as the unsealed launcher does, so a
         sealed run starts one interpreter, not two. Scratch paths are emptied first, sealed or
         not, so nothing one run writes reaches the next. `binds` mounts files or directories the
-        harness made (host path -> path in the sandbox) writable.
+        harness made (host path -> path in the sandbox) writable. `census_fd` makes it a counted
+        run: the init writes the pids of every process the run started there, and `/proc` is
+        read-only (no writing another process's memory through `/proc/<pid>/mem`).
         """
         checkout = checkout.resolve()
         scratch = [] if step is Step.BUILD else [empty_scratch(checkout, rel) for rel in self.writable]
         if not self.sealed:
             return []
         argv = [probe().bwrap or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--tmpfs", "/tmp"]
+                *(["--remount-ro", "/proc"] if census_fd is not None else []), "--tmpfs", "/tmp"]
         home = _home()
         if home is not None:
             argv += ["--tmpfs", str(home)]
@@ -166,7 +237,8 @@ class Sandbox:
                  "--new-session", "--cap-drop", "ALL", "--setenv", "TMPDIR", "/tmp", "--chdir", str(checkout)]
         if not self.network:
             argv.append("--unshare-net")
-        return [*argv, "--", os.path.realpath(sys.executable), "-I", "-S", "-c", _INIT]
+        census = [] if census_fd is None else [str(census_fd)]  # before the report pipe and command
+        return [*argv, "--", os.path.realpath(sys.executable), "-I", "-S", "-c", _INIT, *census]
 
 
 def empty_scratch(checkout: Path, rel: str) -> Path:

@@ -1,0 +1,150 @@
+"""The seccomp filter of counted runs: the counted code cannot reach valgrind's log or another process."""
+
+from __future__ import annotations
+
+import platform
+import struct
+from dataclasses import dataclass
+from enum import Enum
+
+# The file-descriptor limit of a counted run, soft and hard. Valgrind reserves the top
+# `VALGRIND_RESERVED_FDS` descriptors below the limit for itself and refuses the client's system
+# calls on them; with soft == hard it cannot move that range, so every traced generation computes
+# the same one. The log socket is handed over as the top descriptor.
+FD_LIMIT = 1024
+VALGRIND_RESERVED_FDS = 12  # N_RESERVED_FDS in valgrind 3.x (10 before 3.15: then two more are ours)
+RESERVED_LOW = FD_LIMIT - VALGRIND_RESERVED_FDS
+LOG_FD = FD_LIMIT - 1
+
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_X32_BIT = 0x40000000  # x86_64 syscall numbers with this bit set are the x32 ABI
+
+# Syscall numbers; aarch64 has the generic table (no dup2).
+_NR = {
+    "x86_64": {"dup": 32, "dup2": 33, "dup3": 292, "fcntl": 72, "ioctl": 16, "shutdown": 48,
+               "setsockopt": 54, "sendto": 44, "sendmsg": 46, "sendmmsg": 307, "sendfile": 40,
+               "splice": 275, "tee": 276, "vmsplice": 278, "copy_file_range": 326,
+               "io_uring_setup": 425, "io_setup": 206, "pidfd_getfd": 438, "ptrace": 101,
+               "process_vm_readv": 310, "process_vm_writev": 311, "prlimit64": 302},
+    "aarch64": {"dup": 23, "dup3": 24, "fcntl": 25, "ioctl": 29, "shutdown": 210, "setsockopt": 208,
+                "sendto": 206, "sendmsg": 211, "sendmmsg": 269, "sendfile": 71, "splice": 76,
+                "tee": 77, "vmsplice": 75, "copy_file_range": 285, "io_uring_setup": 425,
+                "io_setup": 0, "pidfd_getfd": 438, "ptrace": 117, "process_vm_readv": 270,
+                "process_vm_writev": 271, "prlimit64": 261},
+}
+
+EPERM = 1
+F_DUPFD, F_GETFL, F_DUPFD_CLOEXEC = 0, 3, 1030
+RLIMIT_NOFILE = 7
+
+
+class Op(Enum):
+    EQ = "=="
+    NE = "!="
+    GE = ">="
+    LT = "<"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A test on the low 32 bits of one argument (descriptors, commands, resources are ints)."""
+
+    index: int
+    op: Op
+    value: int
+
+
+# (syscall, conditions that must all hold) -> refused with EPERM. Valgrind already refuses
+# write, close and the like on its reserved descriptors; what it does not check is refused here:
+# duplicating one (valgrind checks only the new descriptor), changing the shared socket (flags,
+# ownership, shutdown, options), writing to it by other means than write, and I/O it never sees
+# (io_uring, aio). Plus every way into another process: ptrace, process_vm_*, pidfd_getfd, and
+# lowering another process's descriptor limit, which would move the range of its next program.
+_RESERVED = Arg(0, Op.GE, RESERVED_LOW)
+_RULES: tuple[tuple[str, tuple[Arg, ...]], ...] = (
+    ("dup", (_RESERVED,)),
+    ("dup2", (_RESERVED,)),
+    ("dup3", (_RESERVED,)),
+    # valgrind itself moves the log into its range with F_DUPFD from the reserved top descriptor
+    ("fcntl", (_RESERVED, Arg(1, Op.EQ, F_DUPFD), Arg(2, Op.LT, RESERVED_LOW))),
+    ("fcntl", (_RESERVED, Arg(1, Op.EQ, F_DUPFD_CLOEXEC), Arg(2, Op.LT, RESERVED_LOW))),
+    # anything past F_GETFD, F_SETFD, F_GETFL: F_SETFL (O_NONBLOCK is shared), F_SETOWN, leases...
+    ("fcntl", (_RESERVED, Arg(1, Op.GE, F_GETFL + 1), Arg(1, Op.NE, F_DUPFD_CLOEXEC))),
+    ("ioctl", (_RESERVED,)),
+    ("shutdown", (_RESERVED,)),
+    ("setsockopt", (_RESERVED,)),
+    ("sendto", (_RESERVED,)),
+    ("sendmsg", (_RESERVED,)),
+    ("sendmmsg", (_RESERVED,)),
+    ("sendfile", (_RESERVED,)),
+    ("vmsplice", (_RESERVED,)),
+    ("splice", (Arg(2, Op.GE, RESERVED_LOW),)),
+    ("tee", (Arg(1, Op.GE, RESERVED_LOW),)),
+    ("copy_file_range", (Arg(2, Op.GE, RESERVED_LOW),)),
+    ("io_uring_setup", ()),
+    ("io_setup", ()),
+    ("ptrace", ()),
+    ("process_vm_readv", ()),
+    ("process_vm_writev", ()),
+    ("pidfd_getfd", ()),
+    ("prlimit64", (Arg(0, Op.NE, 0), Arg(1, Op.EQ, RLIMIT_NOFILE))),
+)
+
+# classic BPF
+_LD_W_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
+_ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
+_NR_OFFSET, _ARCH_OFFSET, _ARGS_OFFSET = 0, 4, 16
+
+
+def machine() -> str:
+    """This machine's architecture, as the kernel names it."""
+    return platform.machine().lower().replace("arm64", "aarch64").replace("amd64", "x86_64")
+
+
+def supported(arch: str | None = None) -> bool:
+    """Whether counted runs on `arch` (this machine's by default) get the filter."""
+    return (arch or machine()) in _NR
+
+
+def counted_run_filter(arch: str | None = None) -> bytes:
+    """The filter as the kernel takes it (`struct sock_filter[]`), for `arch` or this machine."""
+    arch = arch or machine()
+    numbers = _NR[arch]
+    denied = _ERRNO | EPERM
+    prog: list[tuple[int, int, int, int]] = []
+    for name, conds in _RULES:
+        if name not in numbers:
+            continue
+        # one block per rule: a failed test jumps past the block's RET
+        block: list[tuple[int, int, int, int]] = []
+        for arg in conds:
+            block.append((_LD_W_ABS, 0, 0, _ARGS_OFFSET + 8 * arg.index))  # low half, little-endian
+            block.append(_test(arg))
+        block.append((_RET, 0, 0, denied))
+        block.insert(0, (_JEQ, 0, _SKIP, numbers[name]))
+        block.insert(0, (_LD_W_ABS, 0, 0, _NR_OFFSET))
+        end = len(block)
+        prog += [(code, _skip(jt, i, end), _skip(jf, i, end), k) for i, (code, jt, jf, k) in enumerate(block)]
+    head = [(_LD_W_ABS, 0, 0, _ARCH_OFFSET), (_JEQ, 1, 0, _AUDIT_ARCH[arch]), (_RET, 0, 0, denied)]
+    if arch == "x86_64":
+        head += [(_LD_W_ABS, 0, 0, _NR_OFFSET), (_JGE, 0, 1, _X32_BIT), (_RET, 0, 0, denied)]
+    return b"".join(struct.pack("<HBBI", *ins) for ins in [*head, *prog, (_RET, 0, 0, _ALLOW)])
+
+
+_SKIP = -1  # placeholder: jump past the rule's block
+
+
+def _test(arg: Arg) -> tuple[int, int, int, int]:
+    """A jump that falls through when `arg` holds and skips the block when it does not."""
+    if arg.op is Op.EQ:
+        return (_JEQ, 0, _SKIP, arg.value)
+    if arg.op is Op.NE:
+        return (_JEQ, _SKIP, 0, arg.value)
+    if arg.op is Op.GE:
+        return (_JGE, 0, _SKIP, arg.value)
+    return (_JGE, _SKIP, 0, arg.value)
+
+
+def _skip(offset: int, at: int, end: int) -> int:
+    return end - at - 1 if offset == _SKIP else offset
+
