@@ -294,7 +294,9 @@ class Bench:
                "counts cannot measure it. Interpreters and runtimes with a JIT often crash under "
                "valgrind: turn the JIT off in the benchmark (Ruby: --disable-yjit or "
                "RUBY_YJIT_ENABLE=0; Node: --jitless; Java: -Xint; PyPy: --jit off; LuaJIT: -joff), "
-               f"or choose another measure (--measure cpu or wall). Valgrind's log: "
+               "or choose another measure (--measure cpu or wall). A counted run also cannot "
+               "open /proc/self/exe, cmdline or auxv, nor use more than 1012 file descriptors. "
+               f"Valgrind's log: "
                f"{stem.with_suffix('.valgrind')}")
         if arm.name == "incumbent":
             raise UsageError(why)
