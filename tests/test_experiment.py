@@ -325,14 +325,19 @@ def test_four_x_faster_is_kept_and_four_x_slower_discarded_on_wall_time(repo: Re
 
 
 def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session: Repo):
+    # Unsealed, the benchmark's launcher outlives a killed harness and the next command must stop
+    # it; a sealed run dies with the harness (test_sandbox.py).
+    config = session.read("autoresearch.toml")
+    session.write("autoresearch.toml", config.replace('mode = "auto"', 'mode = "off"', 1))
+    session.git("commit", "-qm", "runs unsealed", "autoresearch.toml")
     ledger_before = session.read("autoresearch.jsonl")
     session.set("COST", 50)
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
                             cwd=session.path, env=session.env(BENCH_SLEEP="30"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pending = session.private("pending.json")
-    wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
-    pgid = json.loads(pending.read_text())["pgid"]
+    group = session.private("group.json")
+    wait_until(lambda: group.exists() and "pgid" in group.read_text(), "the benchmark's start")
+    pgid = json.loads(group.read_text())["pgid"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert session.read("autoresearch.jsonl") == ledger_before
@@ -434,9 +439,9 @@ def test_edits_made_during_an_experiment_are_never_lost(session: Repo):
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "worse", "--json"],
                             cwd=session.path, env=session.env(BENCH_SLEEP="1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pending = session.private("pending.json")
+    group = session.private("group.json")
     # Each of the ≥ 5 benchmark runs sleeps 1 s: the edit lands seconds before the verdict.
-    wait_until(lambda: pending.exists() and "pgid" in pending.read_text(), "the benchmark's start")
+    wait_until(lambda: group.exists() and "pgid" in group.read_text(), "the benchmark's start")
     session.set("MEM", 77)  # the agent keeps typing while the harness measures
     out, _err = proc.communicate(timeout=120)
     result = json.loads(out)

@@ -300,21 +300,29 @@ def test_forged_pending_and_result_files_in_the_working_tree_yield_nothing(sessi
 
 
 def test_state_of_an_older_version_is_moved_out_of_the_working_tree(session: Repo):
+    # Unsealed: the benchmark's launcher outlives the killed harness, and the next command stops it.
+    config = session.read("autoresearch.toml")
+    session.write("autoresearch.toml", config.replace('mode = "auto"', 'mode = "off"', 1))
+    session.git("commit", "-qm", "runs unsealed", "autoresearch.toml")
     session.set("COST", 50)
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
                             cwd=session.path, env=session.env(BENCH_SLEEP="30"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pending = session.private("pending.json")
+    group = session.private("group.json")
     deadline = time.monotonic() + 60
-    while not (pending.exists() and "pgid" in pending.read_text()):
+    while not (group.exists() and "pgid" in group.read_text()):
         assert time.monotonic() < deadline, "the benchmark never started"
         time.sleep(0.05)
-    pgid = json.loads(pending.read_text())["pgid"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    # Lay the state out as an older version did: in .autoresearch/, no private directory, no
-    # signatures in the ledger.
+    # Lay the state out as an older version did: in .autoresearch/, no private directory, the
+    # process group in the pending file, no signatures in the ledger.
     old = session.path / ".autoresearch"
+    pending = json.loads(session.private("pending.json").read_text())
+    noted = json.loads(group.read_text())
+    pgid = noted["pgid"]
+    session.private("pending.json").write_text(json.dumps(
+        {**pending, "pgid": pgid, "pgid_identity": noted["pgid_identity"]}))
     for name in ("pending.json", "untracked.json"):
         shutil.move(session.private(name), old / name)
     shutil.rmtree(session.private(""))

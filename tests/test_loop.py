@@ -215,10 +215,13 @@ def test_max_hours_stops(session: Repo, tmp_path: Path):
 
 
 def _wait_for_measurement(repo: Repo, run: int) -> None:
-    pending = repo.private("pending.json")
+    group = repo.private("group.json")
 
     def measuring() -> bool:
-        data = json.loads(pending.read_text()) if pending.exists() else {}
+        try:
+            data = json.loads(group.read_text())
+        except (FileNotFoundError, ValueError):
+            return False
         return data.get("run") == run and "pgid" in data
 
     wait_until(measuring, f"the measurement of run {run}")
@@ -274,7 +277,7 @@ def test_second_ctrl_c_stops_at_once_and_loop_resumes(session: Repo, tmp_path: P
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with _killed_on_failure(proc):
         _wait_for_measurement(session, 2)
-        pgid = json.loads(session.private("pending.json").read_text())["pgid"]
+        pgid = json.loads(session.private("group.json").read_text())["pgid"]
         proc.send_signal(signal.SIGINT)  # while the benchmark sleeps: the first asks to stop after it
         _wait_for_line(proc.stderr, "stopping after the current experiment")
         proc.send_signal(signal.SIGINT)

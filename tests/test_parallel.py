@@ -228,11 +228,11 @@ def test_ctrl_c_with_two_proposers_leaves_no_process_and_a_consistent_ledger(tmp
                             cwd=repo.path, env=repo.env(BENCH_SLEEP=bench_sleep, **env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        pending = repo.private("pending.json")
-        wait_until(lambda: pending.exists() and "pgid" in json.loads(pending.read_text() or "{}"),
+        group = repo.private("group.json")
+        wait_until(lambda: group.exists() and "pgid" in json.loads(group.read_text() or "{}"),
                    "the measurement of the first candidate")
         wait_until(lambda: (tmp_path / "plans" / "hanging").exists(), "the second proposer")
-        pgid = json.loads(pending.read_text())["pgid"]
+        pgid = json.loads(group.read_text())["pgid"]
         proc.send_signal(signal.SIGINT)
         if presses == 2:
             for line in proc.stderr:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import BENCH_SH, WORK_PY, Repo, textblock
+from conftest import BENCH_SH, WORK_PY, Repo, processes_running, textblock, unique_hang, wait_until
 
 from autoresearch.config import Config, dump
 from autoresearch.infra.runner import run_command
@@ -233,6 +234,22 @@ def test_a_detached_daemon_dies_with_its_run_and_never_reaches_the_incumbent(ses
     assert result["verdict"] == "discard" and result["metric"] == result["incumbent_metric"] == 100
     assert _alive_with(marker) == []
     assert "COST = 1000" not in (_incumbent_checkout(session) / "work.py").read_text()
+
+
+def test_a_killed_harness_takes_its_sealed_run_with_it(session: Repo):
+    """bwrap is the harness's own child and dies with it (--die-with-parent), the run's PID
+    namespace with it: nothing waits for the next command's recovery."""
+    hang = unique_hang()
+    session.set("COST", 10)
+    session.set("HANG", hang)
+    proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
+                            cwd=session.path, env=session.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_until(lambda: processes_running(f"sleep {hang}") != [], "the hanging benchmark's start")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    wait_until(lambda: processes_running(f"sleep {hang}") == [], "the sealed run's end")
+    assert session.cli_json("status")["pending"] is True
 
 
 @pytest.mark.parametrize("mode", ["auto", "off"])

@@ -22,7 +22,6 @@ from autoresearch.infra.workspace import (
     run_by_scripts,
     save_candidate,
     take_snapshot,
-    untracked_outside,
     workspace_tree,
 )
 from autoresearch.measure.arms import build, prepare_arms, run_checks, sandbox, undo_checks
@@ -96,6 +95,7 @@ def run_experiment(
     candidate_commit: str | None = None,
     executor: str | Executor | None = None,
     checked: ChecksRun | None = None,
+    unchanged: str | None = None,
 ) -> ExperimentResult:
     """Judge the working tree's change against the incumbent, then keep or restore it.
 
@@ -104,7 +104,8 @@ def run_experiment(
     then left alone on a discard and follows a keep. `checked` are its checks, run already.
 
     `reject` records a discard with that reason without measuring (a proposal that made no
-    change, or a patch that does not apply); `extra` adds fields to the ledger record
+    change, or a patch that does not apply); `unchanged` is the reason recorded when the working
+    tree holds no change, otherwise a usage error; `extra` adds fields to the ledger record
     (tokens, cost). New untracked files outside the scope are the user's scratch and left out,
     unless `owns_new_files` (the loop made every change): then they are judged, out of scope.
     `executor` says where the measure step runs (`tcp://HOST:PORT`: a Dask cluster's
@@ -123,7 +124,7 @@ def run_experiment(
         try:
             result = _experiment(session, description, hypothesis, proposer, progress, reject,
                                  extra or {}, owns_new_files, candidate_commit,
-                                 executor_for(session, executor), checked)
+                                 executor_for(session, executor), checked, unchanged)
         except Exception:
             forget_undecided(session)
             raise
@@ -188,6 +189,7 @@ def _experiment(
     candidate_commit: str | None,
     executor: Executor,
     checked: ChecksRun | None,
+    unchanged: str | None,
 ) -> ExperimentResult:
     git, paths, config = session.git, session.paths, session.config
     book = session.ledger()
@@ -204,10 +206,11 @@ def _experiment(
                 if candidate_commit is None
                 else commit_snapshot(git, candidate_commit, incumbent_of.commit, message))
     if snapshot is None:
-        if reject is None:
+        reason = reject or unchanged
+        if reason is None:
             raise UsageError("nothing to measure: the working tree is identical to the incumbent")
         claim_run(paths, run)
-        return _unmeasured(session, run, book.segment, description, hypothesis, proposer, reject,
+        return _unmeasured(session, run, book.segment, description, hypothesis, proposer, reason,
                            incumbent_of.commit, extra)
     claim_run(paths, run)  # from here on the number is spent, whatever happens
     run_dir = paths.run_dir(run)
@@ -221,14 +224,14 @@ def _experiment(
     base = {
         "run": run, "description": description, "hypothesis": hypothesis, "proposer": proposer,
         "segment": book.segment, "incumbent_commit": snapshot.incumbent, "commit": snapshot.commit,
-        "diff_stat": git.diff_stat(snapshot.incumbent, snapshot.commit), "logs": str(run_dir),
-        "candidate_ref": ref, "tree": snapshot.tree, "incumbent_tree": git.tree_of(snapshot.incumbent),
+        "diff_stat": snapshot.diff_stat, "logs": str(run_dir),
+        "candidate_ref": ref, "tree": snapshot.tree, "incumbent_tree": snapshot.incumbent_tree,
         "sandbox": seal.label, **extra,
     }
     if incumbent_of.candidate_commits:
         base["unjudged_commits"] = [c.commit for c in incumbent_of.candidate_commits]
 
-    ignored = untracked_outside(git, paths, scope)
+    ignored = snapshot.left_out
     notes = ([f"untracked files outside the scope are not part of the candidate: "
               f"{', '.join(printable(p) for p in ignored[:5])}"
               + (" …" if len(ignored) > 5 else "")] if ignored else [])

@@ -105,7 +105,7 @@ def _work(root: Path, job_id: str) -> int:
         # Every event is kept (the last MAX_EVENTS), so a reader polling now and then misses none.
         events.append({"seq": len(events) + 1, **fields})
         data.update(fields, updated=time.time(), events=events[-MAX_EVENTS:])
-        write_json(job.path, data)
+        write_json(job.path, data, durable=False)  # progress, a few per benchmark run: no fsync
 
     from autoresearch.errors import AutoresearchError
 

@@ -170,13 +170,11 @@ def _propose(session: Session, proposer: Proposer) -> Proposal | None:
 def _judge(session: Session, proposer: Proposer, proposal: Proposal, view: View,
            executor: str | None) -> ExperimentResult:
     description = proposal.description or _describe_diff(session)
-    # Every change since the proposal started is the proposer's, new files outside the scope too.
-    changed = (workspace_tree(session.git, session.paths)
-               != session.git.tree_of(session.incumbent().commit))
-    reject = proposal.skip_measure or (None if changed else NO_CHANGE)
+    # Every change since the proposal started is the proposer's, new files outside the scope
+    # too; a proposal that changed nothing is recorded as such.
     return run_experiment(session.root, description, proposal.hypothesis, proposer=proposer.name,
-                          progress=view.phase, reject=reject, extra=proposal_fields(proposal),
-                          owns_new_files=True, executor=executor)
+                          progress=view.phase, reject=proposal.skip_measure, unchanged=NO_CHANGE,
+                          extra=proposal_fields(proposal), owns_new_files=True, executor=executor)
 
 
 def proposal_fields(proposal: Proposal) -> dict[str, Any]:

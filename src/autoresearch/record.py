@@ -94,15 +94,20 @@ def _round(x: float | None) -> float | None:
 
 
 def note_group(session: Session, pgid: int) -> None:
-    """Remember a running process group (and who leads it) so `recover` can stop it after a crash."""
-    pending = read_json(session.paths.pending) or {}
-    pending["pgid"] = pgid
-    pending["pgid_identity"] = process_identity(pgid)
-    write_json(session.paths.pending, pending)
+    """Remember a running process group (and who leads it) so `recover` can stop it after a crash.
+
+    Beside the pending run, not in it, and not fsynced: written for every benchmark run, an
+    fsync would cost more than the rest of the harness, and a process group means nothing
+    after a restart (its identity names the boot).
+    """
+    run = (read_json(session.paths.pending) or {}).get("run")
+    write_json(session.paths.group, {"run": run, "pgid": pgid, "pgid_identity": process_identity(pgid)},
+               durable=False)
 
 
 def clear_pending(session: Session) -> None:
     session.paths.pending.unlink(missing_ok=True)
+    session.paths.group.unlink(missing_ok=True)
 
 
 def recover(session: Session) -> list[str]:
@@ -112,8 +117,10 @@ def recover(session: Session) -> list[str]:
         return []
     notes = []
     run = int(pending["run"])
-    pgid = pending.get("pgid")
-    if pgid and same_group(int(pgid), pending.get("pgid_identity")):
+    group = read_json(session.paths.group) or {}
+    group = group if group.get("run") == run else pending  # older versions kept it in the pending file
+    pgid, identity = group.get("pgid"), group.get("pgid_identity")
+    if pgid and same_group(int(pgid), identity):
         kill_group(int(pgid))
         notes.append(f"stopped processes left running by interrupted run {run}")
     elif pgid and group_alive(int(pgid)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,11 @@ class Session:
     @property
     def root(self) -> Path:
         return self.git.root
+
+    @functools.cached_property
+    def common_dir(self) -> Path:
+        """The git directory the repository's worktrees share: asked once per opened session."""
+        return self.git.common_dir()
 
     def ledger(self) -> ledger.Ledger:
         return ledger.read(self.paths.ledger, ledger.signing_key(self.paths.private))

@@ -305,7 +305,9 @@ class Git:
 
     def identity(self) -> dict[str, str]:
         """A fallback author for machines where git has no user configured."""
-        if self.run("config", "user.email", check=False) and self.run("config", "user.name", check=False):
+        found = self.run("config", "--get-regexp", r"^user\.(name|email)$", check=False)
+        values = dict(line.partition(" ")[::2] for line in found.splitlines())  # the last one wins
+        if values.get("user.email") and values.get("user.name"):
             return {}
         name, email = "autoresearch", "autoresearch@localhost"
         return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
@@ -313,18 +315,39 @@ class Git:
 
     def changed_paths(self, old: str, new: str) -> list[str]:
         """Paths that differ between two trees or commits (renames as delete + add)."""
-        out = self.run("diff", "--name-only", "--no-renames", "-z", old, new)
-        return [p for p in out.split("\0") if p]
+        return self.changes(old, new)[0]
 
-    def diff_stat(self, old: str, new: str) -> dict[str, int]:
-        out = self.run("diff", "--numstat", "--no-renames", old, new)
-        files = added = deleted = 0
-        for line in out.splitlines():
-            a, d, _ = line.split("\t", 2)
-            files += 1
+    def changes(self, old: str, new: str) -> tuple[list[str], dict[str, int]]:
+        """The paths that differ (renames as delete + add) and the diff's size, from one `git diff`:
+        files, inserted and deleted lines (binary files count as changed files only)."""
+        out = self.run("diff", "--numstat", "--no-renames", "-z", old, new)
+        paths: list[str] = []
+        added = deleted = 0
+        for entry in filter(None, out.split("\0")):
+            a, d, path = entry.split("\t", 2)
+            paths.append(path)
             added += int(a) if a != "-" else 0
             deleted += int(d) if d != "-" else 0
-        return {"files": files, "insertions": added, "deletions": deleted}
+        return paths, {"files": len(paths), "insertions": added, "deletions": deleted}
+
+    def texts_at(self, commit: str, paths: Sequence[str]) -> dict[str, str]:
+        """The text of each of `paths` that is a file in `commit`, read by one `git cat-file`."""
+        batch = [p for p in dict.fromkeys(paths) if "\n" not in p]  # a line per name
+        proc = subprocess.run(git_command(self.root, "cat-file", "--batch"), cwd=self.root,
+                              input="".join(f"{commit}:{p}\n" for p in batch).encode("utf-8", BYTES_AS_TEXT),
+                              capture_output=True, env=_env(), check=False)
+        out, at, found = proc.stdout, 0, {}
+        for path in batch:
+            end = out.find(b"\n", at)
+            if end < 0:
+                break
+            header, at = out[at:end].split(), end + 1
+            if len(header) == 3 and header[2].isdigit():  # "<sha> <type> <size>", then the object
+                size = int(header[2])
+                if header[1] == b"blob":
+                    found[path] = out[at:at + size].decode("utf-8", BYTES_AS_TEXT)
+                at += size + 1
+        return found
 
     def diff(self, old: str, new: str) -> str:
         return self.run("diff", "--binary", "--no-renames", old, new, strip=False)

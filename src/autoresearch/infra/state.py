@@ -72,6 +72,11 @@ class Paths:
         return self.private / "pending.json"
 
     @property
+    def group(self) -> Path:
+        """The process group the pending run measures in now (see `record.note_group`)."""
+        return self.private / "group.json"
+
+    @property
     def progress(self) -> Path:
         """The running experiment's latest progress event, for the dashboard."""
         return self.state / "progress.json"

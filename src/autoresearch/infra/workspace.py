@@ -26,7 +26,10 @@ class Snapshot:
     commit: str
     incumbent: str
     changed: list[str]
+    incumbent_tree: str
+    diff_stat: dict[str, int]  # files, insertions, deletions
     untracked_scope: tuple[str, ...] = ()  # new untracked files outside it were left out
+    left_out: tuple[str, ...] = ()  # the new untracked files it left out
 
 
 @dataclass(frozen=True)
@@ -144,20 +147,27 @@ def untracked_outside(git: Git, paths: Paths, scope: list[str]) -> list[str]:
 
 def workspace_tree(git: Git, paths: Paths, scope: Sequence[str] = ()) -> str:
     """The tree the working tree would commit as a candidate (the user's index is untouched)."""
-    exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE}
-    exclude |= set(untracked_outside(git, paths, list(scope)))
+    return _workspace(git, paths, scope)[0]
+
+
+def _workspace(git: Git, paths: Paths, scope: Sequence[str]) -> tuple[str, list[str]]:
+    """`workspace_tree`, and the new untracked files outside the scope it left out."""
+    outside = untracked_outside(git, paths, list(scope))
+    exclude = preexisting_untracked(paths) | {LEDGER_FILE, IDEAS_FILE} | set(outside)
     # A private index per process: `status` may snapshot while a `run` does.
-    return git.snapshot_tree(paths.private / f"snapshot-{os.getpid()}.index", exclude=exclude)
+    return git.snapshot_tree(paths.private / f"snapshot-{os.getpid()}.index", exclude=exclude), outside
 
 
 def take_snapshot(git: Git, paths: Paths, message: str, incumbent: str,
                   scope: Sequence[str] = ()) -> Snapshot | None:
     """Snapshot the working tree as a candidate commit on `incumbent`; None when they are equal."""
-    tree = workspace_tree(git, paths, scope)
-    if tree == git.tree_of(incumbent):
+    tree, outside = _workspace(git, paths, scope)
+    incumbent_tree = git.tree_of(incumbent)
+    if tree == incumbent_tree:
         return None
     commit = git.commit_tree(tree, incumbent, message)
-    return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit), tuple(scope))
+    changed, stat = git.changes(incumbent, commit)
+    return Snapshot(tree, commit, incumbent, changed, incumbent_tree, stat, tuple(scope), tuple(outside))
 
 
 def commit_snapshot(git: Git, candidate: str, incumbent: str, message: str) -> Snapshot | None:
@@ -166,11 +176,12 @@ def commit_snapshot(git: Git, candidate: str, incumbent: str, message: str) -> S
     The tree is judged as it is, so a candidate made on an older incumbent must be rebased
     first (see `parallel.rebase`); None when the tree is the incumbent's.
     """
-    tree = git.tree_of(candidate)
-    if tree == git.tree_of(incumbent):
+    tree, incumbent_tree = git.tree_of(candidate), git.tree_of(incumbent)
+    if tree == incumbent_tree:
         return None
     commit = git.commit_tree(tree, incumbent, message)
-    return Snapshot(tree, commit, incumbent, git.changed_paths(incumbent, commit))
+    changed, stat = git.changes(incumbent, commit)
+    return Snapshot(tree, commit, incumbent, changed, incumbent_tree, stat)
 
 
 def first_violation(changed: list[str], protected: list[str], scope: list[str]) -> str | None:
@@ -203,9 +214,9 @@ def run_by_scripts(git: Git, commit: str, scripts: list[str], scope: list[str]) 
     files = {f for f in listing if f}
     folders = {str(parent) for f in files for parent in PurePosixPath(f).parents if str(parent) != "."}
     found: list[str] = []
+    texts = git.texts_at(commit, scripts)
     for script in scripts:
-        text = git.call("show", f"{commit}:{script}").stdout
-        for token in re.findall(r"[\w@%+,./-]+", text):
+        for token in re.findall(r"[\w@%+,./-]+", texts.get(script, "")):
             name = token.removeprefix("./").rstrip("/")
             inside = [f for f in files if f == name or f.startswith(name + "/")]
             if name in scripts or (scope and any(glob_match(f, g) for f in inside for g in scope)):

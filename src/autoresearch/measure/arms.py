@@ -32,7 +32,7 @@ def prepare_arms(session: Session, snapshot: Snapshot) -> tuple[Arm, Arm]:
 def sandbox(session: Session) -> Sandbox:
     """How this session's build, checks and benchmark runs are sealed on this machine."""
     c = session.config
-    return make_sandbox(c.sandbox.mode, session.root, session.git.common_dir(), links=c.scope.link,
+    return make_sandbox(c.sandbox.mode, session.root, session.common_dir, links=c.scope.link,
                         writable=c.sandbox.writable, readable=c.sandbox.readable, network=c.sandbox.network)
 
 

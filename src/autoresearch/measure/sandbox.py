@@ -144,9 +144,13 @@ class Support:
     """What this machine offers for sealing runs."""
 
     bwrap: str | None  # path of the bwrap binary
-    version: str | None
     works: bool
     problem: str | None  # why it cannot seal, and how to fix that
+
+    @property
+    def version(self) -> str | None:
+        """bubblewrap's version: asked only where it is shown, not by every process that seals."""
+        return _version(self.bwrap) if self.bwrap else None
 
     def as_dict(self) -> dict[str, object]:
         return {"bwrap": self.bwrap, "version": self.version, "works": self.works, "problem": self.problem}
@@ -157,10 +161,8 @@ def probe() -> Support:
     """Try bubblewrap once with the namespaces a sealed run needs."""
     path = shutil.which("bwrap")
     if path is None:
-        return Support(None, None, False, f"bubblewrap is not installed: {INSTALL_HINT}")
+        return Support(None, False, f"bubblewrap is not installed: {INSTALL_HINT}")
     try:
-        version = subprocess.run([path, "--version"], check=False, capture_output=True, text=True,
-                                 timeout=10).stdout.strip()
         trial = subprocess.run(
             [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
              "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent", "--as-pid-1",
@@ -170,15 +172,25 @@ def probe() -> Support:
             check=False, capture_output=True, text=True, timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Support(path, None, False, f"bubblewrap does not run here: {exc}")
+        return Support(path, False, f"bubblewrap does not run here: {exc}")
     if trial.returncode != 0:
         why = (trial.stderr.strip().splitlines()[-1] if trial.stderr.strip()
                else f"exit code {trial.returncode}")
-        return Support(path, version or None, False,
+        return Support(path, False,
                        f"bubblewrap cannot create namespaces here ({why}); allow unprivileged user "
                        "namespaces (sysctl kernel.unprivileged_userns_clone=1) or, in a container, "
                        "run it with user namespaces enabled")
-    return Support(path, version.removeprefix("bubblewrap ") or None, True, None)
+    return Support(path, True, None)
+
+
+@functools.lru_cache(maxsize=4)
+def _version(path: str) -> str | None:
+    try:
+        out = subprocess.run([path, "--version"], check=False, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.removeprefix("bubblewrap ") or None
 
 
 @dataclass(frozen=True)
