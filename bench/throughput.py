@@ -117,12 +117,17 @@ def run_loop(parallel: int, experiments: int, propose_s: float, args: argparse.N
     # Steady state: from the first verdict to the last, so neither the loop's start (imports,
     # worktrees) nor the wait for the first proposals counts; a night is hundreds of experiments.
     stamps = sorted(r["timestamp"] for r in runs)
+    # On a cluster: the most measurements under way at once, from the workers' own clocks
+    spans = [(where["started"], where["finished"]) for r in runs
+             if "started" in (where := r.get("samples", {}).get("measured_on") or {})]
+    at_once = max((sum(1 for s, f in spans if s <= start < f) for start, _ in spans), default=None)
     steady = 3600 * 1000 * (len(stamps) - 1) / (stamps[-1] - stamps[0])
     return {"setup": args.setup, "parallel": parallel, "experiments": summary["experiments"],
             "wall_s": round(wall, 2), "wall_per_hour": round(3600 * summary["experiments"] / wall, 1),
             "per_hour": round(steady, 1),
             "verdict_s": mean("total_s"), "checks_s": mean("checks_s"),
-            "measure_s": mean("measure_s"), "propose_s": propose_s}
+            "measure_s": mean("measure_s"), "propose_s": propose_s, "at_once": at_once,
+            "remeasured": sum(len(r.get("remeasured") or []) for r in runs)}
 
 
 def main() -> None:

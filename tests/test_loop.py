@@ -352,12 +352,21 @@ def test_live_view_shows_phase_progress_recent_experiments_and_budget(session: R
     view.phase(ProgressEvent(MEASURING, 3, 24, running, "lower", seconds_per_round=10.0, run=4,
                              description="cache the lexer"))
     view.message("stopping after the current experiment")
+    # measurements under way on Dask workers before their turn: one line each, with the worker
+    for slot, worker in ((1, "tcp://10.0.0.7:4001"), (2, "tcp://10.0.0.8:4002")):
+        view.phase(ProgressEvent(MEASURING, 2 * slot, 24, running, "lower",
+                                 description=f"proposer {slot}: idea {slot}", worker=worker))
     state = LoopState(experiments=2, since_keep=1)
     record = RunRecord(run=3, status="discard", verdict="discard", reason="worse", timestamp=0)
     view.experiment(ExperimentResult(record), state)
+    judged = RunRecord(run=5, status="discard", verdict="discard", reason="worse", timestamp=0,
+                       slot=2, description="idea 2")
+    view.experiment(ExperimentResult(judged), state)
+    assert list(view.remote) == ["proposer 1: idea 1"]  # a judged one leaves the list
     view.close()
     screen = buffer.getvalue()
     for expected in ("now: run 4 cache the lexer · round 3/24",
+                     "on tcp://10.0.0.7:4001: proposer 1: idea 1 · round 2/24  estimate +12.0%",
                      "estimate +12.0% [+4.0%, +20.0%]", "≤ 3 min 40 s left",
                      "baseline 100", "gain (keeps' paired ratios) +20.0%", "trim the work",
                      "better by 20.0%", "experiments 2/10", "without keep 1/5",
