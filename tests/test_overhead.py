@@ -17,7 +17,7 @@ from autoresearch.measure.sandbox import probe
 # Git processes one kept experiment starts in `autoresearch run` (the session opened, the
 # working tree snapshot, the guard, both checkouts, the keep committed and the working tree
 # compared again). Raise it only for a git call that earns its ~3-5 ms on every experiment.
-GIT_PROCESSES_PER_KEEP = 38
+GIT_PROCESSES_PER_KEEP = 36
 
 # Run as `autoresearch run`, then report which heavy modules the process imported.
 _RUN = """

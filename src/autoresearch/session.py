@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoresearch import config as cfg
@@ -26,6 +26,7 @@ class Session:
     git: Git
     config: cfg.Config
     paths: Paths
+    shared_dir: Path | None = field(default=None, compare=False)  # `common_dir`, when known
 
     @property
     def root(self) -> Path:
@@ -34,7 +35,7 @@ class Session:
     @functools.cached_property
     def common_dir(self) -> Path:
         """The git directory the repository's worktrees share: asked once per opened session."""
-        return self.git.common_dir()
+        return self.shared_dir or self.git.common_dir()
 
     def ledger(self) -> ledger.Ledger:
         return ledger.read(self.paths.ledger, ledger.signing_key(self.paths.private))
@@ -55,7 +56,7 @@ class Session:
 
 def open_session(start: Path) -> Session:
     """The session in the repository containing `start`, checked out on its branch."""
-    git = Git.discover(start)
+    git, git_dir, common_dir = Git.locate(start)
     branch = git.branch()
     if not (git.root / cfg.CONFIG_FILE).exists():
         sessions = git.run("for-each-ref", "--format=%(refname:short)", "refs/heads/autoresearch/").split()
@@ -72,4 +73,4 @@ def open_session(start: Path) -> Session:
             f"on branch {branch!r}, but the session {config.session.name!r} lives on "
             f"{config.session.branch!r}: git switch {config.session.branch}"
         )
-    return Session(git, config, Paths.of(git))
+    return Session(git, config, Paths.of(git, git_dir), common_dir)

@@ -237,12 +237,22 @@ class Git:
     @classmethod
     def discover(cls, start: Path) -> Git:
         """The repository containing `start`; a clear error outside one."""
-        proc = subprocess.run(git_command(start, "rev-parse", "--show-toplevel"), cwd=start,
+        return cls.locate(start)[0]
+
+    @classmethod
+    def locate(cls, start: Path) -> tuple[Git, Path | None, Path | None]:
+        """`discover`, with its git directory and the one its worktrees share (both absolute),
+        from one git process; None for those two where a path holds a line break."""
+        proc = subprocess.run(git_command(start, "rev-parse", "--show-toplevel", "--path-format=absolute",
+                                          "--git-dir", "--git-common-dir"), cwd=start,
                               capture_output=True, encoding="utf-8",
                               errors=BYTES_AS_TEXT, env=_env(), check=False)
         if proc.returncode != 0:
             raise UsageError(f"{start} is not inside a git repository (run `git init` first).")
-        return cls(Path(proc.stdout.strip()))
+        lines = proc.stdout.removesuffix("\n").split("\n")
+        if len(lines) != 3:  # a path with a line break: ask for the top level alone
+            return cls(Path(cls(start).run("rev-parse", "--show-toplevel"))), None, None
+        return cls(Path(lines[0])), Path(lines[1]), Path(lines[2])
 
     def common_dir(self) -> Path:
         """The repository's git directory shared by all its worktrees (absolute)."""

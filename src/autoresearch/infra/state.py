@@ -39,9 +39,10 @@ class Paths:
     private: Path
 
     @classmethod
-    def of(cls, git: Git) -> Paths:
-        """The paths of the working tree `git` runs in; state an older version kept is moved."""
-        git_dir = Path(git.run("rev-parse", "--path-format=absolute", "--git-dir"))
+    def of(cls, git: Git, git_dir: Path | None = None) -> Paths:
+        """The paths of the working tree `git` runs in (whose git directory is `git_dir`, when
+        known); state an older version kept is moved."""
+        git_dir = git_dir or Path(git.run("rev-parse", "--path-format=absolute", "--git-dir"))
         paths = cls(git.root, git_dir / "autoresearch")
         if not paths.private.is_dir():
             _adopt_old_state(paths)
