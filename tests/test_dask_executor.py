@@ -347,3 +347,43 @@ def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Pa
     assert claim["measured_on"]["worker"] == measured["worker"]  # where its rounds ran
     counted = sorted(p.name for p in (Path(record["logs"]) / "claim").glob("*-count-*.out"))
     assert len(counted) == 2, counted  # each arm's count came back beside the run's logs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_ctrl_c_twice_stops_the_measurements_under_way_and_the_next_loop_judges_them(tmp_path: Path):
+    repo = _two_at_once_session(tmp_path / "project")
+    _knob_patches(repo, tmp_path / "better", cost="50", discount="30")
+    with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="1") as cluster:
+        loop = subprocess.Popen([sys.executable, "-m", "autoresearch", "loop", "--patches",
+                                 str(tmp_path / "better"), "--parallel", "2", "--no-checks-ahead",
+                                 "--executor", cluster.address], cwd=repo.path, env=repo.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
+                def measuring() -> int:
+                    return sum(any("autoresearch-measure" in str(k) for k in keys)
+                               for keys in client.processing().values())
+
+                wait_until(lambda: measuring() == 2, "two measurements under way", timeout=120)
+                loop.send_signal(signal.SIGINT)
+                time.sleep(0.5)
+                loop.send_signal(signal.SIGINT)
+                out, err = loop.communicate(timeout=120)
+                wait_until(lambda: measuring() == 0, "the workers to let go", timeout=60)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+                loop.wait()
+        assert loop.returncode == 130, err + out
+        assert len(repo.runs()) == 1 and repo.git("status", "--porcelain") == ""
+        assert not repo.git("for-each-ref", "refs/autoresearch/shipping")
+        # the candidates wait in the queue: the next loop judges them first, each once
+        again = _parallel_loop(repo, cluster.address, tmp_path / "better")
+    assert again.stderr.count("judging the queued candidate of proposer") == 2
+    runs = repo.runs()[1:]
+    kept = [r for r in runs if r["verdict"] == "keep"]
+    assert sorted(r["description"] for r in kept) == ["cost", "discount"]
+    # the patch folder offers the same patches again: nothing left to change
+    assert all(r["reason"] == "no change" for r in runs if r["verdict"] != "keep")
+    assert "COST = 50" in repo.read("work.py") and "DISCOUNT = 30" in repo.read("work.py")
