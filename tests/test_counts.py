@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -285,3 +286,43 @@ def test_work_done_in_a_forked_child_that_is_killed_before_it_is_counted_is_neve
     assert "without its instruction count" in hidden["reason"]
     assert [r["verdict"] for r in repo.runs()[1:]] == ["crash"]
     assert repo.read("mode.txt") == "honest\n"
+
+
+def _decide(prog: bytes, arch: int, nr: int, *args: int) -> str:
+    """What the kernel would do with a call, by running the classic BPF filter on it."""
+    data = struct.pack("<iIQ6Q", nr, arch, 0, *args, *[0] * (6 - len(args)))
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = struct.unpack_from("<HBBI", prog, 8 * pc)
+        pc += 1
+        if code == 0x20:  # load a word of the call
+            acc = struct.unpack_from("<I", data, k)[0]
+        elif code in (0x15, 0x35):  # jump if equal / greater or equal
+            pc += jt if (acc == k if code == 0x15 else acc >= k) else jf
+        else:
+            assert code == 0x06
+            return "allow" if k == 0x7FFF0000 else f"errno {k & 0xFFFF}"
+
+
+@pytest.mark.parametrize(("arch", "audit", "nr"), [
+    ("x86_64", 0xC000003E, {"dup": 32, "fcntl": 72, "write": 1, "ptrace": 101, "prlimit64": 302}),
+    ("aarch64", 0xC00000B7, {"dup": 23, "fcntl": 25, "write": 64, "ptrace": 117, "prlimit64": 261}),
+])
+def test_the_filter_decides_each_call_by_its_number_and_arguments_on_both_machines(arch, audit, nr):
+    prog = seccomp.counted_run_filter(arch)
+    log_fd, low = seccomp.LOG_FD, seccomp.RESERVED_LOW
+    assert _decide(prog, audit, nr["dup"], log_fd) == "errno 1"
+    assert _decide(prog, audit, nr["dup"], low - 1) == "allow"  # the program's own descriptors
+    assert _decide(prog, audit, nr["write"], log_fd) == "allow"  # valgrind's own log lines
+    assert _decide(prog, audit, nr["fcntl"], log_fd, 0, low) == "allow"  # valgrind moving its log
+    assert _decide(prog, audit, nr["fcntl"], log_fd, 0, 3) == "errno 1"
+    assert _decide(prog, audit, nr["fcntl"], log_fd, 4, 0o4000) == "errno 1"  # F_SETFL
+    assert _decide(prog, audit, nr["fcntl"], log_fd, 2, 1) == "allow"  # F_SETFD
+    assert _decide(prog, audit, nr["fcntl"], 5, 4, 0o4000) == "allow"
+    assert _decide(prog, audit, nr["ptrace"], 16, 2) == "errno 1"
+    assert _decide(prog, audit, nr["prlimit64"], 7, 7, 1) == "errno 1"  # another's descriptor limit
+    assert _decide(prog, audit, nr["prlimit64"], 0, 7, 1) == "allow"  # its own: valgrind emulates it
+    assert _decide(prog, audit, nr["prlimit64"], 7, 3, 1) == "allow"  # another's stack limit
+    assert _decide(prog, 0x40000003, nr["write"], 1) == "errno 1"  # a 32-bit call
+    if arch == "x86_64":
+        assert _decide(prog, audit, 0x40000000 | nr["dup"], log_fd) == "errno 1"  # x32
