@@ -159,8 +159,11 @@ def test_code_writing_to_the_counts_cannot_lower_its_count(repo: Repo, sealed: b
         repo.write("work.py", WORK_PY + forge + f"LINE = {line}\n")
         repo.set("SPIN", 300_000)
         forged = repo.cli_json("run", "-m", "forge a count")
-        assert forged["verdict"] == "discard" and forged["incumbent_metric"] == baseline, forged
-        assert forged["metric"] >= baseline
+        assert forged["verdict"] == "discard", forged
+        # unsealed, process ids (printed by bash and the like) take more or fewer digits from one
+        # run to the next, and so a few instructions; sealed, they are the same in every run
+        assert forged["incumbent_metric"] == baseline or not sealed
+        assert forged["metric"] >= forged["incumbent_metric"]
     assert [r["verdict"] for r in repo.runs()[1:]] == ["discard", "discard"]
 
 
