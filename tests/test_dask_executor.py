@@ -268,12 +268,25 @@ def _knob_patches(repo: Repo, folder: Path, cost: str, discount: str) -> None:
         repo.git("checkout", "-q", "--", "work.py")
 
 
+def _two_proposers(repo: Repo, address: str, folder: Path) -> subprocess.Popen[str]:
+    """`loop --parallel 2` on the patches in `folder`, measuring on the cluster at `address`."""
+    return subprocess.Popen([sys.executable, "-m", "autoresearch", "loop", "--patches", str(folder),
+                             "--parallel", "2", "--no-checks-ahead", "--executor", address, "--json"],
+                            cwd=repo.path, env=repo.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _measuring(client: distributed.Client) -> list[str]:
+    """The workers running a measurement now."""
+    return [addr for addr, keys in client.processing().items()
+            if any("autoresearch-measure" in str(k) for k in keys)]
+
+
 def _parallel_loop(repo: Repo, address: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "autoresearch", "loop", "--patches", str(folder),
-                           "--parallel", "2", "--no-checks-ahead", "--executor", address, "--json"],
-                          cwd=repo.path, capture_output=True, text=True, timeout=300, env=repo.env())
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    return proc
+    loop = _two_proposers(repo, address, folder)
+    out, err = loop.communicate(timeout=300)
+    assert loop.returncode == 0, err + out
+    return subprocess.CompletedProcess(loop.args, loop.returncode, out, err)
 
 
 @pytest.mark.slow
@@ -355,22 +368,15 @@ def test_ctrl_c_twice_stops_the_measurements_under_way_and_the_next_loop_judges_
     repo = _two_at_once_session(tmp_path / "project")
     _knob_patches(repo, tmp_path / "better", cost="50", discount="30")
     with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="1") as cluster:
-        loop = subprocess.Popen([sys.executable, "-m", "autoresearch", "loop", "--patches",
-                                 str(tmp_path / "better"), "--parallel", "2", "--no-checks-ahead",
-                                 "--executor", cluster.address], cwd=repo.path, env=repo.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        loop = _two_proposers(repo, cluster.address, tmp_path / "better")
         try:
             with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
-                def measuring() -> int:
-                    return sum(any("autoresearch-measure" in str(k) for k in keys)
-                               for keys in client.processing().values())
-
-                wait_until(lambda: measuring() == 2, "two measurements under way", timeout=120)
+                wait_until(lambda: len(_measuring(client)) == 2, "two measurements under way", timeout=120)
                 loop.send_signal(signal.SIGINT)
                 time.sleep(0.5)
                 loop.send_signal(signal.SIGINT)
                 out, err = loop.communicate(timeout=120)
-                wait_until(lambda: measuring() == 0, "the workers to let go", timeout=60)
+                wait_until(lambda: not _measuring(client), "the workers to let go", timeout=60)
         finally:
             if loop.poll() is None:
                 loop.kill()
@@ -387,3 +393,32 @@ def test_ctrl_c_twice_stops_the_measurements_under_way_and_the_next_loop_judges_
     # the patch folder offers the same patches again: nothing left to change
     assert all(r["reason"] == "no change" for r in runs if r["verdict"] != "keep")
     assert "COST = 50" in repo.read("work.py") and "DISCOUNT = 30" in repo.read("work.py")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_worker_killed_while_two_measure_loses_nothing(tmp_path: Path):
+    repo = _two_at_once_session(tmp_path / "project")
+    _knob_patches(repo, tmp_path / "worse", cost="200", discount="-100")
+    with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="1") as cluster:
+        loop = _two_proposers(repo, cluster.address, tmp_path / "worse")
+        try:
+            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
+                names = {addr: info["name"] for addr, info in _connected(cluster.address).items()}
+                wait_until(lambda: len(_measuring(client)) == 2, "two measurements under way", timeout=120)
+                lost = sorted(names)[0]
+                os.killpg(cluster.workers[names[lost]].pid, signal.SIGKILL)
+                cluster.workers[names[lost]].wait(timeout=30)
+            out, err = loop.communicate(timeout=400)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+                loop.wait()
+    assert loop.returncode == 0, err + out
+    runs = repo.runs()[1:]
+    assert sorted(r["description"] for r in runs) == ["cost", "discount"]  # each recorded once
+    assert all(r["verdict"] == "discard" for r in runs)
+    survivor = set(names) - {lost}
+    for r in runs:  # the lost worker's rounds are nowhere: all of each record's come from the survivor
+        assert {r["samples"]["measured_on"]["worker"]} == survivor
+        assert len(r["samples"]["candidate"]) == r["rounds"]

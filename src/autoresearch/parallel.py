@@ -194,7 +194,8 @@ def _measure_at_once(session: Session, pool: Pool, budget: Budget, state: LoopSt
         if end and not ahead:  # measurements under way finish first, as the experiment in flight does
             return _stop(state, *end)
         if time.monotonic() - asked >= WORKERS_EVERY_S:  # workers come and go
-            capacity, asked = max(1, dask.capacity()), time.monotonic()
+            workers, asked = dask.capacity(), time.monotonic()
+            capacity = capacity if workers is None else max(1, workers)
         candidate = pool.next(timeout=0.05 if ahead or waiting else 0.2)
         if candidate is not None:
             waiting.append(candidate)

@@ -187,10 +187,16 @@ class DaskExecutor:
                 self.flights.clear()
                 self.client = None
 
-    def capacity(self) -> int:
-        """How many measurements may run at once: the workers that may measure, now."""
+    def capacity(self) -> int | None:
+        """How many measurements may run at once: the workers that may measure, now; None when
+        the scheduler does not answer (the measurements under way then say what happened)."""
         assert self.client is not None, "capacity() needs opened()"
-        return len(measuring_workers(self.client))
+        try:
+            return len(measuring_workers(self.client))
+        except (OSError, TimeoutError) as exc:  # distributed's CommClosedError is an OSError
+            log.warning("the Dask scheduler at %s did not say how many workers measure: %s",
+                        self.address, exc)
+            return None
 
     def start(self, commits: tuple[str, str], config: Config, policy: stats.Policy,
               slowest_known_s: float | None, label: str) -> Flight:
