@@ -71,7 +71,7 @@ BENCH_SH = """\
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-__PYTHON__ - <<'PY'
+__PYTHON__ -S - <<'PY'
 import os, subprocess, sys, time
 sys.path.insert(0, ".")
 import work
@@ -95,7 +95,7 @@ PY
 CHECKS_SH = f"""\
 #!/usr/bin/env bash
 cd "$(dirname "$0")"
-{PYTHON} -c "import sys; sys.path.insert(0, '.'); import work; assert work.answer() == 42, 'wrong answer'"
+{PYTHON} -S -c "import sys; sys.path.insert(0, '.'); import work; assert work.answer() == 42, 'wrong answer'"
 """
 
 

@@ -8,7 +8,7 @@ from conftest import PYTHON, Repo
 BENCH = f"""#!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-{PYTHON} -c "import sys; sys.path.insert(0, '.'); import a, b, c; \\
+{PYTHON} -S -c "import sys; sys.path.insert(0, '.'); import a, b, c; \\
 print(f'METRIC cost={{a.A * b.B * c.C / 10000}}')"
 """
 

@@ -128,7 +128,7 @@ def test_forged_bytes_in_the_log_can_add_a_count_but_never_hide_or_replace_one()
 @pytest.mark.parametrize("sealed", [True, False])
 def test_code_writing_to_the_counts_cannot_lower_its_count(repo: Repo, sealed: bool):
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               f"{PYTHON} -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
+               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
                executable=True)
     repo.set("SPIN", 300_000)
     repo.write("autoresearch.toml", dump(Config.model_validate({

@@ -418,7 +418,7 @@ def test_build_runs_in_each_checkout_and_a_failing_build_is_a_crash(repo: Repo):
     repo.write("autoresearch.sh", repo.read("autoresearch.sh").replace(
         "import work\n", "import work\nassert open('built.txt').read() == 'ok'\n"), executable=True)
     repo.git("commit", "-qam", "bench needs a build")
-    build = (f"{PYTHON} -c \"import sys; sys.path.insert(0, '.'); import work; assert work.MEM < 99; "
+    build = (f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; assert work.MEM < 99; "
              "open('built.txt', 'w').write('ok')\"")
     repo.cli("init", "--name", "built", "--metric", "cost", "--scope", "work.py", "--timeout", "5",
              "--build", build)

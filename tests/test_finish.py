@@ -14,7 +14,7 @@ from autoresearch.finish import Keep, groups_of
 BENCH = f"""#!/usr/bin/env bash
 set -euo pipefail
 cd "$(dirname "$0")"
-{PYTHON} - <<'PY'
+{PYTHON} -S - <<'PY'
 import sys
 sys.path.insert(0, ".")
 import a, b, c, d
@@ -23,7 +23,7 @@ PY
 """
 CHECKS = f"""#!/usr/bin/env bash
 cd "$(dirname "$0")"
-{PYTHON} -c "import sys; sys.path.insert(0, '.'); import a, b, c, d, e; assert e.ANSWER == 42"
+{PYTHON} -S -c "import sys; sys.path.insert(0, '.'); import a, b, c, d, e; assert e.ANSWER == 42"
 """
 
 

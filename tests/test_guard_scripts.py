@@ -9,7 +9,7 @@ BENCH_PY = "import sys\nsys.path.insert(0, '.')\nimport work\nprint(f'METRIC cos
 
 def _project(repo: Repo) -> Repo:
     repo.write("bench.py", BENCH_PY)
-    repo.write("autoresearch.sh", f'#!/usr/bin/env bash\ncd "$(dirname "$0")"\n{PYTHON} bench.py\n',
+    repo.write("autoresearch.sh", f'#!/usr/bin/env bash\ncd "$(dirname "$0")"\n{PYTHON} -S bench.py\n',
                executable=True)
     repo.write("tests/test_work.py", "import work\n\ndef test_answer():\n    assert work.answer() == 42\n")
     repo.git("add", "-A")

@@ -12,7 +12,7 @@ from conftest import PYTHON, Repo
 def _silent_benchmark(repo: Repo, work: str = "spin") -> None:
     """A benchmark that only does the work and prints nothing: the harness measures it."""
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               f"{PYTHON} -c \"import sys; sys.path.insert(0, '.'); import work; work.{work}()\"\n",
+               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.{work}()\"\n",
                executable=True)
 
 

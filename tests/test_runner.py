@@ -91,3 +91,20 @@ def test_signal_exit_codes_and_cpu_of_the_command(tmp_path: Path):
     assert r.returncode == 128 + 15
     r = run_command(f"{PYTHON} -c 'sum(range(3 * 10**7))'", tmp_path, tmp_path / "c", timeout=60)
     assert r.ok and r.cpu_s > 0.1 and r.wall_s >= r.cpu_s * 0.5
+
+
+def test_a_directory_removed_just_before_the_launch_is_named_not_an_internal_error(tmp_path: Path,
+                                                                                   monkeypatch):
+    # The removal lands between the check and the launch: the launch itself must say so.
+    from autoresearch.infra import runner
+
+    gone = tmp_path / "checkout"
+    checks = iter([lambda _cwd: None])
+    real = runner._require_directory
+    monkeypatch.setattr(runner, "_require_directory", lambda cwd: next(checks, real)(cwd))
+    try:
+        run_command("true", gone, tmp_path / "log" / "x", 10)
+    except runner.DirectoryGone as gone_error:
+        assert "was removed while autoresearch was using it" in str(gone_error)
+    else:
+        raise AssertionError("a launch in a missing directory must raise DirectoryGone")

@@ -171,6 +171,9 @@ def run_command(
                 start_new_session=True,
                 pass_fds=(report_w, *pass_fds),
             )
+        except FileNotFoundError:
+            _require_directory(cwd)  # removed since the check above: say so, not "internal error"
+            raise
         finally:
             os.close(report_w)
         reaped: list[tuple[int, resource.struct_rusage, float]] = []

@@ -362,10 +362,27 @@ def benchmark_text(root: Path, benchmark: str) -> str:
     return text
 
 
+# The first Python the benchmark starts, with the flags that change its start-up (-S skips
+# `site`, which alone can be most of a small run's instructions).
+_PYTHON_CALL = re.compile(r'(?<![\w./-])("?\$\{?AUTORESEARCH_PYTHON(?::-[^}"\s]*)?\}?"?'
+                          r"""|(?:[^\s"'=]*/)?python[\d.]*)((?:\s+-[BEIOSsqu]+)*)(?=\s|$)""")
+
+
 def startup_command(root: Path, benchmark: str) -> str:
-    """What a trivial run of the benchmark's interpreter is, judged from the benchmark's text."""
-    return ('"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in benchmark_text(root, benchmark)
-            else "true")
+    """What a trivial run of the benchmark's interpreter is, judged from the benchmark's text.
+
+    >>> startup_command(Path("/nonexistent"), "/opt/py/bin/python3.11 -I -S - <<'PY'")
+    '/opt/py/bin/python3.11 -I -S -c pass'
+    >>> startup_command(Path("/nonexistent"), '"$AUTORESEARCH_PYTHON" bench.py')
+    '"$AUTORESEARCH_PYTHON" -c pass'
+    >>> startup_command(Path("/nonexistent"), "make bench")
+    'true'
+    """
+    text = benchmark_text(root, benchmark)
+    call = _PYTHON_CALL.search(text)
+    if call is not None:
+        return f"{call[1]}{call[2]} -c pass"
+    return '"${AUTORESEARCH_PYTHON:-python3}" -c pass' if "python" in text else "true"
 
 
 # Runtimes whose time instruction counts misjudge: interpreters spend it on dispatch and memory
