@@ -192,11 +192,32 @@ def make_project(path: Path) -> Repo:
     return r
 
 
+def unsealed(session: Repo) -> Repo:
+    """The user turns the sandbox off: a benchmark orphaned by a killed harness then outlives it
+    (a sealed one dies with the harness, at a moment of its own), for the next command to stop."""
+    text = session.read("autoresearch.toml")
+    session.write("autoresearch.toml", text.replace('mode = "auto"', 'mode = "off"'))
+    session.git("commit", "-qm", "config", "autoresearch.toml")
+    return session
+
+
+# What a session on the deterministic `cost` metric changes from the defaults: a warm-up run
+# serves no constant, and a keep at alpha = 5% takes 7 rounds instead of 9. The defaults are
+# exercised by the tests that call `init` themselves.
+SESSION_SETTINGS = (("alpha = 0.01", "alpha = 0.05"), ("warmup = true", "warmup = false"))
+
+
 @pytest.fixture
 def session(repo: Repo) -> Repo:
     """The project with a session started on the deterministic `cost` metric."""
     repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py",
              "--timeout", "5", "--checks-timeout", "30")
+    text = repo.read("autoresearch.toml")
+    for default, setting in SESSION_SETTINGS:
+        assert default in text
+        text = text.replace(default, setting)
+    repo.write("autoresearch.toml", text)
+    repo.git("commit", "-qm", "settings for a deterministic metric", "autoresearch.toml")
     return repo
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import PYTHON, Repo, live_members, processes_running, unique_hang, wait_until
+from conftest import PYTHON, Repo, live_members, processes_running, unique_hang, unsealed, wait_until
 
 from autoresearch.config import Config, dump
 from autoresearch.model import SCHEMA_VERSION
@@ -134,7 +134,8 @@ def test_editing_the_config_or_checks_is_tampering(session: Repo):
     session.write("autoresearch.checks.sh", "#!/bin/sh\nexit 0\n", executable=True)
     result = session.cli_json("run", "-m", "skip checks")
     assert result["reason"] == "tampered: autoresearch.checks.sh"
-    session.write("autoresearch.toml", session.read("autoresearch.toml").replace("0.05", "0"))
+    loosened = session.read("autoresearch.toml").replace("min_effect = 0.05", "min_effect = 0")
+    session.write("autoresearch.toml", loosened)
     result = session.cli_json("run", "-m", "loosen")
     assert result["reason"] == "tampered: autoresearch.toml"
 
@@ -325,11 +326,7 @@ def test_four_x_faster_is_kept_and_four_x_slower_discarded_on_wall_time(repo: Re
 
 
 def test_kill_during_measurement_leaves_candidate_pending_and_no_process(session: Repo):
-    # Unsealed, the benchmark's launcher outlives a killed harness and the next command must stop
-    # it; a sealed run dies with the harness (test_sandbox.py).
-    config = session.read("autoresearch.toml")
-    session.write("autoresearch.toml", config.replace('mode = "auto"', 'mode = "off"', 1))
-    session.git("commit", "-qm", "runs unsealed", "autoresearch.toml")
+    unsealed(session)
     ledger_before = session.read("autoresearch.jsonl")
     session.set("COST", 50)
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],

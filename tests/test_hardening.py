@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Repo, live_members
+from conftest import Repo, live_members, unsealed
 
 from autoresearch.config import load
 from autoresearch.infra.git import Git, drivers_off
@@ -300,10 +300,7 @@ def test_forged_pending_and_result_files_in_the_working_tree_yield_nothing(sessi
 
 
 def test_state_of_an_older_version_is_moved_out_of_the_working_tree(session: Repo):
-    # Unsealed: the benchmark's launcher outlives the killed harness, and the next command stops it.
-    config = session.read("autoresearch.toml")
-    session.write("autoresearch.toml", config.replace('mode = "auto"', 'mode = "off"', 1))
-    session.git("commit", "-qm", "runs unsealed", "autoresearch.toml")
+    unsealed(session)
     session.set("COST", 50)
     proc = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "killed"],
                             cwd=session.path, env=session.env(BENCH_SLEEP="30"),

@@ -136,7 +136,7 @@ def test_session_name_must_make_a_valid_branch(repo: Repo):
 
 
 def test_malformed_config_names_file_and_line(session: Repo):
-    text = session.read("autoresearch.toml").replace("alpha = 0.01", "alpha = 7")
+    text = session.read("autoresearch.toml").replace("alpha = 0.05", "alpha = 7")
     session.write("autoresearch.toml", text)
     line = next(i for i, text_line in enumerate(text.splitlines(), 1) if text_line.startswith("alpha"))
     proc = session.cli("status", check=2)
@@ -144,7 +144,7 @@ def test_malformed_config_names_file_and_line(session: Repo):
     session.write("autoresearch.toml", text.replace("alpha = 7", "alpha = = 7"))
     proc = session.cli("status", check=2)
     assert "autoresearch.toml: invalid TOML" in proc.stderr and f"line {line}" in proc.stderr
-    session.write("autoresearch.toml", text.replace("alpha = 7", "alhpa = 0.01"))
+    session.write("autoresearch.toml", text.replace("alpha = 7", "alhpa = 0.05"))
     proc = session.cli("status", check=2)
     assert f"autoresearch.toml:{line}: stats.alhpa: Extra inputs are not permitted" in proc.stderr
 
