@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -161,6 +162,28 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     sandboxes, and two per core keep the cores busy (on 2 cores beside two busy processes the
     default group took 13 minutes with four workers, 16 with two)."""
     return 2 * (os.cpu_count() or 1)
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected the rest
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow group starts its longest tests first, by the timeout each one states.
+
+    They are interleaved with the shortest (long, short, long, short, ...) because `--dist
+    load` hands each worker its first tests two at a time: so every worker starts one long
+    test, and no two of them queue on one worker while another idles.
+    """
+    if not items or not all(item.get_closest_marker("slow") for item in items):
+        return
+
+    def allowed(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("timeout")
+        return float(marker.args[0]) if marker and marker.args else 0.0
+
+    ranked = sorted(items, key=allowed, reverse=True)
+    half = (len(ranked) + 1) // 2
+    longest, shortest = ranked[:half], ranked[half:][::-1]
+    pairs = itertools.zip_longest(longest, shortest)
+    items[:] = [item for pair in pairs for item in pair if item is not None]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -32,6 +32,8 @@ def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
     assert result["ratio"] < 0.6
 
 
+@pytest.mark.slow  # a dozen Python runs under valgrind
+@pytest.mark.timeout(600)
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
     _silent_benchmark(repo)
@@ -233,6 +235,8 @@ def test_instructions_without_valgrind_is_a_clear_error(repo: Repo, tmp_path):
     assert "needs valgrind" in proc.stderr and "apt-get install valgrind" in proc.stderr
 
 
+@pytest.mark.slow  # a dozen Python runs under valgrind
+@pytest.mark.timeout(600)
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instructions_decide_and_cpu_time_vetoes(repo: Repo):
     """Fewer instructions kept in one round; fewer instructions but far more kernel time (reading
