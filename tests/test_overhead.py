@@ -7,17 +7,20 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import Repo
 
+from autoresearch.infra.git import _SETTLE_NS
 from autoresearch.measure.sandbox import probe
 
 # Git processes one kept experiment starts in `autoresearch run` (the session opened, the
-# working tree snapshot, the guard, both checkouts, the keep committed and the working tree
-# compared again). Raise it only for a git call that earns its ~3-5 ms on every experiment.
-GIT_PROCESSES_PER_KEEP = 36
+# session's own configuration commit walked, the working tree snapshot, the guard, both
+# checkouts, the keep committed and the working tree compared again). Raise it only for a git
+# call that earns its ~3-5 ms on every experiment.
+GIT_PROCESSES_PER_KEEP = 42
 
 # Run as `autoresearch run`, then report which heavy modules the process imported.
 _RUN = """
@@ -48,6 +51,9 @@ def test_an_experiment_starts_few_git_processes_one_bwrap_per_run_and_no_heavy_i
     _shim(bin_dir, "git", tmp_path / "git.log")
     _shim(bin_dir, "bwrap", tmp_path / "bwrap.log", "*--new-session*")  # sealed runs, not the probe
     session.set("COST", 50)
+    # The repository's config is read again while its files are younger than the coarsest
+    # timestamps (git.py): let the session's worktrees age past that, as they do between experiments.
+    time.sleep(_SETTLE_NS / 1e9 + 0.2)
     env = session.env()
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     proc = subprocess.run([sys.executable, "-c", _RUN], cwd=session.path, env=env,
