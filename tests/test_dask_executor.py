@@ -364,6 +364,55 @@ def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Pa
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_a_claim_whose_worker_is_lost_during_its_audit_is_counted_on_another(tmp_path: Path):
+    # Each run sleeps a second on the workers, so the audit's two counts give time to kill the
+    # worker counting them; a task bound to a lost worker would otherwise wait for it forever.
+    repo = make_project(tmp_path / "project")
+    repo.write("work.py", repo.read("work.py") + "\nT_MS = 2.0\n")
+    repo.write("autoresearch.sh", CLAIMING_SH.replace("sleep 0.3", 'sleep "${CLAIM_SLEEP:-0.3}"'),
+               executable=True)
+    config = Config.model_validate({"session": {"name": "speed"}, "metric": {"name": "t_ms", "unit": "ms"},
+                                    "commands": {"timeout": 30}, "scope": {"include": ["work.py"]}})
+    repo.write("autoresearch.toml", dump(config))
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "session setup")
+    repo.cli("init")
+    repo.set("T_MS", 1.0)  # half the time, says the benchmark; the process does the same work
+    with dask_cluster(tmp_path / "cluster", CLAIM_SLEEP="1") as cluster:
+        run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "claim half the time",
+                                "--executor", cluster.address, "--json"], cwd=repo.path, env=repo.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
+                names = {addr: info["name"]
+                         for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
+
+                def auditing() -> str | None:
+                    return next((addr for addr, keys in client.processing().items()
+                                 if any("autoresearch-audit" in str(k) for k in keys)), None)
+
+                wait_until(auditing, "the audit to start on a worker", timeout=300)
+                first = auditing()
+                assert first is not None
+                os.killpg(cluster.workers[names[first]].pid, signal.SIGKILL)
+                cluster.workers[names[first]].wait(timeout=30)
+            out, err = run.communicate(timeout=400)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert run.returncode == 0, err + out
+    record = repo.runs()[-1]
+    assert record["verdict"] == "discard" and "instructions" in record["reason"], record["reason"]
+    claim = record["samples"]["claim"]
+    assert record["samples"]["measured_on"]["worker"] == first  # the rounds ran there
+    assert claim["rounds_worker_gone"] == first and claim["measured_on"]["worker"] != first
+    assert claim["checked"] == "instructions" and claim["claimed_s"] > claim["allowed_s"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_ctrl_c_twice_stops_the_measurements_under_way_and_the_next_loop_judges_them(tmp_path: Path):
     repo = _two_at_once_session(tmp_path / "project")
     _knob_patches(repo, tmp_path / "better", cost="50", discount="30")

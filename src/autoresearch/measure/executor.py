@@ -37,6 +37,11 @@ CONNECT_TIMEOUT_S = 20.0
 # is back well within it.
 WORKER_WAIT_S = 60.0
 RESOURCE = "measure"
+WORKER_LOOK_S = 2.0  # how often a task bound to one worker asks whether that worker is still there
+
+
+class _WorkerGone(Exception):
+    """The one worker a task may run on left the cluster."""
 
 
 class Executor(Protocol):
@@ -143,33 +148,52 @@ class DaskExecutor:
               progress: Progress = lambda _: None) -> ClaimAudit:
         """The audit on the worker whose rounds made the claim: more rounds must come from the
         same hardware, and the instructions' time is the rounds' wall time per instruction."""
-        from autoresearch.measure.worker import audit_job, unpack_logs
+        from autoresearch.measure.worker import unpack_logs
 
         where = (result.measured_on or {}).get("worker")
         if where is None:  # rounds of this machine (an earlier run's, continued): audited here
             return LocalExecutor().audit(bench, claim, result, incumbent, candidate, policy,
                                          more_rounds, progress)
         commits = (Git(incumbent.path).rev("HEAD"), Git(candidate.path).rev("HEAD"))
-        job = self._job(commits, bench.config.model_dump(mode="json"), str(bench.config.metric.direction),
-                        policy, False, more_rounds, result.as_record(), bench.env,
-                        bench.slowest_incumbent_s)
+
+        def job(rounds: int | None) -> Job:
+            return self._job(commits, bench.config.model_dump(mode="json"),
+                             str(bench.config.metric.direction), policy, False, rounds,
+                             result.as_record(), bench.env, bench.slowest_incumbent_s)
+
         with contextlib.ExitStack() as stack:
             client = self.client or stack.enter_context(connect(self.address))
-            if where not in measuring_workers(client):
-                raise AutoresearchError(
-                    f"the Dask worker {where} that measured this candidate is gone, and a claimed time "
-                    "saving is borne out only where its rounds ran; nothing was recorded: run it again")
-            flight = Flight(job, client, "")
-            client.subscribe_topic(job.progress_topic, lambda event: flight.events.put(event[1]))
-            flight.future = client.submit(audit_job, job, claim, key=f"autoresearch-audit-{uuid.uuid4().hex}",
-                                          resources={RESOURCE: 1}, workers=[where],
-                                          allow_other_workers=False, pure=False)
-            outcome = self._wait(flight, progress)
+            outcome: Outcome | None = None
+            if where in measuring_workers(client):
+                with contextlib.suppress(_WorkerGone):
+                    outcome = self._audit_on(client, job(more_rounds), claim, where, progress)
+            if outcome is None:
+                # More rounds would have to come from the rounds' own hardware; an instruction
+                # count does not, and the time per instruction is the rounds' own.
+                log.warning("the Dask worker %s that measured this candidate is gone: its claimed "
+                            "saving is counted in instructions on another worker", where)
+                progress(ProgressEvent(f"{where} is gone: counting instructions on another worker"))
+                outcome = self._audit_on(client, job(None), claim, None, progress)
+                if outcome.audit is not None:
+                    outcome.audit.record["rounds_worker_gone"] = where
         unpack_logs(outcome.logs, bench.log_dir / "claim")  # where an audit here leaves its logs
         if outcome.failure is not None:
             outcome.failure.raise_here(bench.log_dir / "claim")
         assert outcome.audit is not None
         return outcome.audit
+
+    def _audit_on(self, client: Client, job: Job, claim: stats.ClaimCheck, where: str | None,
+                  progress: Progress) -> Outcome:
+        """The audit's outcome from the worker `where` (any measuring worker if None); `_WorkerGone`
+        when `where` leaves the cluster before it ends (a task bound to it would wait forever)."""
+        from autoresearch.measure.worker import audit_job
+
+        flight = Flight(job, client, "")
+        client.subscribe_topic(job.progress_topic, lambda event: flight.events.put(event[1]))
+        bound: dict[str, Any] = {"workers": [where], "allow_other_workers": False} if where else {}
+        flight.future = client.submit(audit_job, job, claim, key=f"autoresearch-audit-{uuid.uuid4().hex}",
+                                      resources={RESOURCE: 1}, pure=False, **bound)
+        return self._wait(flight, progress, bound_to=where)
 
     # --- measurements started ahead: several experiments on several workers at once ------------
 
@@ -238,16 +262,24 @@ class DaskExecutor:
                                       resources={RESOURCE: 1}, pure=False)
         return flight
 
-    def _wait(self, flight: Flight, progress: Progress) -> Outcome:
-        """The flight's outcome, its progress relayed meanwhile; stopped when left early (Ctrl-C)."""
+    def _wait(self, flight: Flight, progress: Progress, bound_to: str | None = None) -> Outcome:
+        """The flight's outcome, its progress relayed meanwhile; stopped when left early (Ctrl-C).
+
+        A flight `bound_to` one worker raises `_WorkerGone` when that worker leaves.
+        """
         from distributed import CancelledError, KilledWorker
 
+        looked = time.monotonic()
         try:
             while True:
                 try:
                     outcome: Outcome = flight.future.result(timeout=0.25)
                 except TimeoutError:
                     flight.relay(progress)
+                    if bound_to is not None and time.monotonic() - looked > WORKER_LOOK_S:
+                        looked = time.monotonic()
+                        if bound_to not in measuring_workers(flight.client):
+                            raise _WorkerGone(bound_to) from None
                     continue
                 flight.relay(progress)
                 return outcome
