@@ -20,6 +20,7 @@ from conftest import BENCH_SH, WORK_PY, Repo, processes_running, textblock, uniq
 
 from autoresearch.config import Config, dump
 from autoresearch.infra.runner import run_command
+from autoresearch.measure import seccomp
 from autoresearch.measure.sandbox import Sandbox, Step, make_sandbox, probe
 from autoresearch.model import SandboxMode
 
@@ -344,6 +345,72 @@ def test_the_benchmark_and_checks_see_no_git_ledger_or_harness_state(session: Re
     """)
     result = _verdict(session, "read the ledger")
     assert result["verdict"] == "discard" and result["metric"] == 100
+
+
+def test_a_value_cached_in_the_kernels_keyring_never_reaches_the_next_run(session: Repo):
+    # The kernel's keyrings outlive a process: the user keyring is per uid, the session keyring
+    # the harness's own. The first run would compute and cache, every later one read the cache.
+    name = f"ar-memo-{os.getpid()}"
+    _candidate(session, f"""
+        import ctypes, sys
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _nr = {_KEYRING_NR}
+        COST = 100
+        for _ring in (-4, -3):  # @u, @s
+            if _libc.syscall(_nr["keyctl"], 10, _ring, b"user", b"{name}", 0) > 0:  # KEYCTL_SEARCH
+                COST = 1
+            else:
+                _libc.syscall(_nr["add_key"], b"user", b"{name}", b"1", 1, _ring)
+        print("cached" if COST == 1 else "computed", file=sys.stderr)
+    """)
+    result = _verdict(session, "memoize in the kernel's keyring")
+    assert result["verdict"] == "discard" and result["metric"] == 100
+    run_dir = session.path / ".autoresearch" / "runs" / f"{result['run']:04d}"
+    said = [line for err in run_dir.glob("*.err") for line in err.read_text().splitlines()
+            if line in ("cached", "computed")]
+    assert said and set(said) == {"computed"}, said
+
+
+# The keyring calls on this machine, for candidate code that calls them through libc.syscall.
+_KEYRING_NR = {"x86_64": {"add_key": 248, "request_key": 249, "keyctl": 250},
+               "aarch64": {"add_key": 217, "request_key": 218, "keyctl": 219}}.get(seccomp.machine(), {})
+
+
+@pytest.mark.skipif(not _KEYRING_NR, reason=f"no seccomp filter for {seccomp.machine()}")
+def test_a_sealed_run_can_neither_use_the_kernels_keyrings_nor_read_the_signing_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # the harness's state where sealed runs would otherwise see it: in a readable directory
+    xdg = tmp_path / "xdg"
+    keys = xdg / "autoresearch" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "0123").write_text("secret\n")
+    (xdg / "other").write_text("visible\n")
+    monkeypatch.setenv("XDG_STATE_HOME", str(xdg))
+    sandbox = make_sandbox(SandboxMode.ON, tmp_path / "repo", tmp_path / "repo/.git", readable=[str(xdg)])
+    (tmp_path / "work").mkdir()
+    script = textblock(f"""
+        cat {xdg}/other
+        ls -A {xdg}/autoresearch | sed 's/^/listed: /'
+        cat {keys}/0123 2>/dev/null
+        {sys.executable} -I -S - <<'PY'
+        import ctypes, errno, json
+        libc = ctypes.CDLL(None, use_errno=True)
+        nr = {_KEYRING_NR}
+        def call(*args):
+            return "ok" if libc.syscall(*args) >= 0 else errno.errorcode[ctypes.get_errno()]
+        print(json.dumps({{
+            "add_key": call(nr["add_key"], b"user", b"ar-probe", b"1", 1, -4),
+            "keyctl": call(nr["keyctl"], 0, -4, 0),  # KEYCTL_GET_KEYRING_ID of @u
+            "request_key": call(nr["request_key"], b"user", b"ar-probe", None, 0)}}))
+        PY
+    """)
+    r = run_command(script, tmp_path / "work", tmp_path / "log", timeout=60,
+                    prefix=sandbox.prefix(tmp_path / "work", Step.BENCHMARK))
+    assert r.ok, r.tail()
+    lines = r.stdout_path.read_text().splitlines()
+    assert lines[0] == "visible" and "secret" not in lines
+    assert not [line for line in lines if line.startswith("listed")]
+    assert json.loads(lines[-1]) == {"add_key": "EPERM", "keyctl": "EPERM", "request_key": "EPERM"}
 
 
 # --- the sandbox itself -------------------------------------------------------------------

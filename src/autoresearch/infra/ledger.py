@@ -74,8 +74,13 @@ def make_signing_key(private: Path) -> bytes:
 
 
 def _key_dir() -> Path:
+    return state_dir() / "keys"
+
+
+def state_dir() -> Path:
+    """The harness's own state outside every repository (the signing keys): hidden from sealed runs."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "autoresearch" / "keys"
+    return Path(state) / "autoresearch"
 
 
 def _create(path: Path, data: bytes, mode: int) -> None:

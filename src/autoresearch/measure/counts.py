@@ -33,9 +33,9 @@ _COUNTED = re.compile(rb"==(\d+)== I\s+refs:\s+([\d,]+)")
 # a fixed soft == hard descriptor limit, inside the range valgrind reserves for itself, installs
 # the seccomp filter (when there is one for this machine) and execs valgrind. Nothing of the
 # counted code has run yet.
-_SEAL = """
-import ctypes, os, resource, sys
-fd, limit, prog = int(sys.argv[1]), int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+_SEAL = seccomp.INSTALL + """
+import os, resource, sys
+fd, limit, prog = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < limit:
     sys.exit(f"autoresearch: counted runs need a hard descriptor limit of at least {limit} (ulimit -Hn)")
 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
@@ -43,15 +43,7 @@ if fd != limit - 1:
     os.dup2(fd, limit - 1)
     os.close(fd)
 if prog:
-    class Prog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-    buf = ctypes.create_string_buffer(prog, len(prog))
-    libc = ctypes.CDLL(None, use_errno=True)
-    fprog = Prog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if (libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
-            or libc.prctl(22, ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0))):
-        sys.exit("autoresearch: cannot install the seccomp filter of counted runs: "
-                 + os.strerror(ctypes.get_errno()))
+    install(prog, "counted runs")
 os.execvp(sys.argv[4], sys.argv[4:])
 """
 

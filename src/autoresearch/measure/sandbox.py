@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from autoresearch.errors import UsageError
+from autoresearch.infra.ledger import state_dir
+from autoresearch.measure import seccomp
 from autoresearch.model import SandboxMode
 
 log = logging.getLogger(__name__)
@@ -35,16 +37,20 @@ _TOOLCHAIN_DIRS = (".pyenv", ".cargo", ".rustup", ".rbenv", ".nvm", ".sdkman", "
 # itself: their CPU reaches the figures it writes to the report pipe (argv[-2]), which the command
 # never inherits. Not dumpable, so the command cannot ptrace it; SIGINT ignored, so it cannot be
 # stopped early. `_signal` rather than `signal`, which imports enum: a few ms on every run.
-# Given a census pipe (argv[1], counted runs), it traces the command and every process it starts
-# (ptrace sees each fork and clone, however the process ends) and writes their pids there: a
-# process whose count valgrind never logged (killed with SIGKILL, say) is then known.
-_INIT = """
+# It installs the seccomp filter of sealed runs (argv[1], hex; empty where there is none), which
+# every process of the run inherits. Given a census pipe (argv[2], counted runs), it traces the
+# command and every process it starts (ptrace sees each fork and clone, however the process ends)
+# and writes their pids there: a process whose count valgrind never logged (killed with SIGKILL,
+# say) is then known.
+_INIT = seccomp.INSTALL + """
 import _signal, ctypes, os, resource, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 libc.prctl(4, 0, 0, 0, 0)
 _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 report, command = int(sys.argv[-2]), sys.argv[-1]
-census = int(sys.argv[1]) if len(sys.argv) > 3 else -1
+census = int(sys.argv[2]) if len(sys.argv) > 4 else -1
+if sys.argv[1]:
+    install(sys.argv[1], "sealed runs")
 os.set_inheritable(report, False)
 start = time.perf_counter()
 if census < 0:
@@ -240,6 +246,10 @@ class Sandbox:
         for path in self.readable:
             if path.exists():
                 argv += ["--ro-bind", str(path), str(path)]
+        # after the toolchains: `~/.local` is one, and the ledger's signing keys live below it
+        secrets = Path(os.path.realpath(state_dir()))
+        if secrets.is_dir():
+            argv += ["--tmpfs", str(secrets)]
         argv += ["--bind" if step is Step.BUILD else "--ro-bind", str(checkout), str(checkout)]
         for path in scratch:
             argv += ["--bind", str(path), str(path)]
@@ -250,7 +260,17 @@ class Sandbox:
         if not self.network:
             argv.append("--unshare-net")
         census = [] if census_fd is None else [str(census_fd)]  # before the report pipe and command
-        return [*argv, "--", os.path.realpath(sys.executable), "-I", "-S", "-c", _INIT, *census]
+        return [*argv, "--", os.path.realpath(sys.executable), "-I", "-S", "-c", _INIT, _filter(), *census]
+
+
+@functools.lru_cache(maxsize=1)
+def _filter() -> str:
+    """The seccomp filter of sealed runs, as the init takes it."""
+    if not seccomp.supported():
+        log.warning("no seccomp filter for sealed runs on %s: the kernel's keyrings can carry a "
+                    "value from one run to the next", seccomp.machine())
+        return ""
+    return seccomp.sealed_run_filter().hex()
 
 
 def empty_scratch(checkout: Path, rel: str) -> Path:

@@ -1,4 +1,5 @@
-"""The seccomp filter of counted runs: the counted code cannot reach valgrind's log or another process."""
+"""The seccomp filters of sealed runs: no state kept in the kernel between runs; and in counted runs,
+no way to valgrind's log, another process or past the tracer."""
 
 from __future__ import annotations
 
@@ -25,17 +26,20 @@ _NR = {
                "setsockopt": 54, "sendto": 44, "sendmsg": 46, "sendmmsg": 307, "sendfile": 40,
                "splice": 275, "tee": 276, "vmsplice": 278, "copy_file_range": 326,
                "io_uring_setup": 425, "io_setup": 206, "pidfd_getfd": 438, "ptrace": 101,
-               "process_vm_readv": 310, "process_vm_writev": 311, "prlimit64": 302},
+               "process_vm_readv": 310, "process_vm_writev": 311, "prlimit64": 302, "clone": 56,
+               "clone3": 435, "add_key": 248, "request_key": 249, "keyctl": 250},
     "aarch64": {"dup": 23, "dup3": 24, "fcntl": 25, "ioctl": 29, "shutdown": 210, "setsockopt": 208,
                 "sendto": 206, "sendmsg": 211, "sendmmsg": 269, "sendfile": 71, "splice": 76,
                 "tee": 77, "vmsplice": 75, "copy_file_range": 285, "io_uring_setup": 425,
                 "io_setup": 0, "pidfd_getfd": 438, "ptrace": 117, "process_vm_readv": 270,
-                "process_vm_writev": 271, "prlimit64": 261},
+                "process_vm_writev": 271, "prlimit64": 261, "clone": 220, "clone3": 435,
+                "add_key": 217, "request_key": 218, "keyctl": 219},
 }
 
-EPERM = 1
+EPERM, ENOSYS = 1, 38
 F_DUPFD, F_GETFL, F_DUPFD_CLOEXEC = 0, 3, 1030
 RLIMIT_NOFILE = 7
+CLONE_UNTRACED = 0x00800000
 
 
 class Op(Enum):
@@ -43,6 +47,7 @@ class Op(Enum):
     NE = "!="
     GE = ">="
     LT = "<"
+    HAS = "&"  # any of the value's bits set
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,23 @@ class Arg:
     value: int
 
 
-# (syscall, conditions that must all hold) -> refused with EPERM. Valgrind already refuses
-# write, close and the like on its reserved descriptors; what it does not check is refused here:
-# duplicating one (valgrind checks only the new descriptor), changing the shared socket (flags,
-# ownership, shutdown, options), writing to it by other means than write, and I/O it never sees
-# (io_uring, aio). Plus every way into another process: ptrace, process_vm_*, pidfd_getfd, and
-# lowering another process's descriptor limit, which would move the range of its next program.
+# (syscall, conditions that must all hold) -> refused, with EPERM unless `_ERRNO_OF` says otherwise.
+Rule = tuple[str, tuple[Arg, ...]]
+
+# Every sealed run: the kernel's keyrings outlive a run (the user keyring is per uid, the session
+# keyring the harness's own), so a value added in one run could be read by every later one.
+_SEALED_RULES: tuple[Rule, ...] = (("add_key", ()), ("request_key", ()), ("keyctl", ()))
+
+# Counted runs, besides: valgrind already refuses write, close and the like on its reserved
+# descriptors; what it does not check is refused here: duplicating one (valgrind checks only the
+# new descriptor), changing the shared socket (flags, ownership, shutdown, options), writing to it
+# by other means than write, and I/O it never sees (io_uring, aio). Plus every way into another
+# process: ptrace, process_vm_*, pidfd_getfd, and lowering another process's descriptor limit,
+# which would move the range of its next program. And every way past the sandbox init's tracer,
+# which must see each process the run starts: a clone with CLONE_UNTRACED is not followed, and
+# clone3 takes its flags in memory the filter cannot read (ENOSYS: libc then falls back to clone).
 _RESERVED = Arg(0, Op.GE, RESERVED_LOW)
-_RULES: tuple[tuple[str, tuple[Arg, ...]], ...] = (
+_COUNTED_RULES: tuple[Rule, ...] = (
     ("dup", (_RESERVED,)),
     ("dup2", (_RESERVED,)),
     ("dup3", (_RESERVED,)),
@@ -88,10 +102,30 @@ _RULES: tuple[tuple[str, tuple[Arg, ...]], ...] = (
     ("process_vm_writev", ()),
     ("pidfd_getfd", ()),
     ("prlimit64", (Arg(0, Op.NE, 0), Arg(1, Op.EQ, RLIMIT_NOFILE))),
+    ("clone", (Arg(0, Op.HAS, CLONE_UNTRACED),)),  # the flags are the first argument on both machines
+    ("clone3", ()),
 )
+_ERRNO_OF = {"clone3": ENOSYS}
+
+# Source that installs a filter (hex) in the process running it, for the code strings that start
+# runs: `install(hex, what)` exits naming `what` when the kernel refuses it.
+INSTALL = """
+def install(hexprog, what):
+    import ctypes, os, sys
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    prog = bytes.fromhex(hexprog)
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = Prog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if (libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+            or libc.prctl(22, ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0))):
+        sys.exit(f"autoresearch: cannot install the seccomp filter of {what}: "
+                 + os.strerror(ctypes.get_errno()))
+"""
 
 # classic BPF
-_LD_W_ABS, _JEQ, _JGE, _RET = 0x20, 0x15, 0x35, 0x06
+_LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
 _NR_OFFSET, _ARCH_OFFSET, _ARGS_OFFSET = 0, 4, 16
 
@@ -102,17 +136,26 @@ def machine() -> str:
 
 
 def supported(arch: str | None = None) -> bool:
-    """Whether counted runs on `arch` (this machine's by default) get the filter."""
+    """Whether sealed and counted runs on `arch` (this machine's by default) get their filters."""
     return (arch or machine()) in _NR
 
 
+def sealed_run_filter(arch: str | None = None) -> bytes:
+    """The filter of every sealed run, for `arch` or this machine: no keyrings."""
+    return _compile(_SEALED_RULES, arch or machine())
+
+
 def counted_run_filter(arch: str | None = None) -> bytes:
-    """The filter as the kernel takes it (`struct sock_filter[]`), for `arch` or this machine."""
-    arch = arch or machine()
+    """The filter of counted runs, sealed or not, for `arch` or this machine."""
+    return _compile(_SEALED_RULES + _COUNTED_RULES, arch or machine())
+
+
+def _compile(rules: tuple[Rule, ...], arch: str) -> bytes:
+    """`rules` as the kernel takes a filter (`struct sock_filter[]`)."""
     numbers = _NR[arch]
-    denied = _ERRNO | EPERM
+    denied = _ERRNO | EPERM  # calls of another architecture or ABI
     prog: list[tuple[int, int, int, int]] = []
-    for name, conds in _RULES:
+    for name, conds in rules:
         if name not in numbers:
             continue
         # one block per rule: a failed test jumps past the block's RET
@@ -120,7 +163,7 @@ def counted_run_filter(arch: str | None = None) -> bytes:
         for arg in conds:
             block.append((_LD_W_ABS, 0, 0, _ARGS_OFFSET + 8 * arg.index))  # low half, little-endian
             block.append(_test(arg))
-        block.append((_RET, 0, 0, denied))
+        block.append((_RET, 0, 0, _ERRNO | _ERRNO_OF.get(name, EPERM)))
         block.insert(0, (_JEQ, 0, _SKIP, numbers[name]))
         block.insert(0, (_LD_W_ABS, 0, 0, _NR_OFFSET))
         end = len(block)
@@ -142,6 +185,8 @@ def _test(arg: Arg) -> tuple[int, int, int, int]:
         return (_JEQ, _SKIP, 0, arg.value)
     if arg.op is Op.GE:
         return (_JGE, 0, _SKIP, arg.value)
+    if arg.op is Op.HAS:
+        return (_JSET, 0, _SKIP, arg.value)
     return (_JGE, _SKIP, 0, arg.value)
 
 
