@@ -198,6 +198,16 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
     assert (dodge["verdict"] == "discard"
             and "counting the candidate's instructions failed" in dodge["reason"]), dodge
 
+    # the same lie, from code that skips its work when counted: the count allows any claim,
+    # but the timed runs' CPU time shows the work was done there
+    _candidate(session, halved + """
+        if "vgpreload" in os.environ.get("LD_PRELOAD", ""):
+            import work
+            work.SPIN = 0
+    """, SPIN=200000)
+    skip = _verdict(session, "report half the time, skip the work when counted")
+    assert skip["verdict"] == "discard" and "did not do the timed runs' work" in skip["reason"], skip
+
     session.write("work.py", WORK_PY.replace("SPIN = 0", "SPIN = 100000"))  # honest: half the work
     honest = _verdict(session, "half the loop")
     assert honest["verdict"] == "keep", honest
@@ -607,6 +617,48 @@ def test_claim_check_spares_honest_savings_and_catches_lies_on_simulated_noise()
     assert flagged(saving=0.0, claim=0.0) <= alpha  # honest no-op
     assert flagged(saving=0.0, claim=0.9) >= 0.97  # the clock lies, the process does not move
     assert flagged(saving=0.0, claim=0.5) >= 0.8
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "heavy", "quantized", "drift"])
+def test_a_count_the_timed_runs_do_not_bear_is_caught_and_an_honest_one_spared_on_simulated_noise(
+        noise: str):
+    # The exact function the audit calls, on seeded synthetic CPU times of 8 rounds: a process of
+    # 0.17 s whose count says it saves `implied` seconds. Honest at the edge: it saves exactly
+    # that (the least the count allows); a lie: it saves nothing.
+    import random
+
+    from autoresearch.stats import count_outruns_process, gain_threshold
+
+    rng = random.Random(11)
+    tolerance, alpha, trials = gain_threshold(0.05, "lower"), 0.01, 2000
+
+    def cpu(mean: float, drift: float, sd: float) -> float:
+        value = mean * drift * rng.lognormvariate(0, sd)
+        if noise == "heavy" and rng.random() < 0.1:
+            value *= 1 + abs(rng.gauss(0, 1.5))  # a run preempted by other work
+        if noise == "quantized":
+            value = max(0.004, round(value / 0.004) * 0.004)  # a 4 ms tick
+        return value
+
+    def flagged(saving: float, implied: float, sd: float) -> float:
+        hits = 0
+        for _ in range(trials):
+            incumbent, candidate = [], []
+            for r in range(8):
+                drift = 1 + (0.6 * r / 7 if noise == "drift" else 0.0)  # the machine gets busier
+                incumbent.append(cpu(0.17, drift, sd))
+                candidate.append(cpu(0.17 - saving, drift, sd))
+            hits += count_outruns_process(incumbent, candidate, implied, tolerance, alpha)
+        return hits / trials
+
+    # Honest, at a CPU-time noise twice this machine's under load (log sd 0.1 per run):
+    assert flagged(saving=0.04, implied=0.04, sd=0.1) <= alpha  # at the count's least saving
+    assert flagged(saving=0.0, implied=0.0, sd=0.1) <= alpha  # a count that saves nothing
+    # A lie: counted, it skipped all its work (at 4x slack, a quarter of its CPU time); timed, it
+    # did it all. Caught at the usual CPU-time noise (log sd 0.05 per run; one run in ten
+    # preempted, 7 times in 10), less often at twice it.
+    assert flagged(saving=0.0, implied=0.0425, sd=0.05) >= (0.7 if noise == "heavy" else 0.9)
+    assert flagged(saving=0.0, implied=0.0425, sd=0.1) >= 0.3
 
 
 def test_only_a_saving_the_wall_time_can_show_is_borne_out_by_it_on_simulated_noise():

@@ -109,6 +109,22 @@ def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sa
     allowed = COUNT_SLACK * max(fewer, 0) * per_instruction
     record = {"checked": "instructions", **shown, "instructions": counts, "claimed_s": said,
               "allowed_s": allowed, "s_per_instruction": per_instruction}
+    # The count must also be the timed runs' work: code that does less only when counted
+    # (it can tell valgrind from its limits) would allow any claim.
+    cpu = [[pair[i].metrics.get("cpu_s", 0.0) for pair in result.rounds] for i in (0, 1)]
+    cpu_per_instruction = median(cpu[0]) / counts["incumbent"]
+    least_saved = max(fewer, 0) * cpu_per_instruction / COUNT_SLACK
+    if stats.count_outruns_process(cpu[0], cpu[1], least_saved,
+                                   stats.gain_threshold(config.stats.min_effect, "lower"),
+                                   config.stats.alpha):
+        record["cpu_s"] = [median(cpu[0]), median(cpu[1])]
+        return ClaimAudit(
+            veto=(f"inconsistent metric: counted, the process executed {fewer:,} fewer instructions "
+                  f"({counts['incumbent']:,} → {counts['candidate']:,}), which would save at least "
+                  f"{_seconds(least_saved)} of CPU time per run, but in the timed runs its CPU time "
+                  f"went {_seconds(median(cpu[0]))} → {_seconds(median(cpu[1]))}: the counted run did "
+                  "not do the timed runs' work"),
+            record=record)
     if said <= allowed:
         return ClaimAudit(record=record)
     return ClaimAudit(

@@ -21,7 +21,7 @@ Importing this package imports neither numpy nor scipy; a look costs about a mil
 
 from __future__ import annotations
 
-from autoresearch.stats.claims import ClaimCheck, check_claim
+from autoresearch.stats.claims import ClaimCheck, check_claim, count_outruns_process
 from autoresearch.stats.guards import GuardCheck, check_guard
 from autoresearch.stats.planning import (
     KeepAudit,
@@ -53,7 +53,7 @@ from autoresearch.stats.single import judge_single
 __all__ = [
     "DETERMINISTIC_TOLERANCE", "ClaimCheck", "Comparison", "Direction", "GuardCheck", "KeepAudit",
     "NoisePlan", "Outcome", "Policy", "audit_keeps", "check_claim", "check_guard", "compare",
-    "detectable_effect", "gain_threshold", "improvement_log_ratios", "improvement_of",
-    "judge_single", "median", "noise_interval", "noise_of", "plan_from_aa", "ratio_of",
+    "count_outruns_process", "detectable_effect", "gain_threshold", "improvement_log_ratios",
+    "improvement_of", "judge_single", "median", "noise_interval", "noise_of", "plan_from_aa", "ratio_of",
     "robust_spread",
 ]

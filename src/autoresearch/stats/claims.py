@@ -85,6 +85,31 @@ def check_claim(
     return ClaimCheck(bad, *summary, p_value=p, confirmed=confirmed and not bad, visible=visible)
 
 
+def count_outruns_process(cpu_incumbent: Sequence[float], cpu_candidate: Sequence[float],
+                          saved_s: float, tolerance: float, alpha: float) -> bool:
+    """Whether the process measurably saved less CPU time than `saved_s` per run, by more than
+    `tolerance` (a log-ratio) at level `alpha`: the saving a count of the process's instructions
+    implies did not happen in the timed runs, so the counted run did other work than they did.
+
+    Per round, d = log-gain the count implies (-log(1 - saved/incumbent)) minus the log-gain the
+    process showed, tested one-sided by Yuen's trimmed-mean t statistic, as `check_claim` does.
+
+    >>> count_outruns_process([0.17] * 6, [0.17] * 6, 0.04, 0.05, 0.01)
+    True
+    >>> count_outruns_process([0.17, 0.18, 0.16, 0.17], [0.08, 0.09, 0.09, 0.07], 0.04, 0.05, 0.01)
+    False
+    """
+    d = []
+    for ci, cc in zip(cpu_incumbent, cpu_candidate, strict=True):
+        if ci <= 0 or cc <= 0:
+            return False  # a clock too coarse to show the process's own time: nothing to test
+        implied = -math.log(1.0 - min(max(saved_s, 0.0) / ci, 1.0 - 1e-9))
+        d.append(implied - math.log(ci / cc))
+    if not d:
+        return False
+    return _exceeds(d, tolerance, CLAIM_TRIM if len(d) >= 5 else 0.0, alpha)
+
+
 def _exceeds(values: Sequence[float], bound: float, trim: float, alpha: float) -> bool:
     """Whether the values' trimmed mean exceeds `bound` beyond doubt at `alpha` (Yuen, one-sided)."""
     if (len(values) > 1 and min(values) > bound
