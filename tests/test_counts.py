@@ -345,6 +345,8 @@ def _decide(prog: bytes, arch: int, nr: int, *args: int) -> str:
         pc += 1
         if code == 0x20:  # load a word of the call
             acc = struct.unpack_from("<I", data, k)[0]
+        elif code == 0x05:  # jump always
+            pc += k
         elif code in (0x15, 0x35, 0x45):  # jump if equal / greater or equal / any bit set
             pc += jt if {0x15: acc == k, 0x35: acc >= k, 0x45: acc & k != 0}[code] else jf
         else:
@@ -395,3 +397,13 @@ def test_the_filter_decides_each_call_by_its_number_and_arguments_on_both_machin
     for call, args in (("dup", (log_fd,)), ("ptrace", (16, 2)), ("clone", (0x00800000 | sigchld,)),
                        ("clone3", (0,)), ("write", (1,)), ("fcntl", (log_fd, 4, 0))):
         assert _decide(sealed, audit, nr[call], *args) == "allow"
+    # 32-bit programs (and x32) run sealed, with the keyrings refused by their own numbers too
+    compat, write32, keyrings32 = {"x86_64": (0x40000003, 4, (286, 287, 288)),
+                                   "aarch64": (0x40000028, 4, (309, 310, 311))}[arch]
+    assert _decide(sealed, compat, write32, 1) == "allow"
+    assert [_decide(sealed, compat, n) for n in keyrings32] == ["errno 1"] * 3
+    assert _decide(prog, compat, write32, 1) == "errno 1"  # valgrind counts native programs only
+    if arch == "x86_64":
+        assert _decide(sealed, audit, 0x40000000 | nr["write"], 1) == "allow"
+        assert _decide(sealed, audit, 0x40000000 | nr["keyctl"], 0) == "errno 1"
+    assert _decide(sealed, 0x4000003E, nr["write"], 1) == "errno 1"  # an ABI neither section knows

@@ -19,6 +19,9 @@ LOG_FD = FD_LIMIT - 1
 
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _X32_BIT = 0x40000000  # x86_64 syscall numbers with this bit set are the x32 ABI
+# The 32-bit ABI each machine also runs (i386, arm), and its numbers of the calls every sealed run refuses.
+_COMPAT = {"x86_64": (0x40000003, {"add_key": 286, "request_key": 287, "keyctl": 288}),
+           "aarch64": (0x40000028, {"add_key": 309, "request_key": 310, "keyctl": 311})}
 
 # Syscall numbers; aarch64 has the generic table (no dup2).
 _NR = {
@@ -125,7 +128,7 @@ def install(hexprog, what):
 """
 
 # classic BPF
-_LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_LD_W_ABS, _JA, _JEQ, _JGE, _JSET, _RET = 0x20, 0x05, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
 _NR_OFFSET, _ARCH_OFFSET, _ARGS_OFFSET = 0, 4, 16
 
@@ -141,43 +144,66 @@ def supported(arch: str | None = None) -> bool:
 
 
 def sealed_run_filter(arch: str | None = None) -> bytes:
-    """The filter of every sealed run, for `arch` or this machine: no keyrings."""
-    return _compile(_SEALED_RULES, arch or machine())
+    """The filter of every sealed run, for `arch` or this machine: no keyrings, in any of its ABIs.
+
+    32-bit programs (and x32 on x86_64) run sealed as they are; only their own numbers for the
+    keyring calls are refused too.
+    """
+    arch = arch or machine()
+    native, rules = _NR[arch], _SEALED_RULES
+    if arch == "x86_64":  # x32 calls are the native numbers with the x32 bit
+        native = {**native, **{f"x32 {name}": nr | _X32_BIT for name, nr in native.items()}}
+        rules += tuple((f"x32 {name}", conds) for name, conds in _SEALED_RULES)
+    compat_arch, compat = _COMPAT[arch]
+    return _program([(_AUDIT_ARCH[arch], _rules(rules, native)),
+                     (compat_arch, _rules(_SEALED_RULES, compat))])
 
 
 def counted_run_filter(arch: str | None = None) -> bytes:
-    """The filter of counted runs, sealed or not, for `arch` or this machine."""
-    return _compile(_SEALED_RULES + _COUNTED_RULES, arch or machine())
+    """The filter of counted runs, sealed or not, for `arch` or this machine; valgrind counts
+    native programs only, so every call of another ABI is refused."""
+    arch = arch or machine()
+    no_x32 = [(_LD_W_ABS, 0, 0, _NR_OFFSET), (_JGE, 0, 1, _X32_BIT), (_RET, 0, 0, _ERRNO | EPERM)]
+    return _program([(_AUDIT_ARCH[arch], (no_x32 if arch == "x86_64" else [])
+                      + _rules(_SEALED_RULES + _COUNTED_RULES, _NR[arch]))])
 
 
-def _compile(rules: tuple[Rule, ...], arch: str) -> bytes:
-    """`rules` as the kernel takes a filter (`struct sock_filter[]`)."""
-    numbers = _NR[arch]
-    denied = _ERRNO | EPERM  # calls of another architecture or ABI
-    prog: list[tuple[int, int, int, int]] = []
+Instruction = tuple[int, int, int, int]
+
+
+def _program(sections: list[tuple[int, list[Instruction]]]) -> bytes:
+    """A filter as the kernel takes it (`struct sock_filter[]`): each section decides the calls of
+    one ABI (its audit architecture) and allows what it does not refuse; other ABIs get EPERM."""
+    prog: list[Instruction] = []
+    for audit, body in sections:
+        body = [*body, (_RET, 0, 0, _ALLOW)]
+        # JA over the section: a conditional jump reaches 255 instructions at most
+        prog += [(_LD_W_ABS, 0, 0, _ARCH_OFFSET), (_JEQ, 1, 0, audit), (_JA, 0, 0, len(body)), *body]
+    prog.append((_RET, 0, 0, _ERRNO | EPERM))
+    return b"".join(struct.pack("<HBBI", *ins) for ins in prog)
+
+
+def _rules(rules: tuple[Rule, ...], numbers: dict[str, int]) -> list[Instruction]:
+    """The instructions that refuse each of `rules` whose call has a number in `numbers`."""
+    prog: list[Instruction] = []
     for name, conds in rules:
         if name not in numbers:
             continue
         # one block per rule: a failed test jumps past the block's RET
-        block: list[tuple[int, int, int, int]] = []
+        block: list[Instruction] = [(_LD_W_ABS, 0, 0, _NR_OFFSET), (_JEQ, 0, _SKIP, numbers[name])]
         for arg in conds:
             block.append((_LD_W_ABS, 0, 0, _ARGS_OFFSET + 8 * arg.index))  # low half, little-endian
             block.append(_test(arg))
         block.append((_RET, 0, 0, _ERRNO | _ERRNO_OF.get(name, EPERM)))
-        block.insert(0, (_JEQ, 0, _SKIP, numbers[name]))
-        block.insert(0, (_LD_W_ABS, 0, 0, _NR_OFFSET))
         end = len(block)
         prog += [(code, _skip(jt, i, end), _skip(jf, i, end), k) for i, (code, jt, jf, k) in enumerate(block)]
-    head = [(_LD_W_ABS, 0, 0, _ARCH_OFFSET), (_JEQ, 1, 0, _AUDIT_ARCH[arch]), (_RET, 0, 0, denied)]
-    if arch == "x86_64":
-        head += [(_LD_W_ABS, 0, 0, _NR_OFFSET), (_JGE, 0, 1, _X32_BIT), (_RET, 0, 0, denied)]
-    return b"".join(struct.pack("<HBBI", *ins) for ins in [*head, *prog, (_RET, 0, 0, _ALLOW)])
+    return prog
 
 
 _SKIP = -1  # placeholder: jump past the rule's block
 
 
-def _test(arg: Arg) -> tuple[int, int, int, int]:
+def _test(arg: Arg) -> Instruction:
     """A jump that falls through when `arg` holds and skips the block when it does not."""
     if arg.op is Op.EQ:
         return (_JEQ, 0, _SKIP, arg.value)
