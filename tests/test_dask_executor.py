@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -80,6 +81,16 @@ def dask_cluster(tmp: Path, workers: int = 2, **worker_env: str) -> Iterator[Clu
             with suppress(ProcessLookupError):
                 os.killpg(proc.pid, 0)
                 pytest.fail(f"process group {proc.pid} of the cluster survived")
+
+
+def _found(root: Path, pattern: str, dirs: bool = False) -> list[Path]:
+    """What under `root` matches `pattern`, read while a worker may be removing some of it
+    (`os.walk` passes over what vanishes; `Path.rglob` raises)."""
+    hits: list[Path] = []
+    for top, subdirs, files in os.walk(root):
+        hits += [Path(top) / name for name in (subdirs if dirs else [*subdirs, *files])
+                 if fnmatch.fnmatch(name, pattern)]
+    return hits
 
 
 def _session(path: Path) -> Repo:
@@ -171,7 +182,7 @@ def test_a_worker_killed_mid_experiment_loses_nothing(tmp_path: Path):
                 assert first is not None
                 # well into its rounds: the worker has run the benchmark a few times
                 scratch = tmp_path / "cluster" / names[first]
-                wait_until(lambda: len(list(scratch.rglob("*-r0[2-9]-*.out"))) >= 1,
+                wait_until(lambda: len(_found(scratch, "*-r0[2-9]-*.out")) >= 1,
                            "a few rounds on the first worker", timeout=120)
                 os.killpg(cluster.workers[names[first]].pid, signal.SIGKILL)
                 cluster.workers[names[first]].wait(timeout=30)
@@ -219,7 +230,7 @@ def test_ctrl_c_stops_the_measurement_on_the_worker_and_records_nothing(tmp_path
         scratch = tmp_path / "cluster" / "w0"
 
         def last_round() -> int:  # the highest round the worker has started so far
-            return max((int(p.name.split("-r")[1][:2]) for p in scratch.rglob("*-r[0-9][0-9]-*.out")),
+            return max((int(p.name.split("-r")[1][:2]) for p in _found(scratch, "*-r[0-9][0-9]-*.out")),
                        default=0)
 
         run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "halve the cost",
@@ -230,7 +241,7 @@ def test_ctrl_c_stops_the_measurement_on_the_worker_and_records_nothing(tmp_path
             run.send_signal(signal.SIGINT)
             stopped_at, seen = last_round(), 0
             out, err = run.communicate(timeout=120)
-            while [p for p in scratch.rglob("autoresearch-*") if p.is_dir()]:  # until the worker lets go
+            while _found(scratch, "autoresearch-*", dirs=True):  # until the worker lets go
                 seen = max(seen, last_round())
                 time.sleep(0.02)
         finally:
