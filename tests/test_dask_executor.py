@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,45 +159,54 @@ def test_a_dask_cluster_measures_a_session_with_the_verdicts_of_local_measuremen
     assert not there.git("for-each-ref", "refs/autoresearch/shipping")
 
 
+def _run_killing_a_worker(repo: Repo, cluster: Cluster, message: str, task: str,
+                          when: Callable[[Path], object] = lambda scratch: True) -> tuple[str, str, str]:
+    """`autoresearch run` on the cluster, killing the worker that runs a task named `task` once
+    `when(that worker's scratch space)` holds; the run's stdout and stderr, and that worker."""
+    run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", message,
+                            "--executor", cluster.address, "--json"], cwd=repo.path, env=repo.env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
+            names = {addr: info["name"]
+                     for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
+
+            def running() -> str | None:
+                return next((addr for addr, keys in client.processing().items()
+                             if any(task in str(k) for k in keys)), None)
+
+            wait_until(running, f"{task} to start on a worker", timeout=300)
+            worker = running()
+            assert worker is not None
+            scratch = Path(cluster.workers[names[worker]].args[-1])  # its --local-directory
+            wait_until(lambda: when(scratch), f"{task} to get under way", timeout=120)
+            os.killpg(cluster.workers[names[worker]].pid, signal.SIGKILL)
+            cluster.workers[names[worker]].wait(timeout=30)
+        out, err = run.communicate(timeout=400)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, err + out
+    return out, err, worker
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_worker_killed_mid_experiment_loses_nothing(tmp_path: Path):
     repo = _session(tmp_path / "project")
     repo.set("COST", 50)
     with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="0.4") as cluster:
-        run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "halve the cost",
-                                "--executor", cluster.address, "--json"], cwd=repo.path, env=repo.env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
-                names = {addr: info["name"]
-                         for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
-
-                def busy() -> str | None:
-                    return next((addr for addr, keys in client.processing().items()
-                                 if any("autoresearch-measure" in str(k) for k in keys)), None)
-
-                wait_until(busy, "the measurement to start on a worker", timeout=120)
-                first = busy()
-                assert first is not None
-                # well into its rounds: the worker has run the benchmark a few times
-                scratch = tmp_path / "cluster" / names[first]
-                wait_until(lambda: len(_found(scratch, "*-r0[2-9]-*.out")) >= 1,
-                           "a few rounds on the first worker", timeout=120)
-                os.killpg(cluster.workers[names[first]].pid, signal.SIGKILL)
-                cluster.workers[names[first]].wait(timeout=30)
-            out, err = run.communicate(timeout=400)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-    assert run.returncode == 0, err + out
+        # well into its rounds: the worker has run the benchmark a few times
+        out, _, first = _run_killing_a_worker(
+            repo, cluster, "halve the cost", "autoresearch-measure",
+            when=lambda scratch: len(_found(scratch, "*-r0[2-9]-*.out")) >= 1)
     result = json.loads(out)
     assert result["verdict"] == "keep"
     runs = repo.runs()
     assert len(runs) == 2 and runs[1]["verdict"] == "keep"  # recorded once
     survivor = runs[1]["samples"]["measured_on"]["worker"]
-    assert survivor != first and names[survivor] != names[first]
+    assert survivor != first
     # its rounds are the survivor's alone, from the start: none of the lost attempt's
     assert len(runs[1]["samples"]["candidate"]) == runs[1]["rounds"]
     logs = Path(runs[1]["logs"])
@@ -391,29 +400,7 @@ def test_a_claim_whose_worker_is_lost_during_its_audit_is_counted_on_another(tmp
     repo.cli("init")
     repo.set("T_MS", 1.0)  # half the time, says the benchmark; the process does the same work
     with dask_cluster(tmp_path / "cluster", CLAIM_SLEEP="1") as cluster:
-        run = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "claim half the time",
-                                "--executor", cluster.address, "--json"], cwd=repo.path, env=repo.env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
-                names = {addr: info["name"]
-                         for addr, info in client.scheduler_info(n_workers=-1)["workers"].items()}
-
-                def auditing() -> str | None:
-                    return next((addr for addr, keys in client.processing().items()
-                                 if any("autoresearch-audit" in str(k) for k in keys)), None)
-
-                wait_until(auditing, "the audit to start on a worker", timeout=300)
-                first = auditing()
-                assert first is not None
-                os.killpg(cluster.workers[names[first]].pid, signal.SIGKILL)
-                cluster.workers[names[first]].wait(timeout=30)
-            out, err = run.communicate(timeout=400)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-    assert run.returncode == 0, err + out
+        _, _, first = _run_killing_a_worker(repo, cluster, "claim half the time", "autoresearch-audit")
     record = repo.runs()[-1]
     assert record["verdict"] == "discard" and "instructions" in record["reason"], record["reason"]
     claim = record["samples"]["claim"]
