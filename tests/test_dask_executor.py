@@ -296,6 +296,22 @@ def _two_proposers(repo: Repo, address: str, folder: Path) -> subprocess.Popen[s
                             text=True)
 
 
+@contextmanager
+def _while_two_measure(repo: Repo, address: str, folder: Path
+                       ) -> Iterator[tuple[subprocess.Popen[str], distributed.Client]]:
+    """A two-proposer loop from the moment two measurements are under way; killed on leaving
+    if it still runs."""
+    loop = _two_proposers(repo, address, folder)
+    try:
+        with distributed.Client(address, timeout=20, set_as_default=False) as client:
+            wait_until(lambda: len(_measuring(client)) == 2, "two measurements under way", timeout=120)
+            yield loop, client
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+
+
 def _measuring(client: distributed.Client) -> list[str]:
     """The workers running a measurement now."""
     return [addr for addr, keys in client.processing().items()
@@ -352,16 +368,15 @@ def test_two_workers_measure_two_experiments_at_once_and_a_keep_that_raced_is_me
 # show its saving: the claim is borne out by instruction counts or not at all.
 CLAIMING_SH = """\
 #!/usr/bin/env bash
-sleep 0.3
+sleep "${CLAIM_SLEEP:-0.3}"
 echo "METRIC t_ms=$(sed -n 's/^T_MS = //p' work.py)"
 """
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
-def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Path):
-    repo = make_project(tmp_path / "project")
+def _claiming_session(path: Path) -> Repo:
+    """A session on a time its benchmark claims (`t_ms`), with a candidate that claims half
+    of it while its process does the same work."""
+    repo = make_project(path)
     repo.write("work.py", repo.read("work.py") + "\nT_MS = 2.0\n")
     repo.write("autoresearch.sh", CLAIMING_SH, executable=True)
     config = Config.model_validate({"session": {"name": "speed"}, "metric": {"name": "t_ms", "unit": "ms"},
@@ -370,7 +385,15 @@ def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Pa
     repo.git("add", "-A")
     repo.git("commit", "-qm", "session setup")
     repo.cli("init")
-    repo.set("T_MS", 1.0)  # half the time, says the benchmark; the process does the same work
+    repo.set("T_MS", 1.0)
+    return repo
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Path):
+    repo = _claiming_session(tmp_path / "project")
     with dask_cluster(tmp_path / "cluster") as cluster:
         repo.cli("run", "-m", "claim half the time", "--executor", cluster.address)
     record = repo.runs()[-1]
@@ -388,17 +411,7 @@ def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Pa
 def test_a_claim_whose_worker_is_lost_during_its_audit_is_counted_on_another(tmp_path: Path):
     # Each run sleeps a second on the workers, so the audit's two counts give time to kill the
     # worker counting them; a task bound to a lost worker would otherwise wait for it forever.
-    repo = make_project(tmp_path / "project")
-    repo.write("work.py", repo.read("work.py") + "\nT_MS = 2.0\n")
-    repo.write("autoresearch.sh", CLAIMING_SH.replace("sleep 0.3", 'sleep "${CLAIM_SLEEP:-0.3}"'),
-               executable=True)
-    config = Config.model_validate({"session": {"name": "speed"}, "metric": {"name": "t_ms", "unit": "ms"},
-                                    "commands": {"timeout": 30}, "scope": {"include": ["work.py"]}})
-    repo.write("autoresearch.toml", dump(config))
-    repo.git("add", "-A")
-    repo.git("commit", "-qm", "session setup")
-    repo.cli("init")
-    repo.set("T_MS", 1.0)  # half the time, says the benchmark; the process does the same work
+    repo = _claiming_session(tmp_path / "project")
     with dask_cluster(tmp_path / "cluster", CLAIM_SLEEP="1") as cluster:
         _, _, first = _run_killing_a_worker(repo, cluster, "claim half the time", "autoresearch-audit")
     record = repo.runs()[-1]
@@ -415,19 +428,12 @@ def test_ctrl_c_twice_stops_the_measurements_under_way_and_the_next_loop_judges_
     repo = _two_at_once_session(tmp_path / "project")
     _knob_patches(repo, tmp_path / "better", cost="50", discount="30")
     with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="1") as cluster:
-        loop = _two_proposers(repo, cluster.address, tmp_path / "better")
-        try:
-            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
-                wait_until(lambda: len(_measuring(client)) == 2, "two measurements under way", timeout=120)
-                loop.send_signal(signal.SIGINT)
-                time.sleep(0.5)
-                loop.send_signal(signal.SIGINT)
-                out, err = loop.communicate(timeout=120)
-                wait_until(lambda: not _measuring(client), "the workers to let go", timeout=60)
-        finally:
-            if loop.poll() is None:
-                loop.kill()
-                loop.wait()
+        with _while_two_measure(repo, cluster.address, tmp_path / "better") as (loop, client):
+            loop.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            loop.send_signal(signal.SIGINT)
+            out, err = loop.communicate(timeout=120)
+            wait_until(lambda: not _measuring(client), "the workers to let go", timeout=60)
         assert loop.returncode == 130, err + out
         assert len(repo.runs()) == 1 and repo.git("status", "--porcelain") == ""
         assert not repo.git("for-each-ref", "refs/autoresearch/shipping")
@@ -448,19 +454,12 @@ def test_a_worker_killed_while_two_measure_loses_nothing(tmp_path: Path):
     repo = _two_at_once_session(tmp_path / "project")
     _knob_patches(repo, tmp_path / "worse", cost="200", discount="-100")
     with dask_cluster(tmp_path / "cluster", BENCH_SLEEP="1") as cluster:
-        loop = _two_proposers(repo, cluster.address, tmp_path / "worse")
-        try:
-            with distributed.Client(cluster.address, timeout=20, set_as_default=False) as client:
-                names = {addr: info["name"] for addr, info in _connected(cluster.address).items()}
-                wait_until(lambda: len(_measuring(client)) == 2, "two measurements under way", timeout=120)
-                lost = sorted(names)[0]
-                os.killpg(cluster.workers[names[lost]].pid, signal.SIGKILL)
-                cluster.workers[names[lost]].wait(timeout=30)
+        names = {addr: info["name"] for addr, info in _connected(cluster.address).items()}
+        with _while_two_measure(repo, cluster.address, tmp_path / "worse") as (loop, _):
+            lost = sorted(names)[0]
+            os.killpg(cluster.workers[names[lost]].pid, signal.SIGKILL)
+            cluster.workers[names[lost]].wait(timeout=30)
             out, err = loop.communicate(timeout=400)
-        finally:
-            if loop.poll() is None:
-                loop.kill()
-                loop.wait()
     assert loop.returncode == 0, err + out
     runs = repo.runs()[1:]
     assert sorted(r["description"] for r in runs) == ["cost", "discount"]  # each recorded once
