@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -162,6 +163,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     sandboxes, and two per core keep the cores busy (on 2 cores beside two busy processes the
     default group took 13 minutes with four workers, 16 with two)."""
     return 2 * (os.cpu_count() or 1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker leads a session of its own, and so a scheduling group of its own.
+
+    Linux's autogroup shares the CPU between sessions, not processes: with the whole suite in
+    the terminal's session, two busy processes started elsewhere (each in its own session) held
+    two thirds of a 2-core machine against four workers and every process they start, and the
+    suite took three times as long as on an idle machine. A session per worker gives the suite
+    the share of the cores it would have without autogroup, one per busy thread. The workers
+    still end with the run: xdist stops them through their pipes, and kills what lingers.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # a worker that already leads a group keeps the share it has
+        with contextlib.suppress(OSError):
+            os.setsid()
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` has deselected the rest
