@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import textwrap
@@ -179,6 +180,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # a worker that already leads a group keeps the share it has
         with contextlib.suppress(OSError):
             os.setsid()
+    # A suite started in the background by a shell without job control (`pytest &` in a script)
+    # inherits SIGINT ignored, and so would every command a test starts: the tests that press
+    # Ctrl-C on a command need it to arrive as it does at a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(trylast=True)  # after `-m` has deselected the rest
