@@ -7,7 +7,7 @@ import json
 
 from conftest import BENCH_SH, CHECKS_SH, Repo
 
-HEADER = {"type": "config", "name": "Make cost lower", "metricName": "cost", "metricUnit": "µs",
+HEADER = {"type": "config", "name": "Make cost lower", "metricName": "cost", "metricUnit": "ms",
           "bestDirection": "lower"}
 
 
@@ -23,14 +23,16 @@ def _jsonl(*lines: dict) -> str:
 
 
 def _work_behind_the_cost(repo: Repo) -> None:
-    """The benchmark reports `cost` in µs, a time: a claimed saving must be work its process no
-    longer does, or the harness's cross-check calls it an inconsistent metric."""
-    repo.set("SPIN", 300_000)
+    """The benchmark reports `cost` in ms, a time: a claimed saving must be work its process no
+    longer does, or the harness's cross-check calls it an inconsistent metric. The process sleeps
+    200 ms that the candidate saves, four times the 50 ms it claims: its wall time bears the claim
+    out far above the noise."""
+    repo.set("NAP", 0.2)
 
 
 def _halve_the_work(repo: Repo) -> None:
     repo.set("COST", 50)
-    repo.set("SPIN", 0)
+    repo.set("NAP", 0.0)
 
 
 def test_a_flat_pi_session_continues_with_its_history(repo: Repo):
@@ -45,9 +47,9 @@ def test_a_flat_pi_session_continues_with_its_history(repo: Repo):
     out = repo.cli_json("init", "--scope", "work.py")  # name, metric and unit come from pi's ledger
     assert out["branch"] == "autoresearch/make-cost-lower"
     assert out["imported"]["layout"] == "flat" and out["imported"]["runs"] == 4
-    assert any("reference" in note and "100µs" in note for note in out["notes"])
+    assert any("reference" in note and "100ms" in note for note in out["notes"])
     st = repo.cli_json("status")
-    assert (st["metric"], st["unit"], st["direction"]) == ("cost", "µs", "lower")
+    assert (st["metric"], st["unit"], st["direction"]) == ("cost", "ms", "lower")
     assert (st["baseline"], st["incumbent"]) == (120, 100)
     runs = repo.cli_json("log")["runs"]
     assert [(r["run"], r["verdict"], r["description"]) for r in runs] == [
