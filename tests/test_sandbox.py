@@ -51,7 +51,7 @@ def _candidate(session: Repo, attack: str, **constants: object) -> None:
 
 
 def _start(repo: Repo, metric: dict | None = None, sandbox: dict | None = None, commands: dict | None = None,
-           **files: str) -> Repo:
+           stats: dict | None = None, **files: str) -> Repo:
     """A session on `repo` with this configuration and these files, all committed before `init`."""
     for rel, text in files.items():
         repo.write(rel.replace("_sh", ".sh").replace("_py", ".py"), text, executable=rel.endswith("_sh"))
@@ -59,7 +59,7 @@ def _start(repo: Repo, metric: dict | None = None, sandbox: dict | None = None, 
         "session": {"name": "speed"}, "metric": {"name": "cost", **(metric or {})},
         "commands": {"checks": "./autoresearch.checks.sh", "timeout": 5, "checks_timeout": 30,
                      **(commands or {})},
-        "scope": {"include": ["work.py"]}, "sandbox": sandbox or {},
+        "scope": {"include": ["work.py"]}, "sandbox": sandbox or {}, "stats": stats or {},
     })
     repo.write("autoresearch.toml", dump(config))
     repo.git("add", "-A")
@@ -140,7 +140,8 @@ def _timed(untimed: str, section: str) -> str:
 
 def test_a_faked_time_the_process_does_not_show_is_an_inconsistent_metric(repo: Repo):
     # The timed section is a sleep: the process's wall time follows it closely on any machine.
-    session = _start(repo, metric={"name": "t_ms", "unit": "ms"},
+    # A sleep needs no warm-up run.
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, stats={"warmup": False},
                      autoresearch_sh=_timed("", "time.sleep(work.PAUSE)"),
                      work_py=WORK_PY + "PAUSE = 0.3\n")
 
