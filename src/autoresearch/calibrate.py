@@ -11,11 +11,8 @@ from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, remember_commit, session_lock, write_json
-from autoresearch.measure.arms import build, checkout, sandbox
-from autoresearch.measure.bench import Arm, Bench, measure, proxy_warning, short_run_warning
 from autoresearch.model import Measure, RunRecord
 from autoresearch.progress import Progress
-from autoresearch.record import recover
 from autoresearch.session import Session, open_session
 
 NOISE_GROWTH_WARNING = 1.5  # recent noise this many times the calibrated noise triggers a warning
@@ -76,6 +73,12 @@ def calibrate(start: Path, rounds: int = 12, write: bool = False,
     >>> calibrate(Path("."), rounds=12).noise  # doctest: +SKIP
     0.083
     """
+    # Measuring needs the sandbox and the benchmark runner; reading a past calibration
+    # (`status`, `brief`, every `run`) needs neither.
+    from autoresearch.measure.arms import build, checkout, sandbox
+    from autoresearch.measure.bench import Arm, Bench, measure, proxy_warning, short_run_warning
+    from autoresearch.record import recover
+
     if rounds < 4:
         raise UsageError("calibration needs at least 4 rounds")
     session = open_session(start)

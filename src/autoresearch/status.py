@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoresearch import config as cfg
+from autoresearch.calibrate import noise_warnings
 from autoresearch.infra.state import read_json
 from autoresearch.infra.workspace import workspace_tree
 from autoresearch.model import ConfirmRecord, RunRecord, Status, Verdict
@@ -132,8 +133,6 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
     warnings = list(book.warnings) + incumbent_commit.warnings()
     if not book.headers:
         warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
-    from autoresearch.calibrate import noise_warnings
-
     if check_workspace:
         warnings += noise_warnings(session, runs)
     c = session.config
