@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -253,9 +254,8 @@ def unsealed(session: Repo) -> Repo:
 SESSION_SETTINGS = (("alpha = 0.01", "alpha = 0.05"), ("warmup = true", "warmup = false"))
 
 
-@pytest.fixture
-def session(repo: Repo) -> Repo:
-    """The project with a session started on the deterministic `cost` metric."""
+def start_session(repo: Repo) -> Repo:
+    """Start the `session` fixture's session in `repo`: `init` on the deterministic `cost` metric."""
     repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py",
              "--timeout", "5", "--checks-timeout", "30")
     text = repo.read("autoresearch.toml")
@@ -265,6 +265,46 @@ def session(repo: Repo) -> Repo:
     repo.write("autoresearch.toml", text)
     repo.git("commit", "-qm", "settings for a deterministic metric", "autoresearch.toml")
     return repo
+
+
+@pytest.fixture(scope="session")
+def started_session(_state_home: None, tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """The session of the `session` fixture, started once per worker; tests get copies of it.
+
+    Never handed to a test itself. It lives as long as the worker, and must: the baseline's
+    signed ledger record names its logs directory by an absolute path, which every copy keeps.
+    """
+    return start_session(make_project(tmp_path_factory.mktemp("session") / "project"))
+
+
+@pytest.fixture
+def session(started_session: Repo, tmp_path: Path) -> Repo:
+    """The project with a session started on the deterministic `cost` metric (a test's own copy)."""
+    return copy_repo(started_session, tmp_path / "project")
+
+
+def copy_repo(template: Repo, path: Path) -> Repo:
+    """A copy at `path` of a repository and the linked worktrees inside it, as if made there.
+
+    For fixtures that build a session once (several experiments, seconds of CPU) and give each
+    test a copy to change. The template must outlive its copies: ledger records name their logs
+    by absolute paths.
+    """
+    shutil.copytree(template.path, path, symlinks=True)
+    copy = Repo(path)
+    # Git links a repository and its worktrees both ways by absolute paths. `git worktree
+    # repair` cannot mend a copy: it follows the copy's link to the template and re-points the
+    # template's link at the copy, so the copy's links are rewritten here as it would write them.
+    admin = path / ".git" / "worktrees"
+    for entry in sorted(admin.iterdir()) if admin.is_dir() else ():
+        checkout = path / Path((entry / "gitdir").read_text().strip()).parent.relative_to(template.path)
+        (entry / "gitdir").write_text(f"{checkout / '.git'}\n")
+        (checkout / ".git").write_text(f"gitdir: {entry}\n")
+        Repo(checkout).git("update-index", "-q", "--refresh")
+    # a copied file has a new inode and ctime: refreshed, the index sees it unchanged as git
+    # would, so even the plumbing that trusts the index's stat data (diff-files) finds no change
+    copy.git("update-index", "-q", "--refresh")
+    return copy
 
 
 def fewer_rounds(repo: Repo) -> None:
