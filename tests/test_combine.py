@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import PYTHON, Repo
+from conftest import PYTHON, Repo, copy_repo
 
 BENCH = f"""#!/usr/bin/env bash
 set -euo pipefail
@@ -14,9 +16,16 @@ print(f'METRIC cost={{a.A * b.B * c.C / 10000}}')"
 
 
 @pytest.fixture
-def near(tmp_path) -> Repo:
-    """A session (min_effect 5%) in which three candidates each cut the cost by 2% and were discarded."""
-    r = Repo(tmp_path / "project")
+def near(near_once: Repo, tmp_path: Path) -> Repo:
+    """A session (min_effect 5%) in which three candidates each cut the cost by 2% and were discarded
+    (a test's own copy)."""
+    return copy_repo(near_once, tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def near_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """The session of `near`, made once per worker."""
+    r = Repo(tmp_path_factory.mktemp("near") / "project")
     r.path.mkdir()
     r.git("init", "-q", "-b", "main")
     for name in "abc":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
-from conftest import PYTHON, Repo
+from conftest import PYTHON, Repo, copy_repo
 
 from autoresearch.finish import Keep, groups_of
 
@@ -27,12 +28,16 @@ cd "$(dirname "$0")"
 """
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """A session with four keeps: three one-file gains and a two-file bundle (d.py carries it).
+@pytest.fixture
+def finished(finished_once: Repo, tmp_path: Path) -> Repo:
+    """A session with four keeps: three one-file gains and a two-file bundle (d.py carries it);
+    each test's own copy, to finish as it likes."""
+    return copy_repo(finished_once, tmp_path / "project")
 
-    Shared by the tests of this module: none of them changes what another one reads.
-    """
+
+@pytest.fixture(scope="session")
+def finished_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """The session of `finished`, made once per worker."""
     r = Repo(tmp_path_factory.mktemp("finish") / "project")
     r.path.mkdir()
     r.git("init", "-q", "-b", "main")

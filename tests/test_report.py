@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BENCH_SH, Repo, make_project
+from conftest import BENCH_SH, Repo, copy_repo, make_project
 
 from autoresearch.experiment import run_experiment
 from autoresearch.faces.report import Group, build_report, total_gain, write_report
@@ -18,9 +18,15 @@ from autoresearch.session import open_session
 from autoresearch.stats.evidence import combine
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Repo:
-    """A session with one experiment of each kind, judged by the real harness."""
+@pytest.fixture
+def finished(finished_once: Repo, tmp_path: Path) -> Repo:
+    """A session with one experiment of each kind, judged by the real harness (a test's own copy)."""
+    return copy_repo(finished_once, tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def finished_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """The session of `finished`, made once per worker."""
     # a unit that is not a time: the constant cost is no claim about the process's time
     r = make_project(tmp_path_factory.mktemp("report") / "project")
     r.cli("init", "--name", "speed", "--metric", "cost", "--unit", "pt", "--scope", "work.py",
