@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, Repo
+from conftest import PYTHON, Repo, fewer_rounds, unique_hang, wait_until
 
 NOISY_BENCH = """\
 #!/usr/bin/env bash
@@ -29,6 +29,17 @@ PY
 
 def _refuse(constant: str) -> None:
     raise ValueError(f"not JSON: {constant}")
+
+
+def _running_with(marker: str) -> bool:
+    """Whether a process's command line (arguments joined by NUL) contains `marker`."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _commit_config(repo: Repo, old: str, new: str) -> None:
@@ -82,6 +93,7 @@ def test_a_guard_on_a_count_that_is_zero_is_judged_on_the_count(repo: Repo):
     repo.set("MEM", 0)  # an error count, say: zero on the baseline
     repo.git("commit", "-qam", "no errors")
     repo.cli("init", "--name", "speed", "--metric", "cost", "--scope", "work.py", "--timeout", "10")
+    fewer_rounds(repo)
     _commit_config(repo, "[guards]", '[guards]\nmem = "<= incumbent"')
     repo.set("MEM", 1)
     repo.set("COST", 50)
@@ -216,8 +228,9 @@ def test_counts_of_a_killed_attempt_are_not_counted_again(repo: Repo):
     # `cat` reports its count when it exits; with HOLD set the script then waits, so a harness
     # killed there has had part of a count. Counts travel over each run's own channel, never
     # through files a later attempt could find.
+    hold = f"{unique_hang() - 940:.6f}"  # about 60 s, and no other process's
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncat work.py > /dev/null\n"
-               "if [ -n \"${HOLD:-}\" ]; then sleep 60; fi\n", executable=True)
+               f"if [ -n \"${{HOLD:-}}\" ]; then sleep {hold}; fi\n", executable=True)
     repo.git("commit", "-qam", "bench")
     repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
              "--scope", "work.py")
@@ -226,10 +239,8 @@ def test_counts_of_a_killed_attempt_are_not_counted_again(repo: Repo):
     harness = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "no-op"],
                                cwd=repo.path, env=repo.env(HOLD="1"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(run_dir.glob("*-*.err")):
-        time.sleep(0.05)
-    time.sleep(3)  # valgrind's `cat` has counted and exited; the script sleeps
+    # the script sleeps (under valgrind too): `cat` has counted and exited
+    wait_until(lambda: _running_with(f"sleep\0{hold}"), "the benchmark's wait after its count")
     harness.kill()  # kill -9 in the middle of the measurement
     harness.wait()
     result = repo.cli_json("run", "-m", "no-op")
