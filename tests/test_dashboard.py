@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Repo
+from conftest import Repo, fewer_rounds
 
 CHROMIUM = shutil.which("chromium")
 try:
@@ -88,6 +88,7 @@ def test_dashboard_shows_a_new_experiment_without_a_reload(session: Repo, browse
     from autoresearch.progress import ProgressEvent, tracked
     from autoresearch.session import open_session
 
+    fewer_rounds(session)  # the page shows the keep, however few rounds decided it
     proc, url = start_dashboard(session)
     try:
         page = new_page(browser, viewport={"width": 1300, "height": 1100})
@@ -131,6 +132,7 @@ def test_dashboard_shows_a_new_experiment_without_a_reload(session: Repo, browse
 
 @needs_browser
 def test_report_page_opens_offline_with_chart_and_filters(session: Repo, browser, tmp_path: Path):
+    fewer_rounds(session)  # the page shows a keep and a discard, however few rounds decided them
     session.set("COST", 50)
     session.cli("run", "-m", "halve the cost")
     session.set("COST", 70)

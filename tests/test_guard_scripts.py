@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PYTHON, Repo
+from conftest import PYTHON, Repo, fewer_rounds
 
 BENCH_PY = "import sys\nsys.path.insert(0, '.')\nimport work\nprint(f'METRIC cost={work.COST}')\n"
 
@@ -32,6 +32,7 @@ def test_code_in_scope_stays_the_candidates_and_named_folders_are_protected(repo
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "checks")
     repo.cli("init", "--name", "s", "--metric", "cost", "--scope", "work.py", "--timeout", "10")
+    fewer_rounds(repo)
     repo.set("COST", 50)
     assert repo.cli_json("run", "-m", "cheaper")["verdict"] == "keep"  # work.py: in scope
     # tests/ is what the checks run: a candidate that weakens a test tampers with the checks
