@@ -222,6 +222,9 @@ def test_secondary_guard_vetoes_a_faster_candidate(session: Repo):
     result = session.cli_json("run", "-m", "fast but fat")
     assert result["status"] == "discard"
     assert result["reason"] == "guard violated: mem (+20.0%)"
+    # the same exact figure in every round through the first look settles the veto: no round
+    # more for the primary, whose keep would take 7
+    assert result["rounds"] == 4
     session.set("COST", 50)
     session.set("MEM", 52)  # +4%: within the guard's tolerance
     assert session.cli_json("run", "-m", "fast, a bit fatter")["status"] == "keep"

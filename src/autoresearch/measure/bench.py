@@ -501,8 +501,26 @@ def measure(
                                (time.monotonic() - started) / n, finished=True))
         if result.comparison is not None and result.comparison.outcome != "continue":
             return result
+        if fixed_rounds is None and _guard_settled(bench.config, result, policy):
+            return result
         if n >= limit:
             return result
+
+
+def _guard_settled(config: Config, result: Measurement, policy: stats.Policy) -> bool:
+    """A guard measured at one exact value per arm in every round through the first look, beyond
+    its tolerance: the veto is certain (the rule that settles an exact primary), so the rounds
+    the primary would still need cannot change the verdict."""
+    n = len(result.rounds)
+    if n < policy.first_look:
+        return False
+    for name in config.guards:
+        before, after = result.values("incumbent", name), result.values("candidate", name)
+        if len(before) == len(after) == n and len(set(before)) == len(set(after)) == 1:
+            direction, tolerance = config.guard(name)
+            if stats.check_guard(before, after, direction, tolerance, config.stats.alpha).violated:
+                return True
+    return False
 
 
 def _shuffled(rng: random.Random, a: Arm, b: Arm) -> tuple[Arm, Arm]:
