@@ -16,7 +16,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import BENCH_SH, WORK_PY, Repo, processes_running, textblock, unique_hang, wait_until
+from conftest import (
+    BENCH_SH,
+    WORK_PY,
+    Repo,
+    fewer_rounds,
+    processes_running,
+    textblock,
+    unique_hang,
+    wait_until,
+)
 
 from autoresearch.config import Config, dump
 from autoresearch.infra.runner import run_command
@@ -524,6 +533,7 @@ def test_mode_on_without_bubblewrap_is_a_usage_error_and_auto_runs_unsealed(repo
             (bin_dir / tool.name).symlink_to(tool)
     env = repo.env(PATH=f"{bin_dir}:{os.path.dirname(os.path.realpath(sys.executable))}")
     session = _start(repo)  # started sealed; then the machine loses bubblewrap
+    fewer_rounds(session)
     _commit_config(session, 'mode = "auto"', 'mode = "on"')
     session.set("COST", 50)
 
@@ -546,6 +556,7 @@ def test_mode_on_without_bubblewrap_is_a_usage_error_and_auto_runs_unsealed(repo
 
 def test_off_means_unsealed_and_says_so(repo: Repo):
     session = _start(repo, sandbox={"mode": "off"})
+    fewer_rounds(session)
     session.set("COST", 50)
     result = session.cli_json("run", "-m", "halve")
     assert result["verdict"] == "keep" and session.runs()[-1]["sandbox"] == "off"
