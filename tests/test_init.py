@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 
-from conftest import Repo
+from conftest import Repo, fewer_rounds
 
 from autoresearch.measure.bench import SHORT_RUN_S
 
@@ -121,6 +121,7 @@ def test_primary_metric_missing_on_the_baseline(repo: Repo):
 def test_existing_session_says_how_to_continue_and_new_segment(session: Repo):
     proc = session.cli("init", "--name", "speed", "--metric", "cost", check=2)
     assert "already exists" in proc.stderr and "--new-segment" in proc.stderr
+    fewer_rounds(session)
     session.set("COST", 60)
     session.cli("run", "-m", "better")
     session.cli("init", "--new-segment")
