@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import json
 import os
@@ -213,10 +214,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True, scope="session")
 def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Ledger signing keys go to a fresh state directory, never the machine's ~/.local/state
-    (session-wide, so module-scoped sessions find their key in every test)."""
+    (one for the whole run, so a session made once for every test finds its key in each)."""
+    state = run_directory(tmp_path_factory) / "state"
+    state.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+        mp.setenv("XDG_STATE_HOME", str(state))
         yield
+
+
+def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary directory of the whole run, which its xdist workers share."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], Repo]) -> Repo:
+    """The repository `make` builds at the path it is given, built once in the whole run: by the
+    first worker that asks, while the others wait for it.
+
+    For sessions that take seconds of CPU to make and that tests copy (`copy_repo`), never
+    change. It lives to the end of the run, as its copies need: ledger records name their logs
+    by absolute paths.
+    """
+    home = run_directory(tmp_path_factory) / "made-once" / name
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released with the file, or the process
+        if not (home / "made").exists():
+            shutil.rmtree(home / "project", ignore_errors=True)  # what a failed attempt left
+            make(home / "project")
+            (home / "made").touch()
+    return Repo(home / "project")
 
 
 @pytest.fixture
@@ -269,12 +297,8 @@ def start_session(repo: Repo) -> Repo:
 
 @pytest.fixture(scope="session")
 def started_session(_state_home: None, tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """The session of the `session` fixture, started once per worker; tests get copies of it.
-
-    Never handed to a test itself. It lives as long as the worker, and must: the baseline's
-    signed ledger record names its logs directory by an absolute path, which every copy keeps.
-    """
-    return start_session(make_project(tmp_path_factory.mktemp("session") / "project"))
+    """The session of the `session` fixture, started once in the run; tests get copies of it."""
+    return made_once(tmp_path_factory, "session", lambda path: start_session(make_project(path)))
 
 
 @pytest.fixture
@@ -286,9 +310,8 @@ def session(started_session: Repo, tmp_path: Path) -> Repo:
 def copy_repo(template: Repo, path: Path) -> Repo:
     """A copy at `path` of a repository and the linked worktrees inside it, as if made there.
 
-    For fixtures that build a session once (several experiments, seconds of CPU) and give each
-    test a copy to change. The template must outlive its copies: ledger records name their logs
-    by absolute paths.
+    For fixtures that build a session once (`made_once`) and give each test a copy to change.
+    The template must outlive its copies: ledger records name their logs by absolute paths.
     """
     shutil.copytree(template.path, path, symlinks=True)
     copy = Repo(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, Repo, copy_repo
+from conftest import PYTHON, Repo, copy_repo, made_once
 
 BENCH = f"""#!/usr/bin/env bash
 set -euo pipefail
@@ -24,8 +24,12 @@ def near(near_once: Repo, tmp_path: Path) -> Repo:
 
 @pytest.fixture(scope="session")
 def near_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """The session of `near`, made once per worker."""
-    r = Repo(tmp_path_factory.mktemp("near") / "project")
+    """The session of `near`, made once in the run."""
+    return made_once(tmp_path_factory, "near", _near)
+
+
+def _near(path: Path) -> Repo:
+    r = Repo(path)
     r.path.mkdir()
     r.git("init", "-q", "-b", "main")
     for name in "abc":

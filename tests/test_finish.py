@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, Repo, copy_repo
+from conftest import PYTHON, Repo, copy_repo, made_once
 
 from autoresearch.finish import Keep, groups_of
 
@@ -37,8 +37,12 @@ def finished(finished_once: Repo, tmp_path: Path) -> Repo:
 
 @pytest.fixture(scope="session")
 def finished_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """The session of `finished`, made once per worker."""
-    r = Repo(tmp_path_factory.mktemp("finish") / "project")
+    """The session of `finished`, made once in the run."""
+    return made_once(tmp_path_factory, "finish", _finish)
+
+
+def _finish(path: Path) -> Repo:
+    r = Repo(path)
     r.path.mkdir()
     r.git("init", "-q", "-b", "main")
     for name in "abcd":

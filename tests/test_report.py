@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BENCH_SH, Repo, copy_repo, make_project
+from conftest import BENCH_SH, Repo, copy_repo, made_once, make_project
 
 from autoresearch.experiment import run_experiment
 from autoresearch.faces.report import Group, build_report, total_gain, write_report
@@ -26,9 +26,13 @@ def finished(finished_once: Repo, tmp_path: Path) -> Repo:
 
 @pytest.fixture(scope="session")
 def finished_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    """The session of `finished`, made once per worker."""
+    """The session of `finished`, made once in the run."""
+    return made_once(tmp_path_factory, "report", _finish)
+
+
+def _finish(path: Path) -> Repo:
     # a unit that is not a time: the constant cost is no claim about the process's time
-    r = make_project(tmp_path_factory.mktemp("report") / "project")
+    r = make_project(path)
     r.cli("init", "--name", "speed", "--metric", "cost", "--unit", "pt", "--scope", "work.py",
           "--timeout", "5", "--checks-timeout", "30")
 
