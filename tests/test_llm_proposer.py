@@ -404,10 +404,10 @@ def test_a_slow_answer_streams_past_the_timeout_that_cuts_it_whole(workspace: Pa
     from model_stub import StubModel
 
     def client() -> openai.OpenAI:
-        return openai.OpenAI(base_url=model.url, api_key="k", timeout=2, max_retries=0)
+        return openai.OpenAI(base_url=model.url, api_key="k", timeout=1, max_retries=0)
 
-    # 25 chunks, 0.2 s apart: 5 s in all, while no gap between two chunks comes near 2 s.
-    with StubModel([GOOD, GOOD], chunk_chars=8, chunk_delay_s=0.2) as model:
+    # 25 chunks, 0.1 s apart: 2.5 s in all, while no gap between two chunks comes near 1 s.
+    with StubModel([GOOD, GOOD], chunk_chars=8, chunk_delay_s=0.1) as model:
         whole = LLMProposer("m", client=client(), stream=False).propose(workspace, brief())
         streamed = LLMProposer("m", client=client()).propose(workspace, brief())
     assert whole is not None and whole.failed and "Timeout" in whole.failed
@@ -421,7 +421,7 @@ def test_the_cli_sets_the_llm_timeout(session: Repo) -> None:
     from model_stub import StubModel
 
     def slow(_body: dict) -> str:
-        time.sleep(3)  # longer than --llm-timeout before the first byte
+        time.sleep(1.5)  # three times --llm-timeout before the first byte
         return GOOD
 
     with StubModel([slow] * 3) as model:
