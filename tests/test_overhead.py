@@ -25,9 +25,9 @@ GIT_PROCESSES_PER_KEEP = 42
 # Run as `autoresearch run`, then report which heavy modules the process imported.
 _RUN = """
 import atexit, runpy, sys
+HEAVY = ("scipy", "numpy", "matplotlib", "jinja2", "plotly", "dask", "distributed", "mcp", "openai")
 atexit.register(lambda: print("modules:", json.dumps(sorted(
-    m for m in sys.modules if m.split(".")[0] in ("scipy", "numpy", "matplotlib", "plotly", "dask"))),
-    file=sys.stderr))
+    m for m in sys.modules if m.split(".")[0] in HEAVY)), file=sys.stderr))
 import json
 sys.argv = ["autoresearch", "run", "-m", "halve the cost", "--json"]
 runpy.run_module("autoresearch", run_name="__main__")
