@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import PYTHON, Repo
+from conftest import PYTHON, Repo, fewer_rounds
 
 # The benchmark reads a data set that git ignores, as real ones often are.
 NEEDS_DATA = """\
@@ -59,6 +59,7 @@ def test_a_failed_init_leaves_the_repository_as_it_was_and_names_the_missing_fil
                    "--link", "data").stdout
     assert "baseline 300" in out
     assert 'link = ["data"]' in repo.read("autoresearch.toml")
+    fewer_rounds(repo)
     repo.set("COST", 50)
     assert repo.cli_json("run", "-m", "halve")["verdict"] == "keep"  # both arms see the data
 
