@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import Repo, live_members, processes_running, unique_hang, wait_until
+from conftest import Repo, fewer_rounds, live_members, processes_running, unique_hang, wait_until
 
 from autoresearch.loop import Budget, LoopState, stop_reason
 from autoresearch.model import StopReason
@@ -394,6 +394,7 @@ def test_a_proposers_new_file_outside_the_scope_is_judged_out_of_scope(session: 
 
 def test_patch_folder_inside_the_repository_with_an_open_scope(repo: Repo):
     repo.cli("init", "--name", "open", "--metric", "cost", "--timeout", "5")  # no --scope
+    fewer_rounds(repo)
     folder = repo.path / "ideas"
     folder.mkdir()
     _make_patch(repo, folder, "01-halve.patch", lambda: repo.set("COST", 50), subject="Halve")
