@@ -363,8 +363,8 @@ def test_a_stored_process_group_is_killed_only_while_its_leader_is_the_same_proc
             p.wait()
 
 
-HAND_RUN_AGENT = r'''#!/usr/bin/env python3
-import os, pathlib, re, subprocess, sys
+# run by this interpreter's path, not a `python3` on PATH that may be a version manager's shim
+HAND_RUN_AGENT = f"#!{sys.executable} -S\n" + r'''import os, pathlib, re, subprocess, sys
 work = pathlib.Path("work.py")
 work.write_text(re.sub(r"^COST = .*$", "COST = 50", work.read_text(), flags=re.M))
 proc = subprocess.run([sys.executable, "-m", "autoresearch", "run", "-m", "judge myself"],

@@ -19,8 +19,8 @@ from autoresearch.model import StopReason
 
 # A fake coding agent: a real executable that edits files the way an agent would. It pops its
 # next action from a plan file outside the repository.
-AGENT = r'''#!/usr/bin/env python3
-import os, pathlib, re, subprocess, sys, time
+# run by this interpreter's path, not a `python3` on PATH that may be a version manager's shim
+AGENT = f"#!{sys.executable} -S\n" + r'''import os, pathlib, re, subprocess, sys, time
 plan = pathlib.Path(os.environ["PLAN"])
 actions = plan.read_text().split()
 action, rest = actions[0], actions[1:]

@@ -28,8 +28,8 @@ from autoresearch.parallel import Conflict, rebase
 # `claim` (apply the next prepared patch of the shared folder, taken atomically),
 # `set NAME VALUE` (edit a constant of work.py), `wait FILE` / `touch FILE` (in the plan
 # folder), `idea TEXT` (add to the backlog), `hang`. Every prompt is kept as <slot>-<n>.md in the plan folder.
-AGENT = r'''#!/usr/bin/env python3
-import os, pathlib, re, subprocess, sys, time
+# run by this interpreter's path, not a `python3` on PATH that may be a version manager's shim
+AGENT = f"#!{sys.executable} -S\n" + r'''import os, pathlib, re, subprocess, sys, time
 plans = pathlib.Path(os.environ["PLANS"])
 slot = pathlib.Path.cwd().name
 plan = plans / slot
