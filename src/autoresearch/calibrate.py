@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoresearch import config as cfg
 from autoresearch import stats
 from autoresearch.errors import ArmFailure, AutoresearchError, UsageError
 from autoresearch.infra.state import now_ms, read_json, remember_commit, session_lock, write_json
 from autoresearch.model import Measure, RunRecord
-from autoresearch.progress import Progress
 from autoresearch.session import Session, open_session
+
+if TYPE_CHECKING:
+    from autoresearch.progress import Progress
 
 NOISE_GROWTH_WARNING = 1.5  # recent noise this many times the calibrated noise triggers a warning
 

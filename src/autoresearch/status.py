@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoresearch import config as cfg
-from autoresearch.calibrate import noise_warnings
 from autoresearch.infra.state import read_json
 from autoresearch.infra.workspace import workspace_tree
 from autoresearch.model import ConfirmRecord, RunRecord, Status, Verdict
@@ -134,6 +133,8 @@ def status(session: Session, check_workspace: bool = True) -> SessionStatus:
     if not book.headers:
         warnings.append("no baseline recorded yet: run `autoresearch init` again to measure it")
     if check_workspace:
+        from autoresearch.calibrate import noise_warnings  # `log` reads no calibration
+
         warnings += noise_warnings(session, runs)
     c = session.config
     if not c.commands.checks:
