@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import fcntl
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import autoresearch
 from autoresearch.infra import ledger
 from autoresearch.model import RunRecord
 
@@ -178,6 +181,11 @@ def pytest_configure(config: pytest.Config) -> None:
     the share of the cores it would have without autogroup, one per busy thread. The workers
     still end with the run: xdist stops them through their pipes, and kills what lingers.
     """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        # Every command a test runs imports the package anew, and an environment with
+        # PYTHONDONTWRITEBYTECODE (or a read-only install) would have each of them compile every
+        # module from source: compile them once, before any worker starts.
+        compileall.compile_dir(Path(autoresearch.__file__).parent, quiet=1, rx=re.compile(r"/examples/"))
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # a worker that already leads a group keeps the share it has
         with contextlib.suppress(OSError):
