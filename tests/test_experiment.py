@@ -323,13 +323,16 @@ def test_improvement_is_positive_for_higher_is_better(repo: Repo):
 def test_four_x_faster_is_kept_and_four_x_slower_discarded_on_wall_time(repo: Repo):
     """Real wall time, of sleeping: busy cores add milliseconds at most to 200 ms → 50 ms."""
     repo.set("NAP", 0.2)
+    # the change also drops 0.1 s the benchmark does not time: the process saves more than the
+    # 0.15 s it claims, so its time bears the claim out however the rounds fall
+    repo.write("work.py", repo.read("work.py") + "DOZE = 0.1\n")
     repo.git("commit", "-qam", "real work")
     repo.cli("init", "--name", "wall", "--metric", "nap_ms", "--scope", "work.py")
-    # A sleep needs no warm-up run. The level stays 1%: the claimed nap is all the time the
-    # process saves, and busy cores spread its wall time far more than the nap's.
+    # A sleep needs no warm-up run.
     repo.write("autoresearch.toml", repo.read("autoresearch.toml").replace("warmup = true", "warmup = false"))
     repo.git("commit", "-qm", "no warm-up", "autoresearch.toml")
     repo.set("NAP", 0.05)  # a quarter of the time
+    repo.set("DOZE", 0.0)
     faster = repo.cli_json("run", "-m", "less work")
     assert faster["status"] == "keep", faster
     assert faster["ratio"] < 0.6
