@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import PYTHON, SESSION_SETTINGS, Repo
+from conftest import PYTHON, Repo, decide_sooner
 
 
 def _silent_benchmark(repo: Repo, work: str = "spin") -> None:
@@ -25,22 +25,12 @@ def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
     repo.cli("init", "--name", "cpu", "--metric", "cpu_s", "--measure", "cpu", "--scope", "work.py")
     baseline = repo.runs()[0]
     assert baseline["metric"] > 0.18 and "peak_rss_mb" in baseline["metrics"]
-    _decide_sooner(repo)
+    decide_sooner(repo)  # a gain of 4 times decides as surely at alpha = 5%
     repo.set("BURN", 0.05)
     result = repo.cli_json("run", "-m", "quarter of the work")
     assert result["status"] == "keep", result
     assert 0.05 <= result["metric"] < 0.2  # the candidate's own CPU time, start-up included
     assert result["ratio"] < 0.6
-
-
-def _decide_sooner(repo: Repo) -> None:
-    """A gain of 4 times decides as surely at alpha = 5%, and without a warm-up run."""
-    toml = repo.read("autoresearch.toml")
-    for default, setting in SESSION_SETTINGS:
-        assert default in toml
-        toml = toml.replace(default, setting)
-    repo.write("autoresearch.toml", toml)
-    repo.git("commit", "-qm", "decide sooner", "autoresearch.toml")
 
 
 @pytest.mark.slow  # a dozen Python runs under valgrind
@@ -102,16 +92,22 @@ def test_status_counts_expected_false_keeps(session: Repo):
     assert "expected number of them that are noise" in session.cli("status").stdout
 
 
-def test_guard_lower_or_equal_incumbent(session: Repo):
-    session.write("autoresearch.toml", session.read("autoresearch.toml").replace(
-        '# allocations = "<= incumbent"', 'mem = "<= incumbent"'))
+@pytest.mark.parametrize(("example", "guard", "vetoed", "kept", "worsening"), [
+    ('# allocations = "<= incumbent"', 'mem = "<= incumbent"', 51, 49, "+2.0%"),
+    # here mem is a benefit: it may drop by 5% at most
+    ('# tokens_per_s = "-2%"', 'mem = "-5%"', 40, 60, "+20.0%"),
+], ids=["lower-or-equal-incumbent", "higher-is-better"])
+def test_a_guard_vetoes_a_cheaper_candidate_that_worsens_its_metric(
+        session: Repo, example: str, guard: str, vetoed: int, kept: int, worsening: str):
+    session.write("autoresearch.toml", session.read("autoresearch.toml").replace(example, guard))
     session.git("commit", "-qm", "guard", "autoresearch.toml")
     session.set("COST", 50)
-    session.set("MEM", 51)
-    assert session.cli_json("run", "-m", "one more")["reason"] == "guard violated: mem (+2.0%)"
+    session.set("MEM", vetoed)
+    vetoed_run = session.cli_json("run", "-m", "cheaper, mem worse")
+    assert vetoed_run["reason"] == f"guard violated: mem ({worsening})"
     session.set("COST", 50)
-    session.set("MEM", 49)
-    assert session.cli_json("run", "-m", "less")["status"] == "keep"
+    session.set("MEM", kept)
+    assert session.cli_json("run", "-m", "cheaper, mem better")["status"] == "keep"
 
 
 def test_single_mode_needs_calibration_then_judges_one_run(repo: Repo):
@@ -182,18 +178,6 @@ def test_a_keep_whose_interval_reaches_below_min_effect_is_marginal(session: Rep
     st = session.cli_json("status")
     assert st["marginal_keeps"] == [4]
     assert "marginal: run 4" in session.cli("status").stdout
-
-
-def test_guard_on_a_metric_where_higher_is_better(session: Repo):
-    session.write("autoresearch.toml", session.read("autoresearch.toml").replace(
-        '# tokens_per_s = "-2%"', 'mem = "-5%"'))  # here mem is a benefit: it may drop ≤ 5%
-    session.git("commit", "-qm", "guard", "autoresearch.toml")
-    session.set("COST", 50)
-    session.set("MEM", 40)
-    assert session.cli_json("run", "-m", "cheaper but less")["reason"] == "guard violated: mem (+20.0%)"
-    session.set("COST", 50)
-    session.set("MEM", 60)
-    assert session.cli_json("run", "-m", "cheaper and more")["status"] == "keep"
 
 
 def test_status_warns_when_the_noise_grew_since_calibration(session: Repo):
