@@ -517,7 +517,9 @@ def test_a_sealed_run_is_bwrap_one_init_and_the_command_and_measures_only_the_co
         {sys.executable} -c 'b = bytearray(200 * 1024 * 1024); b[::4096] = b"x" * len(b[::4096])'
     """)
     r = run_command(script, tmp_path / "work", tmp_path / "log", timeout=120,
-                    on_start=lambda pid: started.append(Path(f"/proc/{pid}/comm").read_text().strip()),
+                    # the program the process runs: exec sets it before the close-on-exec pipe that
+                    # tells the parent the exec happened, while `comm` may still be the parent's name
+                    on_start=lambda pid: started.append(Path(os.readlink(f"/proc/{pid}/exe")).name),
                     prefix=sandbox.prefix(tmp_path / "work", Step.BENCHMARK))
     del ballast
     assert r.ok, r.tail()
