@@ -136,7 +136,7 @@ def _timed(untimed: str, section: str) -> str:
         #!/usr/bin/env bash
         set -euo pipefail
         cd "$(dirname "$0")"
-        {PYTHON} -S - <<'PY'
+        {PYTHON} - <<'PY'
         import sys, time
         sys.path.insert(0, ".")
         import work

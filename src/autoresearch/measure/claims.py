@@ -110,11 +110,12 @@ def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sa
     record = {"checked": "instructions", **shown, "instructions": counts, "claimed_s": said,
               "allowed_s": allowed, "s_per_instruction": per_instruction}
     # The count must also be the timed runs' work: code that does less only when counted
-    # (it can tell valgrind from its limits) would allow any claim.
+    # (it can tell valgrind from its limits) would allow any claim. A count with no fewer
+    # instructions allows none, so only a saving count is held to the timed runs' CPU time.
     cpu = [[pair[i].metrics.get("cpu_s", 0.0) for pair in result.rounds] for i in (0, 1)]
     cpu_per_instruction = median(cpu[0]) / counts["incumbent"]
-    least_saved = max(fewer, 0) * cpu_per_instruction / COUNT_SLACK
-    if stats.count_outruns_process(cpu[0], cpu[1], least_saved,
+    least_saved = fewer * cpu_per_instruction / COUNT_SLACK
+    if fewer > 0 and stats.count_outruns_process(cpu[0], cpu[1], least_saved,
                                    stats.gain_threshold(config.stats.min_effect, "lower"),
                                    config.stats.alpha):
         record["cpu_s"] = [median(cpu[0]), median(cpu[1])]
