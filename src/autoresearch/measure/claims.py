@@ -101,6 +101,12 @@ def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sa
         note = (f"the claimed time saving could not be borne out: its process's wall time cannot show a "
                 f"saving this small, and {why}")
         return ClaimAudit(note=note, record={"checked": None, **shown, "note": note})
+    return judge_counts(config, claim, result, counts, shown)
+
+
+def judge_counts(config: Config, claim: stats.ClaimCheck, result: Measurement, counts: dict[str, int],
+                 shown: dict[str, Any]) -> ClaimAudit:
+    """Whether instruction counts bear out a claimed time saving the wall time could not show."""
     scale = TIME_UNITS[config.metric.unit.strip()]
     said = (median(result.values("incumbent")) - median(result.values("candidate"))) * scale
     wall = median([pair[0].wall_s for pair in result.rounds])
