@@ -35,3 +35,22 @@ def test_a_saving_count_the_timed_cpu_time_lacks_is_other_work_than_the_timed_ru
     counts = {"incumbent": 184_000_000, "candidate": 84_000_000}
     audit = judge_counts(CONFIG, CLAIM, _rounds(cpu, cpu), counts, {})
     assert audit.veto is not None and "did not do the timed runs' work" in audit.veto
+
+
+def test_skipped_instructions_are_worth_the_process_cpu_time_not_its_sleep():
+    # the process sleeps 0.7 s and spends 25 ms of CPU: 2M fewer instructions are worth about
+    # 0.27 ms of CPU at the process's rate (1.1 ms at 4 times it), not the 30 ms its wall time
+    # per instruction would allow, so the claimed 5 ms saving is not borne out
+    cpu = [0.0247 + i * 1e-4 for i in range(8)]
+    counts = {"incumbent": 184_000_000, "candidate": 182_000_000}
+    audit = judge_counts(CONFIG, CLAIM, _rounds(cpu, cpu), counts, {})
+    assert audit.veto is not None and "2,000,000 fewer instructions" in audit.veto, audit.veto
+    assert audit.record["allowed_s"] < 0.0015 < audit.record["claimed_s"]
+
+
+def test_a_count_that_shows_the_claimed_saving_bears_it_out():
+    # 80M fewer instructions of a 25 ms process: about 11 ms of CPU, and the timed runs show it
+    counts = {"incumbent": 184_000_000, "candidate": 104_000_000}
+    result = _rounds([0.0247 + i * 1e-4 for i in range(8)], [0.0140 + i * 1e-4 for i in range(8)])
+    audit = judge_counts(CONFIG, CLAIM, result, counts, {})
+    assert audit.veto is None and audit.record["claimed_s"] <= audit.record["allowed_s"], audit.veto

@@ -19,10 +19,11 @@ from autoresearch.stats import median
 
 log = logging.getLogger(__name__)
 
-# Instructions saved are worth at most this many times the incumbent's average wall time per
+# Instructions saved are worth at most this many times the incumbent's average CPU time per
 # instruction: a section that waits on memory costs more per instruction than the process
 # does on average, but a saving the count does not show even at 4 times the average rate is
-# not in the process's work.
+# not in the process's work. (Wall time per instruction would let a process that mostly
+# sleeps turn a few skipped instructions into any claim.)
 COUNT_SLACK = 4.0
 COUNT_SLOWDOWN = 100.0  # a run under valgrind takes up to this many times as long
 
@@ -55,7 +56,7 @@ def audit_claim(config: Config, claim: stats.ClaimCheck, result: Measurement, sa
     many rounds again (the second of `CLAIM_LOOKS`). Where it still does not, typically a timed
     section that is a small share of its process, each arm's instructions are counted once
     under valgrind: the claim is an `inconsistent metric` when it saves more time than the
-    instructions saved allow at `COUNT_SLACK` times the incumbent's average time per instruction,
+    instructions saved allow at `COUNT_SLACK` times the incumbent's average CPU time per instruction,
     or when the candidate cannot be counted while the incumbent can.
     """
     more: dict[str, Any] = {}
@@ -109,8 +110,10 @@ def judge_counts(config: Config, claim: stats.ClaimCheck, result: Measurement, c
     """Whether instruction counts bear out a claimed time saving the wall time could not show."""
     scale = TIME_UNITS[config.metric.unit.strip()]
     said = (median(result.values("incumbent")) - median(result.values("candidate"))) * scale
-    wall = median([pair[0].wall_s for pair in result.rounds])
-    per_instruction = wall / counts["incumbent"]
+    cpu = [[pair[i].metrics.get("cpu_s", 0.0) for pair in result.rounds] for i in (0, 1)]
+    # a clock too coarse to show the process's CPU time leaves its wall time, which is longer
+    spent = median(cpu[0]) or median([pair[0].wall_s for pair in result.rounds])
+    per_instruction = spent / counts["incumbent"]
     fewer = counts["incumbent"] - counts["candidate"]
     allowed = COUNT_SLACK * max(fewer, 0) * per_instruction
     record = {"checked": "instructions", **shown, "instructions": counts, "claimed_s": said,
@@ -118,9 +121,7 @@ def judge_counts(config: Config, claim: stats.ClaimCheck, result: Measurement, c
     # The count must also be the timed runs' work: code that does less only when counted
     # (it can tell valgrind from its limits) would allow any claim. A count with no fewer
     # instructions allows none, so only a saving count is held to the timed runs' CPU time.
-    cpu = [[pair[i].metrics.get("cpu_s", 0.0) for pair in result.rounds] for i in (0, 1)]
-    cpu_per_instruction = median(cpu[0]) / counts["incumbent"]
-    least_saved = fewer * cpu_per_instruction / COUNT_SLACK
+    least_saved = fewer * per_instruction / COUNT_SLACK
     if fewer > 0 and stats.count_outruns_process(cpu[0], cpu[1], least_saved,
                                    stats.gain_threshold(config.stats.min_effect, "lower"),
                                    config.stats.alpha):
@@ -140,7 +141,7 @@ def judge_counts(config: Config, claim: stats.ClaimCheck, result: Measurement, c
               f"{abs(fewer):,} {'fewer' if fewer >= 0 else 'more'} instructions "
               f"({counts['incumbent']:,} → {counts['candidate']:,}), which "
               f"allow at most {_seconds(allowed)} at {COUNT_SLACK:g}× the incumbent's "
-              f"{_seconds(per_instruction)} per instruction"),
+              f"{_seconds(per_instruction)} of CPU time per instruction"),
         record=record)
 
 

@@ -147,7 +147,7 @@ class DaskExecutor:
               candidate: Arm, policy: stats.Policy, more_rounds: int | None,
               progress: Progress = lambda _: None) -> ClaimAudit:
         """The audit on the worker whose rounds made the claim: more rounds must come from the
-        same hardware, and the instructions' time is the rounds' wall time per instruction."""
+        same hardware, and the instructions' time is the rounds' CPU time per instruction."""
         from autoresearch.measure.worker import unpack_logs
 
         where = (result.measured_on or {}).get("worker")
