@@ -130,6 +130,8 @@ def _loop(repo: Repo, *args: str) -> dict:
 @pytest.mark.timeout(600)
 def test_a_dask_cluster_measures_a_session_with_the_verdicts_of_local_measurement(tmp_path: Path):
     here, there = _session(tmp_path / "here"), _session(tmp_path / "there")
+    for repo in (here, there):
+        fewer_rounds(repo)
     _patches(here, tmp_path / "ideas")
     local = _loop(here, "--patches", str(tmp_path / "ideas"))
     with dask_cluster(tmp_path / "cluster") as cluster:
