@@ -147,18 +147,18 @@ def test_forged_bytes_in_the_log_can_add_a_count_but_never_hide_or_replace_one()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(300)
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 @pytest.mark.skipif(not probe().works, reason=f"runs cannot be sealed here: {probe().problem}")
 @pytest.mark.parametrize("sealed", [True, False])
 def test_code_writing_to_the_counts_cannot_lower_its_count(repo: Repo, sealed: bool):
-    repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\"\n",
-               executable=True)
-    repo.set("SPIN", 300_000)
+    repo.set("SPIN", 30_000)
+    # Python by itself: valgrind starts no shell script around it to translate in every counted run
+    benchmark = f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.spin()\""
     repo.write("autoresearch.toml", dump(Config.model_validate({
         "session": {"name": "instr"}, "metric": {"name": "instructions", "measure": "instructions"},
-        "scope": {"include": ["work.py"]}, "sandbox": {"mode": "auto" if sealed else "off"}})))
+        "commands": {"benchmark": benchmark}, "scope": {"include": ["work.py"]},
+        "sandbox": {"mode": "auto" if sealed else "off"}})))
     repo.git("add", "-A")
     repo.git("commit", "-qm", "bench")
     repo.cli("init")
@@ -182,7 +182,7 @@ def test_code_writing_to_the_counts_cannot_lower_its_count(repo: Repo, sealed: b
     # a count for a process that never ran, or a second one for its own: neither reaches the log
     for line in ('"==999== Command: x\\n==999== I   refs:      1\\n"', '"=={pid}== I   refs:      1\\n"'):
         repo.write("work.py", WORK_PY + forge + f"LINE = {line}\n")
-        repo.set("SPIN", 300_000)
+        repo.set("SPIN", 30_000)
         forged = repo.cli_json("run", "-m", "forge a count")
         assert forged["verdict"] == "discard", forged
         # unsealed, process ids (printed by bash and the like) take more or fewer digits from one

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
-from conftest import PYTHON, Repo, decide_sooner
+from conftest import PYTHON, Repo, copy_repo, decide_sooner, made_once, make_project
+
+needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 
 
 def _silent_benchmark(repo: Repo, work: str = "spin") -> None:
@@ -14,6 +17,37 @@ def _silent_benchmark(repo: Repo, work: str = "spin") -> None:
     repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
                f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.{work}()\"\n",
                executable=True)
+
+
+def _counted_python(work: str) -> str:
+    """A benchmark command that runs the work in Python started without its site (most of a small
+    run's instructions) and by itself: valgrind starts no shell script and no `dirname` around it,
+    each a program it would translate anew in every counted run."""
+    return f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); import work; work.{work}()\""
+
+
+@pytest.fixture(scope="session")
+def counted_once(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """A session measured in instructions, calibrated, made once in the run (`counted`)."""
+    return made_once(tmp_path_factory, "counted", _counted_session)
+
+
+def _counted_session(path: Path) -> Repo:
+    repo = make_project(path)
+    repo.set("SPIN", 30_000)
+    repo.git("commit", "-qam", "bench")
+    repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
+             "--benchmark", _counted_python("nap(); work.spin"), "--scope", "work.py")
+    (path.parent / "calibration.json").write_text(repo.cli("calibrate", "--json").stdout)
+    return repo
+
+
+@pytest.fixture
+def counted(counted_once: Repo, tmp_path: Path) -> tuple[Repo, dict]:
+    """A test's own copy of a session on the instructions of Python work (`SPIN` loop iterations,
+    then `NAP` seconds asleep), and what `calibrate --json` said of it."""
+    calibration = json.loads((counted_once.path.parent / "calibration.json").read_text())
+    return copy_repo(counted_once, tmp_path / "project"), calibration
 
 
 def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
@@ -33,16 +67,11 @@ def test_cpu_measure_needs_no_metric_line_and_keeps_a_4x_cut(repo: Repo):
     assert result["ratio"] < 0.6
 
 
-@pytest.mark.slow  # a dozen Python runs under valgrind
-@pytest.mark.timeout(600)
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
-def test_instructions_measure_is_exact_and_decides_in_one_round(repo: Repo):
-    _silent_benchmark(repo)
-    repo.set("SPIN", 30_000)
-    repo.git("commit", "-qam", "bench")
-    repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
-             "--scope", "work.py")
-    calibration = repo.cli_json("calibrate")
+@pytest.mark.slow  # Python runs under valgrind
+@pytest.mark.timeout(300)
+@needs_valgrind
+def test_instructions_measure_is_exact_and_decides_in_one_round(counted: tuple[Repo, dict]):
+    repo, calibration = counted
     assert calibration["noise"] == 0.0 and calibration["log_ratios"] == [0.0, 0.0]
     st = repo.cli_json("status")
     assert 0 < st["startup_instructions"] < st["baseline"]  # counted once, reported
@@ -228,24 +257,20 @@ def test_instructions_without_valgrind_is_a_clear_error(repo: Repo, tmp_path):
     assert "needs valgrind" in proc.stderr and "apt-get install valgrind" in proc.stderr
 
 
-@pytest.mark.slow  # a dozen Python runs under valgrind
-@pytest.mark.timeout(600)
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+@pytest.mark.slow  # Python runs under valgrind
+@pytest.mark.timeout(300)
+@needs_valgrind
 def test_instructions_decide_and_cpu_time_vetoes(repo: Repo):
     """Fewer instructions kept in one round; fewer instructions but far more kernel time (reading
     /dev/zero costs system time valgrind cannot count) vetoed by the CPU-time check."""
-    repo.write("autoresearch.sh", "#!/usr/bin/env bash\ncd \"$(dirname \"$0\")\"\n"
-               f"{PYTHON} -S -c \"import sys; sys.path.insert(0, '.'); "
-               "import work; work.spin(); work.churn()\"\n",
-               executable=True)
     repo.write("work.py", repo.read("work.py") + "\n\nCHURN = 0\n\n\ndef churn():\n"
                "    with open('/dev/zero', 'rb', buffering=0) as f:\n"
                "        for _ in range(CHURN):\n"
                "            f.read(1 << 24)\n")
     repo.set("SPIN", 30_000)
-    repo.git("add", "-A")
-    repo.git("commit", "-qm", "bench")
-    repo.cli("init", "--name", "both", "--measure", "instructions+cpu", "--scope", "work.py")
+    repo.git("commit", "-qam", "bench")
+    repo.cli("init", "--name", "both", "--measure", "instructions+cpu", "--scope", "work.py",
+             "--benchmark", _counted_python("spin(); work.churn"))
     assert "times the changes it would keep" in repo.read("autoresearch.md")
     repo.set("SPIN", 20_000)
     kept = repo.cli_json("run", "-m", "a third less work")
@@ -269,19 +294,15 @@ def test_calibrate_names_runtimes_whose_time_instruction_counts_misjudge(tmp_pat
         assert proxy_warning(tmp_path, compiled) is None
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
-def test_confirm_in_wall_time_catches_a_keep_the_counts_made_that_time_does_not_bear(repo: Repo):
-    _silent_benchmark(repo, "nap(); work.spin")
-    repo.set("SPIN", 300_000)
-    repo.git("commit", "-qam", "bench")
-    repo.cli("init", "--name", "instr", "--metric", "instructions", "--measure", "instructions",
-             "--scope", "work.py")
-    calibration = repo.cli_json("calibrate")
+@pytest.mark.slow  # Python runs under valgrind
+@pytest.mark.timeout(300)
+@needs_valgrind
+def test_confirm_in_wall_time_catches_a_keep_the_counts_made_that_time_does_not_bear(
+        counted: tuple[Repo, dict]):
+    repo, calibration = counted
     assert any("runs python" in w for w in calibration["warnings"])
     # fewer instructions, but half a second of waiting the count cannot see
-    repo.set("SPIN", 100_000)
+    repo.set("SPIN", 10_000)
     repo.set("NAP", 0.5)
     assert repo.cli_json("run", "-m", "a third of the loop, and a nap")["verdict"] == "keep"
     assert "cpu or wall" in repo.cli("confirm", "--measure", "instructions", "--inputs", "dev",
