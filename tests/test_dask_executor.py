@@ -411,10 +411,11 @@ def test_a_claimed_saving_is_counted_on_the_worker_that_measured_it(tmp_path: Pa
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_a_claim_whose_worker_is_lost_during_its_audit_is_counted_on_another(tmp_path: Path):
-    # Each run sleeps a second on the workers, so the audit's two counts give time to kill the
-    # worker counting them; a task bound to a lost worker would otherwise wait for it forever.
+    # The worker is killed once the audit is handed to it: its two counts, each of a few programs
+    # valgrind starts and translates, take seconds, against the hundredths the test takes to see
+    # the audit there. A task bound to a lost worker would otherwise wait for it forever.
     repo = _claiming_session(tmp_path / "project")
-    with dask_cluster(tmp_path / "cluster", CLAIM_SLEEP="1") as cluster:
+    with dask_cluster(tmp_path / "cluster") as cluster:
         _, _, first = _run_killing_a_worker(repo, cluster, "claim half the time", "autoresearch-audit")
     record = repo.runs()[-1]
     assert record["verdict"] == "discard" and "instructions" in record["reason"], record["reason"]
