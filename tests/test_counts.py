@@ -316,13 +316,12 @@ def test_work_done_in_a_child_that_is_never_counted_is_never_kept(repo: Repo, mo
     CLONE_UNTRACED (or clone3), which the census would not see."""
     repo.write("attack.c", ATTACK_C)
     repo.write("mode.txt", "honest\n")
-    repo.write("autoresearch.sh", '#!/bin/sh\nread mode < mode.txt\nexec ./attack 300000 "$mode"\n',
-               executable=True)
     repo.write(".gitignore", "attack\n")
     repo.git("add", "-A")
     repo.git("commit", "-qm", "C benchmark")
+    # a command, not a script: valgrind starts no second shell in every counted run
     repo.cli("init", "--name", "fork", "--measure", "instructions", "--build", "cc -O1 -o attack attack.c",
-             "--scope", "mode.txt")
+             "--benchmark", 'read mode < mode.txt; exec ./attack 300000 "$mode"', "--scope", "mode.txt")
     baseline = repo.runs()[-1]
     assert baseline["sandbox"] == "on" and baseline["metric"] > 300_000
     repo.write("mode.txt", f"{mode}\n")
