@@ -239,7 +239,7 @@ def test_counts_of_a_killed_attempt_are_not_counted_again(repo: Repo):
     harness = subprocess.Popen([sys.executable, "-m", "autoresearch", "run", "-m", "no-op"],
                                cwd=repo.path, env=repo.env(HOLD="1"), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    # the script sleeps (under valgrind too): `cat` has counted and exited
+    # the benchmark sleeps (under valgrind too): `cat` has counted and exited
     wait_until(lambda: _running_with(f"sleep\0{hold}"), "the benchmark's wait after its count")
     harness.kill()  # kill -9 in the middle of the measurement
     harness.wait()
