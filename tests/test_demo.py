@@ -126,4 +126,4 @@ def test_demo_on_the_c_example_gives_exact_verdicts(tmp_path: Path):
     # the counts include the shell around the program, whose share depends on the machine:
     # the ratios sit within a point of the ones in candidates/README.md
     ratios = [r["ratio"] for r in runs if r["verdict"] == "keep"]
-    assert ratios == pytest.approx([0.727, 0.689, 0.950], abs=0.01)
+    assert ratios == pytest.approx([0.728, 0.691, 0.951], abs=0.01)
