@@ -365,7 +365,7 @@ def benchmark_text(root: Path, benchmark: str) -> str:
 # The first Python the benchmark starts, with the flags that change its start-up (-S skips
 # `site`, which alone can be most of a small run's instructions).
 _PYTHON_CALL = re.compile(r'(?<![\w./-])("?\$\{?AUTORESEARCH_PYTHON(?::-[^}"\s]*)?\}?"?'
-                          r"""|(?:[^\s"'=]*/)?python[\d.]*)((?:\s+-[BEIOSsqu]+)*)(?=\s|$)""")
+                          r"""|(?:[^\s"'=#!]*/)?python[\d.]*)((?:\s+-[BEIOSsqu]+)*)(?=\s|$)""")
 
 
 def startup_command(root: Path, benchmark: str) -> str:
@@ -375,6 +375,8 @@ def startup_command(root: Path, benchmark: str) -> str:
     '/opt/py/bin/python3.11 -I -S -c pass'
     >>> startup_command(Path("/nonexistent"), '"$AUTORESEARCH_PYTHON" bench.py')
     '"$AUTORESEARCH_PYTHON" -c pass'
+    >>> startup_command(Path("/nonexistent"), "#!/opt/py/bin/python3 -S\\nimport bench")
+    '/opt/py/bin/python3 -S -c pass'
     >>> startup_command(Path("/nonexistent"), "make bench")
     'true'
     """
