@@ -953,7 +953,7 @@ def ideas(json_out: JsonOpt = False) -> None:
 
 @app.command()
 def demo(
-    example: Annotated[str, typer.Option(help="Which bundled example: template-engine or expert-streaming.")] = "template-engine",
+    example: Annotated[str, typer.Option(help="Which bundled example: template-engine, expert-streaming or word-count.")] = "template-engine",
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to create the example repository (default: a new temporary folder, kept).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
