@@ -98,6 +98,12 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (!strcmp(argv[2], "honest")) { work(n); return 0; }
     if (!strcmp(argv[2], "untraced")) return untraced(n);
+    if (!strcmp(argv[2], "exec")) { work(n); execl("/bin/true", "true", (char *)0); return 1; }
+    if (!strcmp(argv[2], "forkexec")) {  /* the work in a forked copy, which then execs */
+        pid_t copy = fork();
+        if (copy == 0) { work(n); execl("/bin/true", "true", (char *)0); _exit(1); }
+        return waitpid(copy, NULL, 0) == copy ? 0 : 1;
+    }
     int p[2];
     if (pipe(p)) return 1;
     pid_t child = fork();
@@ -310,10 +316,12 @@ def test_counted_code_reaches_neither_the_log_nor_another_process(tmp_path: Path
 @pytest.mark.timeout(300)
 @needs_valgrind_and_cc
 @needs_sandbox
-@pytest.mark.parametrize("mode", ["kill", "untraced"])
+@pytest.mark.parametrize("mode", ["kill", "untraced", "exec", "forkexec"])
 def test_work_done_in_a_child_that_is_never_counted_is_never_kept(repo: Repo, mode: str):
     """`kill`: a forked child SIGKILLed before valgrind counts it; `untraced`: a child cloned with
-    CLONE_UNTRACED (or clone3), which the census would not see."""
+    CLONE_UNTRACED (or clone3), which the census would not see; `exec`: the work, then an exec
+    of a trivial program, which valgrind counts in place of the work; `forkexec`: the same in a
+    forked copy."""
     repo.write("attack.c", ATTACK_C)
     repo.write("mode.txt", "honest\n")
     repo.write(".gitignore", "attack\n")
@@ -329,6 +337,9 @@ def test_work_done_in_a_child_that_is_never_counted_is_never_kept(repo: Repo, mo
     if mode == "kill":
         assert hidden["verdict"] == "crash", hidden
         assert "without its instruction count" in hidden["reason"]
+    elif mode in ("exec", "forkexec"):
+        assert hidden["verdict"] == "crash", hidden
+        assert "exec'd programs the incumbent's did not (true)" in hidden["reason"], hidden
     else:  # the clone is refused: valgrind (3.19) dies of a refused fork; else the work is counted here
         assert hidden["verdict"] in ("crash", "discard"), hidden
         assert hidden["verdict"] == "crash" or hidden["metric"] > 300_000, hidden

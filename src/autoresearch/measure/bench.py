@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from autoresearch.config import Config
 from autoresearch.errors import ArmFailure, AutoresearchError, MetricError, UsageError
 from autoresearch.infra.git import Git
 from autoresearch.infra.runner import RunResult, run_command
-from autoresearch.measure.counts import CountChannel, total_instructions
+from autoresearch.measure.counts import CountChannel, programs, total_instructions
 from autoresearch.measure.metrics import parse_metrics
 from autoresearch.measure.sandbox import RESULT_PATH, Sandbox, Step
 from autoresearch.model import Channel, Direction, Measure
@@ -165,6 +166,7 @@ class Bench:
         self.on_start = on_start
         self._count = 0
         self.warnings: list[str] = []  # what went wrong around the runs without spoiling them
+        self._started: dict[str, tuple[Counter[str], RunResult]] = {}  # per arm, its last count's execs
         if config.metric.measure.counts_instructions and shutil.which("valgrind") is None:
             raise UsageError("measure = instructions needs valgrind, which is not installed "
                              "(Debian/Ubuntu: apt-get install valgrind)")
@@ -220,6 +222,8 @@ class Bench:
             metrics = self._metrics(result, result_file, counted, census)
         except MetricError as exc:
             raise ArmFailure(arm.name, "failed", str(exc), result.tail(), result.stdout_path) from None
+        if channel is not None:
+            self._same_programs(arm, programs(counted), result)
         value = metrics[self.config.metric.name]
         if value <= 0:
             _not_positive(arm, self.config.metric.name, value, result)
@@ -227,6 +231,27 @@ class Bench:
             self.slowest_incumbent_s = max(self.slowest_incumbent_s or 0.0, result.wall_s)
         return Sample(arm.name, value, metrics, started,
                       result.wall_s, load, result.involuntary_switches)
+
+    def _same_programs(self, arm: Arm, started: Counter[str], result: RunResult) -> None:
+        """Refuse counts of a candidate whose processes exec programs the incumbent's do not.
+
+        Valgrind counts a process when it exits, so work done before an exec (by the process
+        that execs, or by a forked copy before it execs) is never counted: a candidate could
+        do its work and then exec a trivial program. The benchmark's own execs are the same in
+        both arms; what the candidate's code adds is named and the count refused.
+        """
+        self._started[arm.name] = (started, result)
+        if len(self._started) < 2:
+            return
+        (candidate, shown), (incumbent, _) = self._started["candidate"], self._started["incumbent"]
+        extra = candidate - incumbent
+        if extra:
+            names = ", ".join(f"{name} ({times}×)" if times > 1 else name for name, times in extra.items())
+            raise ArmFailure("candidate", "failed",
+                             f"counted, the candidate's processes exec'd programs the incumbent's did "
+                             f"not ({names}): valgrind never counts what a process did before an exec, "
+                             "so its instruction count would miss that work. Code that starts programs "
+                             "is measured by time (--measure cpu or wall)", shown.tail(), shown.stdout_path)
 
     def startup_instructions(self, arm: Arm) -> int | None:
         """Instructions of a trivial run of the benchmark's interpreter: its start-up cost.

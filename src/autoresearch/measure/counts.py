@@ -11,6 +11,7 @@ import shlex
 import socket
 import sys
 import threading
+from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +28,7 @@ READ_GRACE_S = 5.0  # for the log's last bytes once every process that held the 
 # without an announcement. Not anchored to line starts: bytes written just before a line of
 # valgrind's own cannot hide it.
 _ANNOUNCED = re.compile(rb"==(\d+)== Command: ")
+_PROGRAM = re.compile(rb"==\d+== Command: (\S*)")
 _COUNTED = re.compile(rb"==(\d+)== I\s+refs:\s+([\d,]+)")
 
 # Between the harness's launch and valgrind: hands the log socket over as the top descriptor of
@@ -200,3 +202,16 @@ def total_instructions(log: bytes, processes: Collection[int] | None = None) -> 
         raise MetricError(f"valgrind's log holds {len(counts[twice[0]])} counts for process {twice[0]}: "
                           "the benchmark's own code wrote into it")
     return sum(found[0] for found in counts.values())
+
+
+def programs(log: bytes) -> Counter[str]:
+    """How often each program was started by exec in a counted run, by name, from valgrind's log.
+
+    Valgrind counts a process's instructions when it exits: what a process did before it
+    replaced itself with exec, or what a forked copy did before it exec'd, is never counted.
+    A run that execs programs its incumbent's run does not can hide work that way.
+
+    >>> programs(b"==7== Command: bash -c x\\n==8== Command: ./prog in\\n==8== Command: /bin/true\\n")
+    Counter({'bash': 1, 'prog': 1, 'true': 1})
+    """
+    return Counter(os.path.basename(m[1].decode(errors="replace")) for m in _PROGRAM.finditer(log))
