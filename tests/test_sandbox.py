@@ -180,7 +180,7 @@ def test_a_faked_time_too_small_for_the_process_to_show_is_refuted_by_its_instru
     # halving it moves that by about two percent, which no cross-check of wall times sees. It
     # is most of the process's CPU time (the interpreter starts without its site), so code
     # that skips it only when counted is caught.
-    session = _start(repo, metric={"name": "t_ms", "unit": "ms"},
+    session = _start(repo, metric={"name": "t_ms", "unit": "ms"}, stats={"alpha": 0.05, "warmup": False},
                      autoresearch_sh=_timed("time.sleep(0.6)", "work.spin()", site=False),
                      work_py=WORK_PY.replace("SPIN = 0", "SPIN = 500000"))
     halved = """
