@@ -54,3 +54,17 @@ def test_a_count_that_shows_the_claimed_saving_bears_it_out():
     result = _rounds([0.0247 + i * 1e-4 for i in range(8)], [0.0140 + i * 1e-4 for i in range(8)])
     audit = judge_counts(CONFIG, CLAIM, result, counts, {})
     assert audit.veto is None and audit.record["claimed_s"] <= audit.record["allowed_s"], audit.veto
+
+
+def test_skipping_just_enough_when_counted_leaves_the_claim_to_the_timed_cpu_time():
+    # the benchmark claims 10 of its 20 ms; counted, 20M instructions fewer (2.7 ms of CPU at
+    # the process's rate, enough at 4 times it); timed, the CPU time did not move. A quarter of
+    # the count's saving hides in the noise, a quarter of the claim's does not.
+    result = Measurement(rounds=[
+        (Sample("incumbent", 20.0, {"cpu_s": 0.0247 + i * 1e-4}, 0.0, 0.7, 0.0, 0),  # type: ignore[arg-type]
+         Sample("candidate", 10.0, {"cpu_s": 0.0247 + i * 1e-4}, 0.0, 0.7, 0.0, 0))  # type: ignore[arg-type]
+        for i in range(8)])
+    counts = {"incumbent": 184_000_000, "candidate": 164_000_000}
+    audit = judge_counts(CONFIG, CLAIM, result, counts, {})
+    assert audit.veto is not None and "did not do the timed runs' work" in audit.veto, audit.veto
+    assert audit.record["claimed_s"] <= audit.record["allowed_s"]  # the count alone would allow it
