@@ -27,8 +27,7 @@ READ_GRACE_S = 5.0  # for the log's last bytes once every process that held the 
 # exits, prints its count ("I refs:") into its log. A forked process that never execs counts
 # without an announcement. Not anchored to line starts: bytes written just before a line of
 # valgrind's own cannot hide it.
-_ANNOUNCED = re.compile(rb"==(\d+)== Command: ")
-_PROGRAM = re.compile(rb"==\d+== Command: (\S*)")
+_ANNOUNCED = re.compile(rb"==(\d+)== Command: (\S*)")  # the process and the program it started
 _COUNTED = re.compile(rb"==(\d+)== I\s+refs:\s+([\d,]+)")
 
 # Between the harness's launch and valgrind: hands the log socket over as the top descriptor of
@@ -214,4 +213,4 @@ def programs(log: bytes) -> Counter[str]:
     >>> programs(b"==7== Command: bash -c x\\n==8== Command: ./prog in\\n==8== Command: /bin/true\\n")
     Counter({'bash': 1, 'prog': 1, 'true': 1})
     """
-    return Counter(os.path.basename(m[1].decode(errors="replace")) for m in _PROGRAM.finditer(log))
+    return Counter(os.path.basename(m[2].decode(errors="replace")) for m in _ANNOUNCED.finditer(log))
