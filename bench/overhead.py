@@ -10,6 +10,9 @@ the loop judges it, imports paid once. `run` is one process per experiment (the 
 job workers are the same): its interpreter start-up and imports are listed on their own.
 Apart from these, one sealed launch of `true` is timed (bubblewrap, the sandbox's init, bash):
 the floor every benchmark run and every check pays, however fast the rest of the harness is.
+Below that, the bare parts of any sealed harness that keeps its work in git are timed too (a
+bubblewrap of `true` with no init, one git process, one fsync), and with the counts of one
+experiment give what those parts alone cost here, however little the harness's own code did.
 
     python bench/overhead.py [--experiments 6] [--src DIR] [--json bench/results/overhead.json]
 
@@ -133,6 +136,34 @@ def launch_floor(src: Path, repo: Path, work: Path, times: int = 15) -> dict[str
     return out
 
 
+FSYNCS = 4  # per experiment: the pending run, the verdict, the ledger line, the run counter
+
+
+def bare_floor(repo: Path, times: int = 15) -> dict[str, float]:
+    """Median wall time of the bare parts: bubblewrap with no init, a git process, an fsync."""
+    bwrap = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+             "--die-with-parent", "true"]
+    git = ["git", "-C", str(repo), "rev-parse", "HEAD"]
+    out: dict[str, float] = {}
+    for name, cmd in (("bare_bwrap_s", bwrap), ("git_process_s", git)):
+        walls = []
+        for _ in range(times):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            walls.append(time.perf_counter() - t)
+        out[name] = statistics.median(walls)
+    walls = []
+    with open(repo / ".git" / "fsync-probe", "ab") as fh:
+        for _ in range(times):
+            fh.write(b"x" * 200)
+            t = time.perf_counter()
+            fh.flush()
+            os.fsync(fh.fileno())
+            walls.append(time.perf_counter() - t)
+    out["fsync_s"] = statistics.median(walls)
+    return out
+
+
 def measure(experiments: int, src: Path = SRC) -> dict:
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         repo = Path(tmp) / "repo"
@@ -150,7 +181,7 @@ def measure(experiments: int, src: Path = SRC) -> dict:
         cli = [sys.executable, "-m", "autoresearch"]
         _timed([*cli, "init", "--name", "o", "--metric", "cost", "--scope", "work.py"], repo, env)
         (Path(tmp) / "scratch").mkdir()
-        result: dict = launch_floor(src, repo, Path(tmp) / "scratch")
+        result: dict = {**launch_floor(src, repo, Path(tmp) / "scratch"), **bare_floor(repo)}
 
         # `loop`: one long-lived process
         _, out = _timed([sys.executable, "-c", LOOP, str(experiments)], repo,
@@ -220,6 +251,14 @@ def main() -> None:
           f"{1000 * result['unsealed_launch_s']:.0f} ms; `python -c pass`: "
           f"{1000 * result['python_s']:.0f} ms; "
           f"importing the run path: {1000 * result['imports_s']:.0f} ms; load average {result['load']:.1f}")
+    loop = result["loop_summary"]
+    least = (loop["launches"] * result["bare_bwrap_s"] + loop["git_processes"] * result["git_process_s"]
+             + FSYNCS * result["fsync_s"])
+    result["least_s"] = least
+    print(f"the bare parts alone, at one experiment's counts: {loop['launches']:.0f} bubblewrap "
+          f"launches x {1000 * result['bare_bwrap_s']:.1f} ms + {loop['git_processes']:.0f} git processes "
+          f"x {1000 * result['git_process_s']:.1f} ms + {FSYNCS} fsyncs x {1000 * result['fsync_s']:.1f} ms "
+          f"= {1000 * least:.0f} ms, before any of its own code runs (target: 100 ms)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
