@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 
-from conftest import Repo, fewer_rounds
+from conftest import PYTHON, Repo, fewer_rounds
 
 from autoresearch.measure.bench import SHORT_RUN_S
 
@@ -90,6 +90,19 @@ def test_named_benchmark_missing_or_not_executable(repo: Repo):
     assert not (repo.path / "autoresearch.toml").exists()  # a refused init writes nothing
     proc = repo.cli("init", "--name", "x", "--metric", "cost", "--benchmark", "./bench.sh", check=2)
     assert "not executable" in proc.stderr and "chmod +x bench.sh" in proc.stderr
+
+
+def test_a_benchmark_the_build_makes_need_not_exist_before_it(repo: Repo):
+    make = ("import os; open('bench.sh', 'w').write('#!/bin/sh\\necho METRIC cost=7\\n'); "
+            "os.chmod('bench.sh', 0o755)")
+    proc = repo.cli("init", "--name", "x", "--metric", "cost", "--benchmark", "./bench.sh",
+                    "--build", f"{PYTHON} -S -c \"pass\"", check=2)
+    assert "bench.sh does not exist, and the build" in proc.stderr and "does not make it" in proc.stderr
+    assert not (repo.path / "autoresearch.toml").exists()
+    out = repo.cli("init", "--name", "x", "--metric", "cost", "--benchmark", "./bench.sh",
+                   "--build", f"{PYTHON} -S -c \"{make}\"").stdout
+    assert "baseline 7" in out
+    assert not (repo.path / "bench.sh").exists()  # made in the measured checkouts, not in the user's tree
 
 
 def test_benchmark_failing_on_the_baseline(repo: Repo):

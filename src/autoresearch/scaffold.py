@@ -260,14 +260,21 @@ def option_errors(exc: ValidationError) -> str:
     return "; ".join(f"--{str(e['loc'][-1]).replace('_', '-')}: {e['msg']}" for e in exc.errors())
 
 
-def check_benchmark(root: Path, command: str) -> None:
-    """A benchmark that is a repository script must exist and be executable."""
+def check_benchmark(root: Path, command: str, build: str | None = None) -> None:
+    """A benchmark that is a repository script must exist and be executable.
+
+    Where a build command is set, a missing one may be what it makes (`cc -o bench bench.c`):
+    the baseline's build shows whether it does.
+    """
     script = cfg.script_of(command)
     if script is None:
         return
     path = root / script
     if not path.exists():
-        raise UsageError(f"the benchmark {script} does not exist")
+        if build:
+            return
+        raise UsageError(f"the benchmark {script} does not exist (if a build makes it, give the "
+                         "build with --build)")
     if not os.access(path, os.X_OK):
         raise UsageError(f"the benchmark {script} is not executable: chmod +x {script}")
 
@@ -381,7 +388,7 @@ def _start_session(git: Git, opts: InitOptions, progress: Progress, undo: _Undo)
     template_wanted = config.commands.benchmark == f"./{cfg.BENCHMARK_FILE}" and not (
         root / cfg.BENCHMARK_FILE).exists()
     if not template_wanted:
-        check_benchmark(root, config.commands.benchmark)
+        check_benchmark(root, config.commands.benchmark, config.commands.build)
     created = (pi_import.import_files(root, pi) if pi else []) + _scaffold(root, config, opts)
     if template_wanted:
         return InitResult(created, branch, None, needs_benchmark=True)
@@ -605,6 +612,11 @@ def _measure_baseline(session: Session, progress: Progress, notes: list[str]) ->
             raise BaselineError(f"the build fails on the baseline ({failure[0]}); fix it, then "
                                 f"run `autoresearch init` again.\n{failure[1]}"
                                 + _missing_files(session, failure[1]))
+        made = cfg.script_of(config.commands.benchmark)
+        if made and not (arm.path / made).exists():
+            raise BaselineError(f"the benchmark {made} does not exist, and the build "
+                                f"({config.commands.build}) does not make it; fix the build or "
+                                "--benchmark, then run `autoresearch init` again")
     if config.commands.checks:
         progress(ProgressEvent("checks on the baseline"))
         failure = run_checks(session, arm, run_dir / "checks")

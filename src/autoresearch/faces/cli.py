@@ -127,7 +127,7 @@ def init(
     measure: Annotated[str | None, typer.Option(help="wall (the benchmark's METRIC; default), cpu (CPU seconds the harness measures), instructions (valgrind; exact, 1 round), instructions+cpu (instructions decide; CPU time vetoes a keep that is slower in time) or single (one run against recorded runs, for expensive benchmarks; needs calibrate). With --new-segment: switch the session to this measure.")] = None,
     benchmark: Annotated[str, typer.Option(help="Benchmark command, run from the repository root.")] = "./autoresearch.sh",
     checks: Annotated[str | None, typer.Option(help="Correctness checks (exit 0 = pass); default ./autoresearch.checks.sh when present.")] = None,
-    build: Annotated[str | None, typer.Option(help="Optional build command run in each checkout before checks and measurement.")] = None,
+    build: Annotated[str | None, typer.Option(help="Optional build command run in each checkout before checks and measurement; it may make the benchmark (--benchmark ./bench --build \"cc -O2 -o bench bench.c\").")] = None,
     scope: Annotated[list[str] | None, typer.Option("--scope", help="Glob a candidate may change (repeatable); default anything.")] = None,
     protect: Annotated[list[str] | None, typer.Option("--protect", help="Glob a candidate may not change (repeatable); the benchmark, checks and config always are.")] = None,
     link: Annotated[list[str] | None, typer.Option("--link", help="Untracked path the benchmark or checks need (a venv, node_modules, a data set, a compiled extension), symlinked into both measured checkouts (repeatable).")] = None,
