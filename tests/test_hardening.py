@@ -418,3 +418,14 @@ def test_forged_ledger_lines_are_reported_and_never_used(session: Repo):
     status = session.cli_json("status")
     assert status["incumbent"] == 100 and status["counts"] == {"discard": 1}
     assert "not used" in session.cli("log").stdout + session.cli("log").stderr
+
+
+def test_a_session_moved_whole_goes_on_where_it_is_now(session: Repo, tmp_path: Path):
+    session.set("COST", 50)
+    assert session.cli_json("run", "-m", "half")["status"] == "keep"
+    moved = Repo(tmp_path / "moved")  # the repository and the measured checkouts inside it
+    shutil.move(session.path, moved.path)
+    moved.set("COST", 25)
+    assert moved.cli_json("run", "-m", "quarter")["status"] == "keep"
+    assert "COST = 25" in moved.read("work.py")
+    assert "prunable" not in moved.git("worktree", "list")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autoresearch.errors import AutoresearchError, UsageError
+
+log = logging.getLogger(__name__)
 
 # File names and file contents are bytes to git. Read as UTF-8, any other byte becomes a lone
 # surrogate that turns back into the same byte when it is written or passed to git again, the
@@ -371,6 +375,11 @@ class Git:
         outputs included. Otherwise untracked files are removed too, except the paths in `keep`
         (linked data). Returns True when the worktree was (re)made.
         """
+        if _link_gone(path):
+            # moved with its repository, its link names the old place: made again below (git's
+            # own repair would trust the link's text, which a build in the checkout can write)
+            log.info("worktree %s links to a repository no longer there: making it again", path)
+            shutil.rmtree(path)
         if (path / ".git").exists():
             wt = Git(path)
             if wt.head() == commit and not wt.dirty_tracked():
@@ -387,3 +396,12 @@ class Git:
     def is_clean(self) -> bool:
         """No tracked changes and no untracked (non-ignored) files."""
         return not self.run("status", "--porcelain=v1")
+
+
+def _link_gone(worktree: Path) -> bool:
+    """Whether a worktree's `.git` file names a git directory that is not there."""
+    link = worktree / ".git"
+    if not link.is_file():
+        return False
+    target = link.read_text(encoding="utf-8", errors="replace").removeprefix("gitdir:").strip()
+    return not Path(target).is_dir()
