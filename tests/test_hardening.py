@@ -15,7 +15,7 @@ import pytest
 from conftest import Repo, live_members, unsealed
 
 from autoresearch.config import load
-from autoresearch.infra.git import Git, drivers_off
+from autoresearch.infra.git import Git, _link_gone, drivers_off
 from autoresearch.infra.runner import process_identity, same_group
 from autoresearch.infra.workspace import first_violation
 
@@ -429,3 +429,13 @@ def test_a_session_moved_whole_goes_on_where_it_is_now(session: Repo, tmp_path: 
     assert moved.cli_json("run", "-m", "quarter")["status"] == "keep"
     assert "COST = 25" in moved.read("work.py")
     assert "prunable" not in moved.git("worktree", "list")
+
+
+def test_a_worktree_link_is_read_relative_to_its_worktree(tmp_path: Path):
+    checkout, admin = tmp_path / "checkout", tmp_path / "admin"
+    checkout.mkdir()
+    admin.mkdir()
+    (checkout / ".git").write_text("gitdir: ../admin\n")  # as git writes it with worktree.useRelativePaths
+    assert not _link_gone(checkout)
+    (checkout / ".git").write_text(f"gitdir: {tmp_path / 'moved-away'}\n")
+    assert _link_gone(checkout)

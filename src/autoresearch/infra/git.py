@@ -404,4 +404,4 @@ def _link_gone(worktree: Path) -> bool:
     if not link.is_file():
         return False
     target = link.read_text(encoding="utf-8", errors="replace").removeprefix("gitdir:").strip()
-    return not Path(target).is_dir()
+    return not (worktree / target).is_dir()  # relative to the worktree (worktree.useRelativePaths)
