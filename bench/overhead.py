@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -117,7 +118,17 @@ def _row(wall: float, logs: str, rounds: int, gits: int, proposer: float = 0.0) 
             "git_processes": gits}
 
 
-def launch_floor(src: Path, repo: Path, work: Path, times: int = 15) -> dict[str, float]:
+def _median_s(action: Callable[[int], object], times: int = 15) -> float:
+    """Median wall time of `action(i)` over `times` calls."""
+    walls = []
+    for i in range(times):
+        t = time.perf_counter()
+        action(i)
+        walls.append(time.perf_counter() - t)
+    return statistics.median(walls)
+
+
+def launch_floor(src: Path, repo: Path, work: Path) -> dict[str, float]:
     """Median wall time of `true` run sealed (bwrap + init + bash) and unsealed (launcher + bash)."""
     sys.path.insert(0, str(src))
     from autoresearch.infra.runner import run_command
@@ -125,42 +136,28 @@ def launch_floor(src: Path, repo: Path, work: Path, times: int = 15) -> dict[str
     from autoresearch.model import SandboxMode
 
     sealed = make_sandbox(SandboxMode.ON, repo, repo / ".git")
-    out: dict[str, float] = {}
-    for name, prefix in (("sealed_launch_s", sealed.prefix(work, Step.BENCHMARK)), ("unsealed_launch_s", [])):
-        walls = []
-        for i in range(times):
-            t = time.perf_counter()
-            run_command("true", work, work.parent / "launch" / f"{i}", timeout=30, prefix=prefix)
-            walls.append(time.perf_counter() - t)
-        out[name] = statistics.median(walls)
-    return out
+    return {name: _median_s(lambda i, prefix=prefix: run_command(
+                "true", work, work.parent / "launch" / f"{i}", timeout=30, prefix=prefix))
+            for name, prefix in (("sealed_launch_s", sealed.prefix(work, Step.BENCHMARK)),
+                                 ("unsealed_launch_s", []))}
 
 
 FSYNCS = 4  # per experiment: the pending run, the verdict, the ledger line, the run counter
 
 
-def bare_floor(repo: Path, times: int = 15) -> dict[str, float]:
+def bare_floor(repo: Path) -> dict[str, float]:
     """Median wall time of the bare parts: bubblewrap with no init, a git process, an fsync."""
     bwrap = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
              "--die-with-parent", "true"]
     git = ["git", "-C", str(repo), "rev-parse", "HEAD"]
-    out: dict[str, float] = {}
-    for name, cmd in (("bare_bwrap_s", bwrap), ("git_process_s", git)):
-        walls = []
-        for _ in range(times):
-            t = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            walls.append(time.perf_counter() - t)
-        out[name] = statistics.median(walls)
-    walls = []
+    out = {name: _median_s(lambda _, cmd=cmd: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL))
+           for name, cmd in (("bare_bwrap_s", bwrap), ("git_process_s", git))}
     with open(repo / ".git" / "fsync-probe", "ab") as fh:
-        for _ in range(times):
+        def append_and_sync(_: int) -> None:
             fh.write(b"x" * 200)
-            t = time.perf_counter()
             fh.flush()
             os.fsync(fh.fileno())
-            walls.append(time.perf_counter() - t)
-    out["fsync_s"] = statistics.median(walls)
+        out["fsync_s"] = _median_s(append_and_sync)
     return out
 
 
